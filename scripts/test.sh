@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The full test suite, as CI runs it on a fresh machine: installs what the tests need
+# (Debian packages, a Python venv), builds the workspace, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# ---- system packages (once per machine) ----
+mapfile -t apt_pkgs < <(grep -v '^\s*#' scripts/deps/apt.txt | sed '/^\s*$/d')
+missing=()
+for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---- Python venv for independent peers (gmssl for SM2 interop) ----
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import gmssl' 2>/dev/null; then
+  echo "== creating .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r <(grep -v '^\s*#' scripts/deps/pip.txt | sed '/^\s*$/d')
+fi
+export MIIC_PYTHON="$root/.venv/bin/python"
+
+echo "== cargo fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+
+echo "== build"
+cargo build --workspace -q
+# The release cdylib is what hospitals ship; build it so its tests and size checks see it.
+cargo build -p miic --release -q
+
+echo "== tests"
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
+summary=$(grep -E '^test result:' target/test-output.txt | awk '{p+=$4; f+=$6; i+=$8} END {printf "%d passed, %d failed, %d skipped", p, f, i}')
+echo
+echo "$summary"

@@ -1,0 +1,61 @@
+//! 4.3 二维码生成接口: the URL of the patient's cloud film, printed as a QR code on the report.
+
+use crate::client::Client;
+use crate::cloud::encode;
+use crate::error::{Error, Result};
+use crate::http::CloudReply;
+use crate::params::Params;
+
+const WHAT: &str = "qrurl";
+
+/// The exam a QR code is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exam {
+    pub access_number: String,
+    pub modality: String,
+    pub hospital_id: String,
+}
+
+impl Exam {
+    pub fn from_params(client: &Client, params: &Params) -> Result<Exam> {
+        let enc = client.encoding();
+        let access_number = params.require("accessNumber", enc)?;
+        let modality = params.require("modality", enc)?;
+        // DICOM modality codes (CT, MR, DX, US, …): short, upper-case ASCII.
+        if modality.len() > 16 || !modality.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(Error::argument(format!(
+                "'modality' = '{modality}' is not a modality code (upper-case letters such as CT, MR, DX)"
+            )));
+        }
+        let hospital_id = params
+            .get_nonempty("hospitalId", enc)?
+            .unwrap_or_else(|| client.config.hospital_id.clone());
+        Ok(Exam { access_number, modality, hospital_id })
+    }
+
+    fn query(&self) -> String {
+        encode::query(&[
+            ("accessNumber", self.access_number.clone()),
+            ("modality", self.modality.clone()),
+            ("hospitalId", self.hospital_id.clone()),
+        ])
+    }
+}
+
+/// GET `qrurl` and return the film URL from `data`. Codes 202 and 500 are `MIIC_E_SERVER`.
+pub fn qr_url(client: &Client, params: &Params) -> Result<String> {
+    let exam = Exam::from_params(client, params)?;
+    let url = format!("{}?{}", client.config.url(&client.config.paths.qrurl), exam.query());
+    let body = client.http.get(&url)?;
+    let reply = CloudReply::parse(WHAT, &body)?.into_success(WHAT)?;
+    match reply.data {
+        serde_json::Value::String(s) if !s.trim().is_empty() => {
+            log::info!("qrurl for accessNumber={}: {} characters", exam.access_number, s.len());
+            Ok(s)
+        }
+        other => Err(Error::protocol(format!(
+            "{WHAT}: reply 'data' is not a URL string: {}",
+            crate::http::short(&other.to_string())
+        ))),
+    }
+}

@@ -1,0 +1,252 @@
+//! 4.4.3.2 外院检查数据提醒: when the doctor opens a patient, ask the cloud to remind the doctor of
+//! that patient's exams at other hospitals. Synchronous, or on a worker the client owns.
+
+use crate::client::Client;
+use crate::cloud::dict;
+use crate::error::{Error, Result};
+use crate::http::CloudReply;
+use crate::log::mask_name;
+use crate::params::Params;
+use serde_json::{Map, Value};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+const WHAT: &str = "patient reminder";
+
+/// Optional patient identifiers passed through when present.
+const OPTIONAL: [&str; 5] = ["outpatientId", "insuranceId", "hospitalizationId", "medicareNo", "healthNo"];
+
+/// A reminder checked locally and ready to encrypt and send.
+#[derive(Debug, Clone)]
+pub struct Reminder {
+    patient_id_card_no: String,
+    fields: Vec<(&'static str, String)>,
+    doctor_id_cipher: Option<String>,
+    doctor_id_plain: Option<String>,
+    label: String,
+}
+
+impl Reminder {
+    /// Check required fields and dictionaries, and fill the doctor, hospital and workstation.
+    pub fn prepare(client: &Client, params: &Params) -> Result<Reminder> {
+        let enc = client.encoding();
+        let get = |key: &str| params.get_nonempty(key, enc);
+        let patient_id_card_no = params.require("idCardNo", enc)?;
+        let patient_name = params.require("patientName", enc)?;
+        let mobile_phone = params.require("mobilePhone", enc)?;
+        let access_number = params.require("accessNumber", enc)?;
+        let patient_type = params.require("patientType", enc)?;
+        dict::check("patientType", &patient_type, dict::PATIENT_TYPE)?;
+
+        // The doctor: fields given in the params win; the rest come from the login session.
+        let session = client.doctor();
+        let from_session = |key: &str, value: Option<String>| -> Result<String> {
+            value.ok_or_else(|| {
+                Error::state(format!(
+                    "no doctor is logged in and '{key}' was not given (call miic_login first, or pass the doctor's fields)"
+                ))
+            })
+        };
+        let his_user_id = from_session("hisUserId", get("hisUserId")?.or(session.as_ref().map(|d| d.his_user_id.clone())))?;
+        let his_user_name = from_session("hisUserName", get("hisUserName")?.or(session.as_ref().map(|d| d.doctor_name.clone())))?;
+        let doctor_type = from_session("doctorType", get("doctorType")?.or(session.as_ref().map(|d| d.doctor_type.clone())))?;
+        dict::check("doctorType", &doctor_type, dict::DOCTOR_TYPE)?;
+        let doctor_code = from_session("doctorCode", get("doctorCode")?.or(session.as_ref().map(|d| d.doctor_code.clone())))?;
+        let (doctor_id_plain, doctor_id_cipher) = match get("doctorIdCardNo")? {
+            Some(plain) => (Some(plain), None),
+            None => (None, Some(from_session("doctorIdCardNo", session.as_ref().map(|d| d.doctor_id_cipher.clone()))?)),
+        };
+        if client.config.sm2.public_key.is_none() {
+            return Err(Error::config("config key 'sm2.public_key' is not set; it is needed to encrypt ID numbers"));
+        }
+        let hospital_id = get("hospitalId")?.unwrap_or_else(|| client.config.hospital_id.clone());
+
+        let mut client_ip = get("clientIp")?;
+        let mut mac = get("mac")?;
+        if client_ip.is_none() || mac.is_none() {
+            let ws = client.workstation();
+            client_ip = client_ip.or(ws.ip);
+            mac = mac.or(ws.mac);
+        }
+        if client_ip.is_none() && mac.is_none() {
+            return Err(Error::argument(
+                "'clientIp' and 'mac' are both unknown: pass one of them (the workstation's could not be detected)",
+            ));
+        }
+
+        let mut fields: Vec<(&'static str, String)> = vec![("patientName", patient_name.clone())];
+        for key in OPTIONAL {
+            if let Some(value) = get(key)? {
+                fields.push((key, value));
+            }
+        }
+        fields.extend([
+            ("mobilePhone", mobile_phone),
+            ("hisUserId", his_user_id),
+            ("hisUserName", his_user_name),
+            ("patientType", patient_type),
+            ("hospitalId", hospital_id),
+            ("clientIp", client_ip.unwrap_or_default()),
+            ("mac", mac.unwrap_or_default()),
+            ("doctorType", doctor_type),
+            ("doctorCode", doctor_code),
+            ("accessNumber", access_number.clone()),
+        ]);
+        Ok(Reminder {
+            patient_id_card_no,
+            fields,
+            doctor_id_cipher,
+            doctor_id_plain,
+            label: format!("accessNumber={access_number} patient={}", mask_name(&patient_name)),
+        })
+    }
+
+    /// The JSON body with both ID numbers encrypted and clean keys.
+    pub fn body(&self, client: &Client) -> Result<Value> {
+        let mut body = Map::new();
+        body.insert("idCardNo".into(), Value::String(client.encrypt(&self.patient_id_card_no)?));
+        for (key, value) in &self.fields {
+            body.insert((*key).into(), Value::String(value.clone()));
+        }
+        let doctor_cipher = match (&self.doctor_id_cipher, &self.doctor_id_plain) {
+            (Some(cipher), _) => cipher.clone(),
+            (None, Some(plain)) => client.encrypt(plain)?,
+            (None, None) => return Err(Error::internal("reminder has no doctor ID")),
+        };
+        body.insert("doctorIdCardNo".into(), Value::String(doctor_cipher));
+        Ok(Value::Object(body))
+    }
+
+    pub fn send(&self, client: &Client) -> Result<()> {
+        let body = self.body(client)?;
+        let url = client.config.url(&client.config.paths.reminder);
+        let reply = client.http.post_json(&url, &body)?;
+        CloudReply::parse(WHAT, &reply)?.into_success(WHAT)?;
+        log::info!("reminder sent: {}", self.label);
+        Ok(())
+    }
+}
+
+/// Send a reminder and wait for the cloud's answer.
+pub fn remind(client: &Client, params: &Params) -> Result<()> {
+    Reminder::prepare(client, params)?.send(client)
+}
+
+/// The reminder worker of one client: at most one reminder in flight and one waiting.
+///
+/// A doctor clicking through patients faster than the cloud answers only cares about the patient
+/// now on screen, so a newer reminder replaces the one still waiting (the replaced one is logged).
+#[derive(Default)]
+pub struct ReminderWorker {
+    shared: Arc<(Mutex<Queue>, Condvar)>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Option<Reminder>,
+    stopping: bool,
+    sent: u64,
+    failed: u64,
+    superseded: u64,
+}
+
+/// Counters of a client's reminder worker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReminderStats {
+    pub sent: u64,
+    pub failed: u64,
+    pub superseded: u64,
+    pub waiting: u64,
+}
+
+impl ReminderWorker {
+    /// Queue a checked reminder; starts the worker on first use. Never touches the network.
+    pub fn submit(&self, client: &Arc<Client>, reminder: Reminder) -> Result<()> {
+        let (lock, cvar) = &*self.shared;
+        {
+            let mut queue = lock.lock().map_err(|_| Error::internal("reminder queue poisoned"))?;
+            if queue.stopping {
+                return Err(Error::state("client is closing"));
+            }
+            if let Some(old) = queue.waiting.replace(reminder) {
+                queue.superseded += 1;
+                log::info!("reminder superseded before sending: {}", old.label);
+            }
+        }
+        cvar.notify_one();
+        let mut thread = self.thread.lock().map_err(|_| Error::internal("reminder worker poisoned"))?;
+        if thread.is_none() {
+            let shared = Arc::clone(&self.shared);
+            let client = Arc::downgrade(client);
+            let handle = std::thread::Builder::new()
+                .name("miic-reminder".into())
+                .spawn(move || run(shared, client))
+                .map_err(|e| Error::internal(format!("cannot start reminder worker: {e}")))?;
+            *thread = Some(handle);
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> ReminderStats {
+        let (lock, _) = &*self.shared;
+        lock.lock()
+            .map(|q| ReminderStats {
+                sent: q.sent,
+                failed: q.failed,
+                superseded: q.superseded,
+                waiting: u64::from(q.waiting.is_some()),
+            })
+            .unwrap_or_default()
+    }
+
+    /// Stop the worker: the waiting reminder is dropped (logged), the one in flight is
+    /// interrupted by the caller shutting the HTTP agent down; then join.
+    pub fn stop(&self, http: &crate::http::Http) {
+        let (lock, cvar) = &*self.shared;
+        if let Ok(mut queue) = lock.lock() {
+            queue.stopping = true;
+            if let Some(old) = queue.waiting.take() {
+                log::warn!("reminder dropped at close: {}", old.label);
+            }
+        }
+        cvar.notify_all();
+        http.shutdown();
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run(shared: Arc<(Mutex<Queue>, Condvar)>, client: std::sync::Weak<Client>) {
+    let (lock, cvar) = &*shared;
+    loop {
+        let reminder = {
+            let Ok(mut queue) = lock.lock() else { return };
+            loop {
+                if queue.stopping {
+                    return;
+                }
+                if let Some(r) = queue.waiting.take() {
+                    break r;
+                }
+                queue = match cvar.wait(queue) {
+                    Ok(q) => q,
+                    Err(_) => return,
+                };
+            }
+        };
+        let Some(client) = client.upgrade() else { return };
+        let result = reminder.send(&client);
+        drop(client);
+        let Ok(mut queue) = lock.lock() else { return };
+        match result {
+            Ok(()) => queue.sent += 1,
+            Err(e) => {
+                queue.failed += 1;
+                log::warn!("reminder failed ({}): {}", reminder.label, e);
+            }
+        }
+    }
+}

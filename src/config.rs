@@ -1,0 +1,435 @@
+//! Client configuration: a TOML file, a JSON file, or inline JSON text, with the same keys.
+//! Everything is validated at `miic_open`, so a hospital's typo fails at start-up, naming the key.
+
+use crate::error::{Error, Result};
+use crate::sm2::{CipherEncoding, CipherMode, Sm2Key};
+use crate::text::TextEncoding;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_TIMEOUT_MS: u32 = 3000;
+const MAX_TIMEOUT_MS: u32 = 600_000;
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The validated configuration of one client.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub base_url: String,
+    pub hospital_id: String,
+    pub timeout: Duration,
+    pub text_encoding: TextEncoding,
+    pub sm2: Sm2Config,
+    pub outbox_path: Option<PathBuf>,
+    pub log: LogConfig,
+    pub plugin: PluginConfig,
+    pub dicom: DicomConfig,
+    pub dicom_http_base_url: Option<String>,
+    pub paths: Paths,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sm2Config {
+    /// `None` when the config has no key: calls that must encrypt then fail with `MIIC_E_CONFIG`.
+    pub public_key: Option<Sm2Key>,
+    pub mode: CipherMode,
+    pub encoding: CipherEncoding,
+    pub prefix_04: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogConfig {
+    pub dir: Option<PathBuf>,
+    pub level: Option<log::LevelFilter>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginVia {
+    #[default]
+    Http,
+    Exe,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PluginConfig {
+    pub exe: Option<PathBuf>,
+    pub login_via: LoginVia,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetrieveMethod {
+    #[default]
+    Get,
+    Move,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DicomConfig {
+    pub local_ae: Option<String>,
+    pub peer_ae: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub retrieve: RetrieveMethod,
+    pub move_port: Option<u16>,
+}
+
+/// Paths of the cloud's endpoints on the front-end machine, as the spec writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub login: String,
+    pub reminder: String,
+    pub qrurl: String,
+    pub qrcode: String,
+    pub delete: String,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            login: "/hrball/".into(),
+            reminder: "/iuWorkStation/swipingIdCardNo".into(),
+            qrurl: "/getway/reportAndFilm/api/qrurl".into(),
+            qrcode: "/getway/reportAndFilm/api/qrcode".into(),
+            delete: "/standardInterface/standardHttp/deleteDicom".into(),
+        }
+    }
+}
+
+// ---- the file format (serde), strict about unknown keys ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    base_url: Option<String>,
+    hospital_id: Option<String>,
+    timeout_ms: Option<u32>,
+    text_encoding: Option<TextEncoding>,
+    sm2: Option<RawSm2>,
+    outbox: Option<RawOutbox>,
+    log: Option<RawLog>,
+    plugin: Option<RawPlugin>,
+    dicom: Option<RawDicom>,
+    dicom_http: Option<RawDicomHttp>,
+    paths: Option<RawPaths>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSm2 {
+    public_key: Option<String>,
+    mode: Option<CipherMode>,
+    encoding: Option<CipherEncoding>,
+    prefix_04: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    path: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    dir: Option<PathBuf>,
+    level: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    exe: Option<PathBuf>,
+    login_via: Option<LoginVia>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDicom {
+    local_ae: Option<String>,
+    peer_ae: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    retrieve: Option<RetrieveMethod>,
+    move_port: Option<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDicomHttp {
+    base_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPaths {
+    login: Option<String>,
+    reminder: Option<String>,
+    qrurl: Option<String>,
+    qrcode: Option<String>,
+    delete: Option<String>,
+}
+
+impl Config {
+    /// `source` is inline JSON (starts with `{`) or a path to a `.toml` / `.json` file.
+    pub fn load(source: &str) -> Result<Config> {
+        let trimmed = source.trim_start_matches('\u{feff}').trim();
+        if trimmed.starts_with('{') {
+            return Config::from_json(trimmed);
+        }
+        let path = Path::new(trimmed);
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Error::config(format!("cannot read config file '{}': {e}", path.display()))
+        })?;
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(Error::config(format!(
+                "config file '{}' is larger than 1 MiB",
+                path.display()
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::config(format!("cannot read config file '{}': {e}", path.display()))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::config(format!("config file '{}' is not UTF-8", path.display()))
+        })?;
+        let text = text.trim_start_matches('\u{feff}');
+        let is_json = match path.extension().and_then(|e| e.to_str()) {
+            Some(ext) if ext.eq_ignore_ascii_case("json") => true,
+            Some(ext) if ext.eq_ignore_ascii_case("toml") => false,
+            _ => text.trim_start().starts_with('{'),
+        };
+        let result = if is_json {
+            Config::from_json(text)
+        } else {
+            Config::from_toml(text)
+        };
+        result.map_err(|e| Error::config(format!("{} (in '{}')", e.message, path.display())))
+    }
+
+    pub fn from_json(text: &str) -> Result<Config> {
+        let raw: RawConfig = serde_json::from_str(text)
+            .map_err(|e| Error::config(format!("config: {e}")))?;
+        raw.validate()
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| Error::config(format!("config: {}", e.to_string().trim())))?;
+        raw.validate()
+    }
+
+    /// The full URL of a cloud path on the front-end machine.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config> {
+        let base_url = check_http_url(
+            "base_url",
+            self.base_url
+                .as_deref()
+                .ok_or_else(|| Error::config("config key 'base_url' is required"))?,
+        )?;
+        let hospital_id = self
+            .hospital_id
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| Error::config("config key 'hospital_id' is required"))?;
+        let timeout_ms = self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+        if timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
+            return Err(Error::config(format!(
+                "config key 'timeout_ms' must be 1..={MAX_TIMEOUT_MS}, got {timeout_ms}"
+            )));
+        }
+        let sm2 = match self.sm2 {
+            None => Sm2Config {
+                public_key: None,
+                mode: CipherMode::default(),
+                encoding: CipherEncoding::default(),
+                prefix_04: true,
+            },
+            Some(raw) => Sm2Config {
+                public_key: match raw.public_key.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(text) => Some(Sm2Key::parse(text).map_err(|e| {
+                        Error::config(format!("config key 'sm2.public_key': {}", e.message))
+                    })?),
+                },
+                mode: raw.mode.unwrap_or_default(),
+                encoding: raw.encoding.unwrap_or_default(),
+                prefix_04: raw.prefix_04.unwrap_or(true),
+            },
+        };
+        let log = match self.log {
+            None => LogConfig::default(),
+            Some(raw) => LogConfig {
+                dir: raw.dir,
+                level: match raw.level.as_deref() {
+                    None => None,
+                    Some(level) => Some(level.parse::<log::LevelFilter>().map_err(|_| {
+                        Error::config(format!(
+                            "config key 'log.level' must be off|error|warn|info|debug|trace, got '{level}'"
+                        ))
+                    })?),
+                },
+            },
+        };
+        let plugin = match self.plugin {
+            None => PluginConfig::default(),
+            Some(raw) => PluginConfig {
+                exe: raw.exe,
+                login_via: raw.login_via.unwrap_or_default(),
+            },
+        };
+        if plugin.login_via == LoginVia::Exe && plugin.exe.is_none() {
+            return Err(Error::config(
+                "config key 'plugin.exe' is required when 'plugin.login_via' is \"exe\"",
+            ));
+        }
+        let dicom = match self.dicom {
+            None => DicomConfig::default(),
+            Some(raw) => {
+                for (key, ae) in [("dicom.local_ae", &raw.local_ae), ("dicom.peer_ae", &raw.peer_ae)] {
+                    if let Some(ae) = ae {
+                        check_ae_title(key, ae)?;
+                    }
+                }
+                for (key, port) in [("dicom.port", raw.port), ("dicom.move_port", raw.move_port)] {
+                    if port == Some(0) {
+                        return Err(Error::config(format!("config key '{key}' must be 1..=65535")));
+                    }
+                }
+                DicomConfig {
+                    local_ae: raw.local_ae,
+                    peer_ae: raw.peer_ae,
+                    host: raw.host,
+                    port: raw.port,
+                    retrieve: raw.retrieve.unwrap_or_default(),
+                    move_port: raw.move_port,
+                }
+            }
+        };
+        let dicom_http_base_url = match self.dicom_http.and_then(|d| d.base_url) {
+            None => None,
+            Some(url) => Some(check_http_url("dicom_http.base_url", &url)?),
+        };
+        let mut paths = Paths::default();
+        if let Some(raw) = self.paths {
+            for (key, value, slot) in [
+                ("paths.login", raw.login, &mut paths.login),
+                ("paths.reminder", raw.reminder, &mut paths.reminder),
+                ("paths.qrurl", raw.qrurl, &mut paths.qrurl),
+                ("paths.qrcode", raw.qrcode, &mut paths.qrcode),
+                ("paths.delete", raw.delete, &mut paths.delete),
+            ] {
+                if let Some(value) = value {
+                    if !value.starts_with('/') || value.contains(['?', '#', ' ']) {
+                        return Err(Error::config(format!(
+                            "config key '{key}' must be a path starting with '/', got '{value}'"
+                        )));
+                    }
+                    *slot = value;
+                }
+            }
+        }
+        Ok(Config {
+            base_url,
+            hospital_id,
+            timeout: Duration::from_millis(u64::from(timeout_ms)),
+            text_encoding: self.text_encoding.unwrap_or_default(),
+            sm2,
+            outbox_path: self.outbox.and_then(|o| o.path),
+            log,
+            plugin,
+            dicom,
+            dicom_http_base_url,
+            paths,
+        })
+    }
+}
+
+/// An `http://host[:port][/prefix]` URL without query; returned without a trailing `/`.
+fn check_http_url(key: &str, url: &str) -> Result<String> {
+    let url = url.trim();
+    let bad = |why: &str| Error::config(format!("config key '{key}' is not a usable URL ({why}): '{url}'"));
+    let rest = if let Some(rest) = url.strip_prefix("http://") {
+        rest
+    } else if url.starts_with("https://") {
+        return Err(bad("https is not supported: the front-end machine speaks plain HTTP on the hospital LAN"));
+    } else {
+        return Err(bad("must start with http://"));
+    };
+    let uri: ureq::http::Uri = url.parse().map_err(|_| bad("malformed"))?;
+    let host = uri.host().unwrap_or("");
+    if host.is_empty() || rest.starts_with('/') {
+        return Err(bad("no host"));
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err(bad("no query or fragment allowed"));
+    }
+    if rest.contains('@') {
+        return Err(bad("credentials in the URL are not supported"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn check_ae_title(key: &str, ae: &str) -> Result<()> {
+    let trimmed = ae.trim();
+    if trimmed.is_empty() || ae.len() > 16 || !ae.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\') {
+        return Err(Error::config(format!(
+            "config key '{key}' must be 1-16 printable ASCII characters without '\\', got '{ae}'"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Status;
+
+    const MIN: &str = r#"{"base_url":"http://127.0.0.1:8080","hospital_id":"H1"}"#;
+
+    #[test]
+    fn minimal_json_gets_defaults() {
+        let c = Config::from_json(MIN).unwrap();
+        assert_eq!(c.timeout, Duration::from_millis(3000));
+        assert_eq!(c.url(&c.paths.qrurl), "http://127.0.0.1:8080/getway/reportAndFilm/api/qrurl");
+        assert_eq!(c.text_encoding, TextEncoding::Utf8);
+        assert!(c.sm2.prefix_04);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_json(r#"{"base_url":"http://a","hospital_id":"H","timeout":5}"#).unwrap_err();
+        assert_eq!(e.status, Status::Config);
+        assert!(e.message.contains("timeout"), "{}", e.message);
+        let e = Config::from_toml("base_url='http://a'\nhospital_id='H'\n[sm2]\nmdoe='c1c2c3'\n").unwrap_err();
+        assert!(e.message.contains("mdoe"), "{}", e.message);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            (r#"{"base_url":"ftp://a","hospital_id":"H"}"#, "base_url"),
+            (r#"{"base_url":"http://","hospital_id":"H"}"#, "base_url"),
+            (r#"{"base_url":"http://a","hospital_id":"H","timeout_ms":0}"#, "timeout_ms"),
+            (r#"{"base_url":"http://a","hospital_id":"H","text_encoding":"latin1"}"#, "latin1"),
+            (r#"{"base_url":"http://a","hospital_id":"H","sm2":{"mode":"c2c1c3"}}"#, "c2c1c3"),
+            (r#"{"base_url":"http://a","hospital_id":"H","sm2":{"public_key":"04abcd"}}"#, "sm2.public_key"),
+            (r#"{"base_url":"http://a","hospital_id":"H","log":{"level":"loud"}}"#, "log.level"),
+            (r#"{"base_url":"http://a","hospital_id":"H","dicom":{"local_ae":"WAY_TOO_LONG_AE_TITLE"}}"#, "dicom.local_ae"),
+            (r#"{"base_url":"http://a","hospital_id":"H","paths":{"qrurl":"qr"}}"#, "paths.qrurl"),
+            (r#"{"base_url":"http://a","hospital_id":"H","plugin":{"login_via":"exe"}}"#, "plugin.exe"),
+            (r#"{"base_url":"http://a"}"#, "hospital_id"),
+        ] {
+            let e = Config::from_json(text).unwrap_err();
+            assert_eq!(e.status, Status::Config);
+            assert!(e.message.contains(key), "{text}: {}", e.message);
+        }
+    }
+}

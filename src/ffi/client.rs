@@ -1,0 +1,97 @@
+//! Opening and closing clients, SM2, and the log callback.
+
+use super::boundary::{c_bytes, c_text, give_string, guard, guard_status, out_string_slot, set_call_encoding, MiicStatus};
+use super::handles::Registry;
+use crate::client::Client;
+use crate::error::{Result, Status};
+use crate::text::TextEncoding;
+use std::ffi::{c_char, c_void, CString};
+use std::sync::Arc;
+
+/// A configured connection to the front-end machine. Thread-safe: one handle may be used from
+/// many threads at once. Open with `miic_open`, close with `miic_close`.
+pub struct miic_client {
+    _opaque: [u8; 0],
+}
+
+pub(crate) static CLIENTS: Registry<Client> = Registry::new("miic_client");
+
+/// Resolve a client handle; later errors of this call are written in the client's encoding.
+pub(crate) fn client_ref(c: *const miic_client) -> Result<Arc<Client>> {
+    let client = CLIENTS.get(c as usize, "client")?;
+    set_call_encoding(client.encoding());
+    Ok(client)
+}
+
+/// Open a client. `config` is a path to a `.toml` or `.json` file, or inline JSON text
+/// (starting with `{`). Everything is validated now: an unknown key, a bad URL or SM2 key fails
+/// here with `miic_last_error()` naming the key. A path that is not UTF-8 is read as GBK.
+///
+/// Returns NULL on failure. Caller owns the client and must call `miic_close` on it.
+///
+/// # Safety
+/// `config` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn miic_open(config: *const c_char) -> *mut miic_client {
+    guard(|| {
+        let bytes = unsafe { c_bytes(config, "config") }?;
+        let source = match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_owned(),
+            Err(_) => TextEncoding::Gbk.decode(bytes, "config")?,
+        };
+        let client = Client::open(&source)?;
+        Ok(CLIENTS.insert(client) as *mut miic_client)
+    })
+}
+
+/// Close a client: stop and join its background workers (an HTTP call in flight is interrupted)
+/// and free it. NULL and already-closed handles are ignored. Calls still running on other threads
+/// finish safely; later calls with this handle return `MIIC_E_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn miic_close(c: *mut miic_client) {
+    guard(|| {
+        if let Some(client) = CLIENTS.remove(c as usize) {
+            client.close();
+        }
+        Ok(())
+    })
+}
+
+/// SM2-encrypt `plain` with the client's key, mode, encoding and `04` prefix (hex or base64 text).
+/// On success `*cipher_out` holds the ciphertext; caller frees it with `miic_string_free`.
+///
+/// # Safety
+/// `plain` is a NUL-terminated string; `cipher_out` is a writable pointer.
+#[no_mangle]
+pub unsafe extern "C" fn miic_sm2_encrypt(c: *mut miic_client, plain: *const c_char, cipher_out: *mut *mut c_char) -> MiicStatus {
+    guard_status(|| {
+        let client = client_ref(c)?;
+        let slot = unsafe { out_string_slot(cipher_out, "cipher_out") }?;
+        let plain = unsafe { c_text(plain, "plain", client.encoding()) }?;
+        let cipher = client.encrypt(&plain)?;
+        give_string(slot, &cipher, client.encoding())?;
+        Ok(Status::Ok)
+    })
+}
+
+/// A host log sink: `level` is 1 = error, 2 = warn, 3 = info, 4 = debug, 5 = trace; `message`
+/// is UTF-8, valid only during the call. May be called from miic's worker threads.
+pub type miic_log_fn = Option<unsafe extern "C" fn(user: *mut c_void, level: i32, message: *const c_char)>;
+
+/// Send miic's log lines (info and above, ID and phone numbers masked) to `fn`, replacing any
+/// earlier callback; NULL removes it. `user` is passed back unchanged. The callback must stay
+/// callable until it is replaced or removed, and must not call miic itself.
+#[no_mangle]
+pub extern "C" fn miic_set_log_callback(log_fn: miic_log_fn, user: *mut c_void) {
+    guard(|| {
+        let user = user as usize;
+        let sink: Option<crate::log::LogSink> = log_fn.map(|f| {
+            Box::new(move |level: i32, message: &str| {
+                let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+                unsafe { f(user as *mut c_void, level, text.as_ptr()) };
+            }) as crate::log::LogSink
+        });
+        crate::log::set_sink(sink);
+        Ok(())
+    })
+}

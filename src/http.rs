@@ -1,0 +1,201 @@
+//! The one HTTP client of a miic client: a keep-alive ureq agent, a whole-call deadline,
+//! a cap on reply size, and the cloud's `{code, message, data}` envelope.
+
+use crate::error::{Error, Result};
+use std::time::{Duration, Instant};
+
+/// Replies larger than this are refused: the cloud's answers are a few hundred bytes, and a
+/// QR picture as base64 stays well under it.
+pub const MAX_REPLY_BYTES: u64 = 4 << 20;
+
+#[derive(Debug)]
+pub struct Http {
+    agent: ureq::Agent,
+    timeout: Duration,
+}
+
+/// The cloud's reply envelope, `code == 200` meaning success.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudReply {
+    pub code: i64,
+    pub message: String,
+    pub data: serde_json::Value,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Http {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("miic/", env!("CARGO_PKG_VERSION")))
+            .max_idle_connections_per_host(4)
+            .build()
+            .into();
+        Http { agent, timeout }
+    }
+
+    /// Interrupt every call in flight on this agent and refuse new ones (used by `miic_close`).
+    pub fn shutdown(&self) {
+        self.agent.clone().shutdown();
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// GET `url` and return the reply body, within the whole-call deadline.
+    pub fn get(&self, url: &str) -> Result<Vec<u8>> {
+        let started = Instant::now();
+        let result = self.agent.get(url).call();
+        self.finish(url, started, result)
+    }
+
+    /// POST a JSON body to `url` and return the reply body.
+    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Vec<u8>> {
+        let started = Instant::now();
+        let result = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json;charset=UTF-8")
+            .send(body.to_string());
+        self.finish(url, started, result)
+    }
+
+    fn finish(
+        &self,
+        url: &str,
+        started: Instant,
+        result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Vec<u8>> {
+        let path = path_of(url);
+        let response = result.map_err(|e| self.map_error(path, e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .with_config()
+            .limit(MAX_REPLY_BYTES)
+            .read_to_vec()
+            .map_err(|e| self.map_error(path, e))?;
+        log::debug!(
+            "{path}: HTTP {status}, {} bytes in {} ms",
+            body.len(),
+            started.elapsed().as_millis()
+        );
+        if !(200..300).contains(&status) {
+            return Err(Error::protocol(format!(
+                "{path}: front-end machine answered HTTP {status}"
+            )));
+        }
+        Ok(body)
+    }
+
+    fn map_error(&self, path: &str, e: ureq::Error) -> Error {
+        use std::io::ErrorKind;
+        match e {
+            ureq::Error::Timeout(_) => Error::timeout(format!(
+                "{path}: no answer within timeout_ms = {}",
+                self.timeout.as_millis()
+            )),
+            ureq::Error::Io(io) if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                Error::timeout(format!(
+                    "{path}: no answer within timeout_ms = {}",
+                    self.timeout.as_millis()
+                ))
+            }
+            ureq::Error::Io(io) => Error::network(format!("{path}: {io}")),
+            ureq::Error::HostNotFound => Error::network(format!("{path}: host not found")),
+            ureq::Error::ConnectionFailed => Error::network(format!("{path}: connection failed")),
+            ureq::Error::BodyExceedsLimit(limit) => Error::protocol(format!(
+                "{path}: reply larger than {limit} bytes"
+            )),
+            other => Error::protocol(format!("{path}: {other}")),
+        }
+    }
+}
+
+fn path_of(url: &str) -> &str {
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = without_scheme
+        .find('/')
+        .map_or("/", |i| &without_scheme[i..]);
+    path.split('?').next().unwrap_or(path)
+}
+
+impl CloudReply {
+    /// Parse the envelope; `code` may come as a number or a string (`"200"`).
+    pub fn parse(what: &str, body: &[u8]) -> Result<CloudReply> {
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+            Error::protocol(format!(
+                "{what}: reply is not JSON: {}",
+                preview(body)
+            ))
+        })?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| Error::protocol(format!("{what}: reply is not a JSON object")))?;
+        let code = match object.get("code") {
+            Some(serde_json::Value::Number(n)) => n.as_i64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| Error::protocol(format!("{what}: reply has no numeric 'code'")))?;
+        let message = match object.get("message").or_else(|| object.get("msg")) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        Ok(CloudReply {
+            code,
+            message,
+            data: object.get("data").cloned().unwrap_or(serde_json::Value::Null),
+        })
+    }
+
+    /// `code == 200`, or `MIIC_E_SERVER` carrying the cloud's code and message.
+    pub fn into_success(self, what: &str) -> Result<CloudReply> {
+        if self.code == 200 {
+            Ok(self)
+        } else {
+            Err(Error::server(format!(
+                "{what}: cloud answered code {}: {}",
+                self.code, self.message
+            )))
+        }
+    }
+}
+
+fn preview(body: &[u8]) -> String {
+    short(&String::from_utf8_lossy(&body[..body.len().min(80)]))
+}
+
+/// At most 80 characters of `text`, without control characters, for error messages.
+pub fn short(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Status;
+
+    #[test]
+    fn envelope_accepts_string_codes_and_reports_failures() {
+        let r = CloudReply::parse("qrurl", br#"{"code":"200","data":"u","message":"ok"}"#).unwrap();
+        assert_eq!(r.code, 200);
+        let e = CloudReply::parse("qrurl", "{\"code\":202,\"message\":\"少传参数\"}".as_bytes())
+            .unwrap()
+            .into_success("qrurl")
+            .unwrap_err();
+        assert_eq!(e.status, Status::Server);
+        assert!(e.message.contains("202") && e.message.contains("少传参数"));
+        assert_eq!(CloudReply::parse("x", b"<html>").unwrap_err().status, Status::Protocol);
+        assert_eq!(CloudReply::parse("x", b"{\"data\":1}").unwrap_err().status, Status::Protocol);
+    }
+
+    #[test]
+    fn path_of_strips_host_and_query() {
+        assert_eq!(path_of("http://10.0.0.5:8080/hrball/?a=1"), "/hrball/");
+        assert_eq!(path_of("http://h"), "/");
+    }
+}
