@@ -1,0 +1,409 @@
+//! The C#, Delphi and C++ bindings, compiled by real compilers (mono's mcs, Free Pascal in Delphi
+//! mode, g++) and run against `miic-cli sim` on loopback: each example's doctor workflow must reach
+//! the simulator intact (Chinese names, decryptable ID numbers), and a cloud that is down must
+//! surface as the language's exception carrying MIIC_E_NETWORK.
+//!
+//! Needs `target/debug/libmiic.so` and `target/debug/miic-cli` (scripts/test.sh builds the
+//! workspace first) and the compilers scripts/deps/apt.txt installs. Missing tools fail the test.
+
+use serde_json::Value;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const HOSPITAL_ID: &str = "H4403001";
+const DOCTOR_ID: &str = "11010519491231002X";
+const PATIENT_ID: &str = "440301199001011234";
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/debug, where cargo puts libmiic.so and miic-cli.
+fn build_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let target = if target.is_absolute() { target } else { root().join(target) };
+    target.join("debug")
+}
+
+fn lib_path() -> PathBuf {
+    let p = build_dir().join("libmiic.so");
+    assert!(p.exists(), "{} is missing: run `cargo build --workspace` (scripts/test.sh does)", p.display());
+    p
+}
+
+/// A fresh scratch directory under target/, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = build_dir()
+            .join("bindings-tests")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// `miic-cli sim` on a free loopback port, killed when dropped.
+struct Sim {
+    child: Child,
+    base_url: String,
+    public_key: String,
+}
+
+impl Sim {
+    fn start() -> Sim {
+        let exe = build_dir().join("miic-cli");
+        assert!(exe.exists(), "{} is missing: run `cargo build --workspace` (scripts/test.sh does)", exe.display());
+        let mut child = Command::new(&exe)
+            .args(["sim", "--host", "127.0.0.1", "--port", "0", "--hospital-id", HOSPITAL_ID])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start miic-cli sim");
+        // The contract: exactly one line, then it serves until killed.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+            line.push(byte[0]);
+        }
+        let line = String::from_utf8(line).unwrap();
+        let rest = line
+            .strip_prefix("miic-sim listening on ")
+            .unwrap_or_else(|| panic!("unexpected simulator banner: {line:?}"));
+        let (base_url, key) = rest.split_once(" public_key=").expect("banner has public_key");
+        Sim { child, base_url: base_url.to_owned(), public_key: key.trim().to_owned() }
+    }
+
+    /// What the simulator received, oldest first.
+    fn requests(&self) -> Vec<Value> {
+        let body = ureq::get(&format!("{}/__sim/requests", self.base_url))
+            .call()
+            .expect("GET /__sim/requests")
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        match serde_json::from_str(&body).unwrap() {
+            Value::Array(a) => a,
+            other => panic!("/__sim/requests is not an array: {other}"),
+        }
+    }
+
+    /// A TOML config for a client of this simulator.
+    fn config(&self, dir: &Path, name: &str, gbk: bool) -> PathBuf {
+        write_config(dir, name, &self.base_url, &self.public_key, gbk)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(dir: &Path, name: &str, base_url: &str, public_key: &str, gbk: bool) -> PathBuf {
+    let path = dir.join(name);
+    let encoding = if gbk { "text_encoding = \"gbk\"\n" } else { "" };
+    std::fs::write(
+        &path,
+        format!(
+            "base_url = \"{base_url}\"\nhospital_id = \"{HOSPITAL_ID}\"\ntimeout_ms = 5000\n{encoding}\n[sm2]\npublic_key = \"{public_key}\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A config whose front-end machine is down: a loopback port nobody listens on.
+fn cloud_down_config(dir: &Path, public_key: &str) -> PathBuf {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    write_config(dir, "down.toml", &format!("http://127.0.0.1:{port}"), public_key, false)
+}
+
+/// Run a command to completion (bounded), returning its output.
+fn run(cmd: &mut Command) -> Output {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e} (scripts/test.sh installs the compilers)"));
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("{what} did not finish within {RUN_LIMIT:?}\n{}", show(&out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Run and require success.
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(out.status.success(), "{cmd:?} failed\n{}", show(&out));
+    out
+}
+
+fn field<'a>(req: &'a Value, group: &str, key: &str) -> &'a str {
+    req[group][key].as_str().unwrap_or_else(|| panic!("request has no {group}.{key}: {req}"))
+}
+
+/// Every request was accepted by the strict simulator: no problems, code 200.
+fn assert_all_accepted(reqs: &[Value]) {
+    for r in reqs {
+        assert_eq!(r["problems"], Value::Array(vec![]), "simulator found problems: {r}");
+        assert_eq!(r["code"], 200, "simulator refused: {r}");
+    }
+}
+
+fn by_path<'a>(reqs: &'a [Value], path: &str) -> Vec<&'a Value> {
+    reqs.iter().filter(|r| r["path"] == path).collect()
+}
+
+/// The examples' workflow as the simulator saw it: login, reminder, QR URL, delete, logout,
+/// in that order, Chinese names intact and ID numbers decrypting to what the example sent.
+fn assert_doctor_workflow(reqs: &[Value]) {
+    assert_all_accepted(reqs);
+    let paths: Vec<&str> = reqs.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/hrball/",
+            "/iuWorkStation/swipingIdCardNo",
+            "/getway/reportAndFilm/api/qrurl",
+            "/standardInterface/standardHttp/deleteDicom",
+            "/hrball/"
+        ],
+        "requests: {reqs:?}"
+    );
+    let (login, reminder, qr, delete, logout) = (&reqs[0], &reqs[1], &reqs[2], &reqs[3], &reqs[4]);
+    assert_eq!(field(login, "params", "type"), "1");
+    assert_eq!(field(login, "params", "doctorName"), "张医生");
+    assert_eq!(field(login, "params", "department"), "放射科");
+    assert_eq!(field(login, "params", "hospitalId"), HOSPITAL_ID);
+    assert_eq!(field(login, "decrypted", "doctorIdCardNo"), DOCTOR_ID);
+    assert_eq!(field(reminder, "params", "patientName"), "李四");
+    assert_eq!(field(reminder, "params", "hisUserName"), "张医生");
+    assert_eq!(field(reminder, "params", "accessNumber"), "ACC20240001");
+    assert_eq!(field(reminder, "decrypted", "idCardNo"), PATIENT_ID);
+    assert_eq!(field(reminder, "decrypted", "doctorIdCardNo"), DOCTOR_ID);
+    assert_eq!(field(qr, "params", "accessNumber"), "ACC20240001");
+    assert_eq!(field(qr, "params", "modality"), "CT");
+    assert_eq!(field(delete, "params", "patientName"), "李四");
+    assert_eq!(field(delete, "params", "operateDoctorName"), "张医生");
+    assert_eq!(field(delete, "params", "deleteDateTime"), "2024-05-06 07:08:09");
+    assert_eq!(field(logout, "params", "type"), "2");
+}
+
+/// The example's own output: every step reported, the QR URL printed as the cloud gave it.
+fn assert_example_output(out: &Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for step in ["login ok", "reminder ok", "qr url http", "delete MIIC_OK", "logout ok"] {
+        assert!(stdout.contains(step), "example output lacks {step:?}\n{}", show(out));
+    }
+}
+
+/// Cloud down: the example catches the language's exception and prints its status fields.
+fn assert_network_failure(out: &Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "example should exit 2 on a miic error\n{}", show(out));
+    assert!(
+        stdout.contains("miic error status=-5 MIIC_E_NETWORK"),
+        "expected the exception to carry MIIC_E_NETWORK (-5)\n{}",
+        show(out)
+    );
+}
+
+#[test]
+fn cpp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
+    let sim = Sim::start();
+    let dir = Scratch::new("cpp");
+    let exe = dir.path().join("example");
+    let lib_dir = lib_path().parent().unwrap().to_path_buf();
+    run_ok(
+        Command::new("g++")
+            .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+            .arg("-I")
+            .arg(root().join("include"))
+            .arg("-I")
+            .arg(root().join("bindings/cpp"))
+            .arg(root().join("examples/cpp/example.cpp"))
+            .arg("-o")
+            .arg(&exe)
+            .arg(format!("-L{}", lib_dir.display()))
+            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+            .arg("-lmiic"),
+    );
+
+    let out = run_ok(Command::new(&exe).arg(sim.config(dir.path(), "miic.toml", false)));
+    assert_example_output(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[miic 3]"), "the log callback saw no info line\n{}", show(&out));
+    assert_doctor_workflow(&sim.requests());
+
+    assert_network_failure(&run(Command::new(&exe).arg(cloud_down_config(dir.path(), &sim.public_key))));
+}
+
+/// Compile Miic.cs + a program with mono's mcs at C# 5 (what .NET Framework 4.x's csc.exe
+/// accepts), put libmiic.so next to the .exe as a vendor would put miic.dll.
+fn build_csharp(dir: &Path, program: &Path) -> PathBuf {
+    let exe = dir.join("Example.exe");
+    run_ok(
+        Command::new("mcs")
+            .args(["-langversion:5", "-warnaserror", "-nologo"])
+            .arg(format!("-out:{}", exe.display()))
+            .arg(program)
+            .arg(root().join("bindings/csharp/Miic.cs")),
+    );
+    std::fs::copy(lib_path(), dir.join("libmiic.so")).unwrap();
+    exe
+}
+
+#[test]
+fn csharp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
+    let sim = Sim::start();
+    let dir = Scratch::new("csharp");
+    let exe = build_csharp(dir.path(), &root().join("examples/csharp/Example.cs"));
+
+    let out = run_ok(Command::new("mono").arg(&exe).arg(sim.config(dir.path(), "miic.toml", false)));
+    assert_example_output(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[miic 3]"), "the log callback saw no info line\n{}", show(&out));
+    assert_doctor_workflow(&sim.requests());
+
+    assert_network_failure(&run(
+        Command::new("mono").arg(&exe).arg(cloud_down_config(dir.path(), &sim.public_key)),
+    ));
+}
+
+/// Compile a Delphi program with Free Pascal: `-Mdelphi` (string = AnsiString, as Delphi 7) or
+/// `-Mdelphiunicode` (string = UnicodeString, as Delphi 2009+). Warnings are errors in ANSI mode;
+/// FPC's own RTL is not Unicode, so its conversions warn in Unicode mode where Delphi's would not.
+fn build_delphi(dir: &Path, program: &Path, mode: &str) -> PathBuf {
+    let lib_dir = lib_path().parent().unwrap().to_path_buf();
+    let mut cmd = Command::new("fpc");
+    cmd.arg(mode).arg("-vw");
+    if mode == "-Mdelphi" {
+        cmd.arg("-Sew");
+    }
+    run_ok(
+        cmd.arg(format!("-Fu{}", root().join("bindings/delphi").display()))
+            .arg(format!("-Fl{}", lib_dir.display()))
+            .arg(format!("-FU{}", dir.display()))
+            .arg(format!("-FE{}", dir.display()))
+            .arg(program),
+    );
+    let name = program.file_stem().unwrap().to_str().unwrap();
+    dir.join(name)
+}
+
+fn delphi_command(exe: &Path) -> Command {
+    let mut cmd = Command::new(exe);
+    // The host's ANSI code page must hold Chinese (GBK on Windows, UTF-8 here).
+    cmd.env("LANG", "C.UTF-8").env("LC_ALL", "C.UTF-8");
+    cmd.env("LD_LIBRARY_PATH", lib_path().parent().unwrap());
+    cmd
+}
+
+fn delphi_example(mode: &str) {
+    let sim = Sim::start();
+    let dir = Scratch::new(&format!("delphi{mode}"));
+    let exe = build_delphi(dir.path(), &root().join("examples/delphi/Example.dpr"), mode);
+
+    let out = run_ok(delphi_command(&exe).arg(sim.config(dir.path(), "miic.toml", false)));
+    assert_example_output(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[miic 3]"), "the log callback saw no info line\n{}", show(&out));
+    assert_doctor_workflow(&sim.requests());
+
+    assert_network_failure(&run(delphi_command(&exe).arg(cloud_down_config(dir.path(), &sim.public_key))));
+}
+
+#[test]
+fn delphi_ansi_example_runs_doctor_workflow_and_raises_emiic_when_cloud_down() {
+    delphi_example("-Mdelphi");
+}
+
+#[test]
+fn delphi_unicode_example_runs_doctor_workflow_and_raises_emiic_when_cloud_down() {
+    delphi_example("-Mdelphiunicode");
+}
+
+/// A Delphi 7 host on Chinese Windows: GBK AnsiStrings, once with a `text_encoding = "gbk"` client
+/// (bytes pass through) and once with a UTF-8 client (Miic.pas converts via code page 936). The
+/// program checks GBK error messages and a worker-thread log line itself; here we check the cloud
+/// received proper Chinese.
+#[test]
+fn delphi_gbk_host_strings_reach_the_cloud_as_chinese() {
+    let sim = Sim::start();
+    let dir = Scratch::new("delphi-gbk");
+    let exe = build_delphi(dir.path(), &root().join("tests/bindings/delphi_gbk.dpr"), "-Mdelphi");
+    let out = run_ok(
+        delphi_command(&exe)
+            .arg(sim.config(dir.path(), "gbk.toml", true))
+            .arg(sim.config(dir.path(), "utf8.toml", false)),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gbk ok"), "{}", show(&out));
+
+    let reqs = sim.requests();
+    assert_all_accepted(&reqs);
+    let logins: Vec<_> = by_path(&reqs, "/hrball/")
+        .into_iter()
+        .filter(|r| r["params"]["type"] == "1")
+        .collect();
+    assert_eq!(logins.len(), 2, "{reqs:?}");
+    for (login, user) in logins.iter().zip(["G1", "U1"]) {
+        assert_eq!(field(login, "params", "hisUserId"), user);
+        assert_eq!(field(login, "params", "doctorName"), "张医生");
+        assert_eq!(field(login, "params", "department"), "放射科");
+        assert_eq!(field(login, "decrypted", "doctorIdCardNo"), DOCTOR_ID);
+    }
+    let reminders = by_path(&reqs, "/iuWorkStation/swipingIdCardNo");
+    let names: Vec<&str> = reminders.iter().map(|r| field(r, "params", "patientName")).collect();
+    assert_eq!(names, ["李四", "王五"], "{reqs:?}");
+    for r in &reminders {
+        assert_eq!(field(r, "params", "hisUserName"), "张医生");
+        assert_eq!(field(r, "decrypted", "idCardNo"), PATIENT_ID);
+    }
+    let deletes = by_path(&reqs, "/standardInterface/standardHttp/deleteDicom");
+    let names: Vec<&str> = deletes.iter().map(|r| field(r, "params", "patientName")).collect();
+    assert_eq!(names, ["李四", "王五"], "{reqs:?}");
+    for d in &deletes {
+        assert_eq!(field(d, "params", "operateDoctorName"), "张医生");
+    }
+}
