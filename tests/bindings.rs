@@ -27,13 +27,21 @@ fn build_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
-    let target = if target.is_absolute() { target } else { root().join(target) };
+    let target = if target.is_absolute() {
+        target
+    } else {
+        root().join(target)
+    };
     target.join("debug")
 }
 
 fn lib_path() -> PathBuf {
     let p = build_dir().join("libmiic.so");
-    assert!(p.exists(), "{} is missing: run `cargo build --workspace` (scripts/test.sh does)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` (scripts/test.sh does)",
+        p.display()
+    );
     p
 }
 
@@ -72,9 +80,21 @@ struct Sim {
 impl Sim {
     fn start() -> Sim {
         let exe = build_dir().join("miic-cli");
-        assert!(exe.exists(), "{} is missing: run `cargo build --workspace` (scripts/test.sh does)", exe.display());
+        assert!(
+            exe.exists(),
+            "{} is missing: run `cargo build --workspace` (scripts/test.sh does)",
+            exe.display()
+        );
         let mut child = Command::new(&exe)
-            .args(["sim", "--host", "127.0.0.1", "--port", "0", "--hospital-id", HOSPITAL_ID])
+            .args([
+                "sim",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--hospital-id",
+                HOSPITAL_ID,
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -90,8 +110,14 @@ impl Sim {
         let rest = line
             .strip_prefix("miic-sim listening on ")
             .unwrap_or_else(|| panic!("unexpected simulator banner: {line:?}"));
-        let (base_url, key) = rest.split_once(" public_key=").expect("banner has public_key");
-        Sim { child, base_url: base_url.to_owned(), public_key: key.trim().to_owned() }
+        let (base_url, key) = rest
+            .split_once(" public_key=")
+            .expect("banner has public_key");
+        Sim {
+            child,
+            base_url: base_url.to_owned(),
+            public_key: key.trim().to_owned(),
+        }
     }
 
     /// What the simulator received, oldest first.
@@ -136,8 +162,18 @@ fn write_config(dir: &Path, name: &str, base_url: &str, public_key: &str, gbk: b
 
 /// A config whose front-end machine is down: a loopback port nobody listens on.
 fn cloud_down_config(dir: &Path, public_key: &str) -> PathBuf {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    write_config(dir, "down.toml", &format!("http://127.0.0.1:{port}"), public_key, false)
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    write_config(
+        dir,
+        "down.toml",
+        &format!("http://127.0.0.1:{port}"),
+        public_key,
+        false,
+    )
 }
 
 /// Run a command to completion (bounded), returning its output.
@@ -148,7 +184,9 @@ fn run(cmd: &mut Command) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e} (scripts/test.sh installs the compilers)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {what}: {e} (scripts/test.sh installs the compilers)")
+        });
     let start = Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -180,13 +218,19 @@ fn run_ok(cmd: &mut Command) -> Output {
 }
 
 fn field<'a>(req: &'a Value, group: &str, key: &str) -> &'a str {
-    req[group][key].as_str().unwrap_or_else(|| panic!("request has no {group}.{key}: {req}"))
+    req[group][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("request has no {group}.{key}: {req}"))
 }
 
 /// Every request was accepted by the strict simulator: no problems, code 200.
 fn assert_all_accepted(reqs: &[Value]) {
     for r in reqs {
-        assert_eq!(r["problems"], Value::Array(vec![]), "simulator found problems: {r}");
+        assert_eq!(
+            r["problems"],
+            Value::Array(vec![]),
+            "simulator found problems: {r}"
+        );
         assert_eq!(r["code"], 200, "simulator refused: {r}");
     }
 }
@@ -226,22 +270,40 @@ fn assert_doctor_workflow(reqs: &[Value]) {
     assert_eq!(field(qr, "params", "modality"), "CT");
     assert_eq!(field(delete, "params", "patientName"), "李四");
     assert_eq!(field(delete, "params", "operateDoctorName"), "张医生");
-    assert_eq!(field(delete, "params", "deleteDateTime"), "2024-05-06 07:08:09");
+    assert_eq!(
+        field(delete, "params", "deleteDateTime"),
+        "2024-05-06 07:08:09"
+    );
     assert_eq!(field(logout, "params", "type"), "2");
 }
 
 /// The example's own output: every step reported, the QR URL printed as the cloud gave it.
 fn assert_example_output(out: &Output) {
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for step in ["login ok", "reminder ok", "qr url http", "delete MIIC_OK", "logout ok"] {
-        assert!(stdout.contains(step), "example output lacks {step:?}\n{}", show(out));
+    for step in [
+        "login ok",
+        "reminder ok",
+        "qr url http",
+        "delete MIIC_OK",
+        "logout ok",
+    ] {
+        assert!(
+            stdout.contains(step),
+            "example output lacks {step:?}\n{}",
+            show(out)
+        );
     }
 }
 
 /// Cloud down: the example catches the language's exception and prints its status fields.
 fn assert_network_failure(out: &Output) {
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "example should exit 2 on a miic error\n{}", show(out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "example should exit 2 on a miic error\n{}",
+        show(out)
+    );
     assert!(
         stdout.contains("miic error status=-5 MIIC_E_NETWORK"),
         "expected the exception to carry MIIC_E_NETWORK (-5)\n{}",
@@ -249,12 +311,21 @@ fn assert_network_failure(out: &Output) {
     );
 }
 
-#[test]
-fn cpp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
-    let sim = Sim::start();
-    let dir = Scratch::new("cpp");
-    let exe = dir.path().join("example");
-    let lib_dir = lib_path().parent().unwrap().to_path_buf();
+/// A command for a compiled program that finds libmiic only where the test put it (cargo's
+/// LD_LIBRARY_PATH for tests would otherwise win over an rpath or the exe's folder).
+fn program(exe: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.env_remove("LD_LIBRARY_PATH");
+    cmd
+}
+
+fn lib_dir() -> PathBuf {
+    lib_path().parent().unwrap().to_path_buf()
+}
+
+/// Compile the C++ example with warnings as errors, linked to the libmiic.so in `lib_dir`.
+fn build_cpp(dir: &Path, lib_dir: &Path) -> PathBuf {
+    let exe = dir.join("example");
     run_ok(
         Command::new("g++")
             .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"])
@@ -269,19 +340,33 @@ fn cpp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
             .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
             .arg("-lmiic"),
     );
+    exe
+}
 
-    let out = run_ok(Command::new(&exe).arg(sim.config(dir.path(), "miic.toml", false)));
+#[test]
+fn cpp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
+    let sim = Sim::start();
+    let dir = Scratch::new("cpp");
+    let exe = build_cpp(dir.path(), &lib_dir());
+
+    let out = run_ok(program(&exe).arg(sim.config(dir.path(), "miic.toml", false)));
     assert_example_output(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("[miic 3]"), "the log callback saw no info line\n{}", show(&out));
+    assert!(
+        stderr.contains("[miic 3]"),
+        "the log callback saw no info line\n{}",
+        show(&out)
+    );
     assert_doctor_workflow(&sim.requests());
 
-    assert_network_failure(&run(Command::new(&exe).arg(cloud_down_config(dir.path(), &sim.public_key))));
+    assert_network_failure(&run(
+        program(&exe).arg(cloud_down_config(dir.path(), &sim.public_key))
+    ));
 }
 
 /// Compile Miic.cs + a program with mono's mcs at C# 5 (what .NET Framework 4.x's csc.exe
 /// accepts), put libmiic.so next to the .exe as a vendor would put miic.dll.
-fn build_csharp(dir: &Path, program: &Path) -> PathBuf {
+fn build_csharp(dir: &Path, program: &Path, lib: &Path) -> PathBuf {
     let exe = dir.join("Example.exe");
     run_ok(
         Command::new("mcs")
@@ -290,7 +375,7 @@ fn build_csharp(dir: &Path, program: &Path) -> PathBuf {
             .arg(program)
             .arg(root().join("bindings/csharp/Miic.cs")),
     );
-    std::fs::copy(lib_path(), dir.join("libmiic.so")).unwrap();
+    std::fs::copy(lib, dir.join("libmiic.so")).unwrap();
     exe
 }
 
@@ -298,24 +383,35 @@ fn build_csharp(dir: &Path, program: &Path) -> PathBuf {
 fn csharp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
     let sim = Sim::start();
     let dir = Scratch::new("csharp");
-    let exe = build_csharp(dir.path(), &root().join("examples/csharp/Example.cs"));
+    let exe = build_csharp(
+        dir.path(),
+        &root().join("examples/csharp/Example.cs"),
+        &lib_path(),
+    );
 
-    let out = run_ok(Command::new("mono").arg(&exe).arg(sim.config(dir.path(), "miic.toml", false)));
+    let out = run_ok(
+        program("mono")
+            .arg(&exe)
+            .arg(sim.config(dir.path(), "miic.toml", false)),
+    );
     assert_example_output(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("[miic 3]"), "the log callback saw no info line\n{}", show(&out));
+    assert!(
+        stderr.contains("[miic 3]"),
+        "the log callback saw no info line\n{}",
+        show(&out)
+    );
     assert_doctor_workflow(&sim.requests());
 
-    assert_network_failure(&run(
-        Command::new("mono").arg(&exe).arg(cloud_down_config(dir.path(), &sim.public_key)),
-    ));
+    assert_network_failure(&run(program("mono")
+        .arg(&exe)
+        .arg(cloud_down_config(dir.path(), &sim.public_key))));
 }
 
 /// Compile a Delphi program with Free Pascal: `-Mdelphi` (string = AnsiString, as Delphi 7) or
 /// `-Mdelphiunicode` (string = UnicodeString, as Delphi 2009+). Warnings are errors in ANSI mode;
 /// FPC's own RTL is not Unicode, so its conversions warn in Unicode mode where Delphi's would not.
-fn build_delphi(dir: &Path, program: &Path, mode: &str) -> PathBuf {
-    let lib_dir = lib_path().parent().unwrap().to_path_buf();
+fn build_delphi(dir: &Path, program: &Path, mode: &str, lib_dir: &Path) -> PathBuf {
     let mut cmd = Command::new("fpc");
     cmd.arg(mode).arg("-vw");
     if mode == "-Mdelphi" {
@@ -332,26 +428,38 @@ fn build_delphi(dir: &Path, program: &Path, mode: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn delphi_command(exe: &Path) -> Command {
-    let mut cmd = Command::new(exe);
+fn delphi_command(exe: &Path, lib_dir: &Path) -> Command {
+    let mut cmd = program(exe);
     // The host's ANSI code page must hold Chinese (GBK on Windows, UTF-8 here).
     cmd.env("LANG", "C.UTF-8").env("LC_ALL", "C.UTF-8");
-    cmd.env("LD_LIBRARY_PATH", lib_path().parent().unwrap());
+    cmd.env("LD_LIBRARY_PATH", lib_dir);
     cmd
 }
 
 fn delphi_example(mode: &str) {
     let sim = Sim::start();
     let dir = Scratch::new(&format!("delphi{mode}"));
-    let exe = build_delphi(dir.path(), &root().join("examples/delphi/Example.dpr"), mode);
+    let exe = build_delphi(
+        dir.path(),
+        &root().join("examples/delphi/Example.dpr"),
+        mode,
+        &lib_dir(),
+    );
 
-    let out = run_ok(delphi_command(&exe).arg(sim.config(dir.path(), "miic.toml", false)));
+    let out =
+        run_ok(delphi_command(&exe, &lib_dir()).arg(sim.config(dir.path(), "miic.toml", false)));
     assert_example_output(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("[miic 3]"), "the log callback saw no info line\n{}", show(&out));
+    assert!(
+        stderr.contains("[miic 3]"),
+        "the log callback saw no info line\n{}",
+        show(&out)
+    );
     assert_doctor_workflow(&sim.requests());
 
-    assert_network_failure(&run(delphi_command(&exe).arg(cloud_down_config(dir.path(), &sim.public_key))));
+    assert_network_failure(&run(
+        delphi_command(&exe, &lib_dir()).arg(cloud_down_config(dir.path(), &sim.public_key))
+    ));
 }
 
 #[test]
@@ -372,13 +480,22 @@ fn delphi_unicode_example_runs_doctor_workflow_and_raises_emiic_when_cloud_down(
 fn delphi_gbk_host_strings_reach_the_cloud_as_chinese() {
     let sim = Sim::start();
     let dir = Scratch::new("delphi-gbk");
-    let exe = build_delphi(dir.path(), &root().join("tests/bindings/delphi_gbk.dpr"), "-Mdelphi");
+    let exe = build_delphi(
+        dir.path(),
+        &root().join("tests/bindings/delphi_gbk.dpr"),
+        "-Mdelphi",
+        &lib_dir(),
+    );
     let out = run_ok(
-        delphi_command(&exe)
+        delphi_command(&exe, &lib_dir())
             .arg(sim.config(dir.path(), "gbk.toml", true))
             .arg(sim.config(dir.path(), "utf8.toml", false)),
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("gbk ok"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("gbk ok"),
+        "{}",
+        show(&out)
+    );
 
     let reqs = sim.requests();
     assert_all_accepted(&reqs);
@@ -394,16 +511,107 @@ fn delphi_gbk_host_strings_reach_the_cloud_as_chinese() {
         assert_eq!(field(login, "decrypted", "doctorIdCardNo"), DOCTOR_ID);
     }
     let reminders = by_path(&reqs, "/iuWorkStation/swipingIdCardNo");
-    let names: Vec<&str> = reminders.iter().map(|r| field(r, "params", "patientName")).collect();
+    let names: Vec<&str> = reminders
+        .iter()
+        .map(|r| field(r, "params", "patientName"))
+        .collect();
     assert_eq!(names, ["李四", "王五"], "{reqs:?}");
     for r in &reminders {
         assert_eq!(field(r, "params", "hisUserName"), "张医生");
         assert_eq!(field(r, "decrypted", "idCardNo"), PATIENT_ID);
     }
     let deletes = by_path(&reqs, "/standardInterface/standardHttp/deleteDicom");
-    let names: Vec<&str> = deletes.iter().map(|r| field(r, "params", "patientName")).collect();
+    let names: Vec<&str> = deletes
+        .iter()
+        .map(|r| field(r, "params", "patientName"))
+        .collect();
     assert_eq!(names, ["李四", "王五"], "{reqs:?}");
     for d in &deletes {
         assert_eq!(field(d, "params", "operateDoctorName"), "张医生");
     }
+}
+
+/// A libmiic.so that exports every function of include/miic.h but reports another ABI version:
+/// what a vendor gets by pairing a binding with the wrong DLL. Generated from the header, so it
+/// follows new exports by itself.
+fn build_other_abi_library(dir: &Path) -> PathBuf {
+    let header = std::fs::read_to_string(root().join("include/miic.h")).unwrap();
+    let mut c = String::from("#include \"miic.h\"\n");
+    for line in header.lines() {
+        let decl = line.trim_end();
+        if decl.starts_with(' ') || decl.starts_with("typedef") || !decl.ends_with(");") {
+            continue;
+        }
+        let decl = decl.trim_end_matches(';');
+        let Some(open) = decl.find('(') else { continue };
+        let head = &decl[..open];
+        let Some(at) = head.rfind("miic_") else {
+            continue;
+        };
+        let (ret, name) = (head[..at].trim(), &head[at + "miic_".len()..]);
+        let body = match (name, ret) {
+            ("abi_version", _) => "return MIIC_ABI_VERSION + 1;",
+            (_, "void") => "",
+            (_, r) if r.ends_with('*') && r.contains("char") => "return \"MIIC_E_INTERNAL\";",
+            (_, r) if r.ends_with('*') => "return 0;",
+            _ => "return MIIC_E_INTERNAL;",
+        };
+        c.push_str(&format!("{decl} {{ {body} }}\n"));
+    }
+    assert!(
+        c.contains("miic_abi_version(void) { return MIIC_ABI_VERSION + 1; }"),
+        "{c}"
+    );
+    let src = dir.join("other_abi.c");
+    std::fs::write(&src, c).unwrap();
+    let lib_dir = dir.join("other-abi");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    run_ok(
+        Command::new("gcc")
+            .args(["-shared", "-fPIC", "-w", "-I"])
+            .arg(root().join("include"))
+            .arg(&src)
+            .arg("-o")
+            .arg(lib_dir.join("libmiic.so")),
+    );
+    lib_dir
+}
+
+/// The binding's own check, before any real call: its exception, MIIC_E_INTERNAL, naming both versions.
+fn assert_abi_refused(out: &Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{}", show(out));
+    assert!(
+        stdout.contains("miic error status=-99") && stdout.contains("ABI version 2 does not match"),
+        "expected the ABI check to refuse the library\n{}",
+        show(out)
+    );
+}
+
+#[test]
+fn every_binding_refuses_a_library_with_another_abi_version() {
+    let dir = Scratch::new("other-abi");
+    let other = build_other_abi_library(dir.path());
+    // Any config: the check comes first.
+    let config = "{}";
+
+    let cpp = Scratch::new("other-abi-cpp");
+    assert_abi_refused(&run(program(build_cpp(cpp.path(), &other)).arg(config)));
+
+    let cs = Scratch::new("other-abi-csharp");
+    let exe = build_csharp(
+        cs.path(),
+        &root().join("examples/csharp/Example.cs"),
+        &other.join("libmiic.so"),
+    );
+    assert_abi_refused(&run(program("mono").arg(exe).arg(config)));
+
+    let pas = Scratch::new("other-abi-delphi");
+    let exe = build_delphi(
+        pas.path(),
+        &root().join("examples/delphi/Example.dpr"),
+        "-Mdelphi",
+        &other,
+    );
+    assert_abi_refused(&run(delphi_command(&exe, &other).arg(config)));
 }

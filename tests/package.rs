@@ -13,12 +13,18 @@ fn build_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
-    let target = if target.is_absolute() { target } else { root().join(target) };
+    let target = if target.is_absolute() {
+        target
+    } else {
+        root().join(target)
+    };
     target.join("debug")
 }
 
 fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
@@ -38,7 +44,10 @@ fn same_file(a: &Path, b: &Path) {
 fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
     let lib = build_dir().join("libmiic.so");
     let cli = build_dir().join("miic-cli");
-    assert!(lib.exists() && cli.exists(), "run `cargo build --workspace` first (scripts/test.sh does)");
+    assert!(
+        lib.exists() && cli.exists(),
+        "run `cargo build --workspace` first (scripts/test.sh does)"
+    );
     let scratch = build_dir().join(format!("package-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();
@@ -53,15 +62,32 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
             .arg("--out")
             .arg(&scratch),
     );
-    let archive = PathBuf::from(stdout.lines().last().expect("package.sh prints the archive path"));
+    let archive = PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .expect("package.sh prints the archive path"),
+    );
     assert!(archive.exists(), "{} was not made", archive.display());
-    let name = archive.file_name().unwrap().to_str().unwrap().trim_end_matches(".tar.gz").to_owned();
+    let name = archive
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_end_matches(".tar.gz")
+        .to_owned();
     assert!(name.starts_with("miic-0.1.0-"), "bundle name {name}");
 
     // Unpack the archive itself (not the staging folder) and look inside.
     let unpacked = scratch.join("unpacked");
     std::fs::create_dir_all(&unpacked).unwrap();
-    run_ok(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(&unpacked));
+    run_ok(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&unpacked),
+    );
     let b = unpacked.join(&name);
 
     for (bundled, source) in [
@@ -91,11 +117,27 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
 
     // Licences of what is compiled in: the library's crates and the simulator's.
     let third = std::fs::read_to_string(b.join("LICENSES/THIRD-PARTY-LICENSES.txt")).unwrap();
-    for krate in ["\nsm2 ", "\nureq ", "\nencoding_rs ", "\nserde_json ", "\ntiny_http ", "\nclap "] {
-        assert!(third.contains(krate), "THIRD-PARTY-LICENSES.txt lacks{krate}");
+    for krate in [
+        "\nsm2 ",
+        "\nureq ",
+        "\nencoding_rs ",
+        "\nserde_json ",
+        "\ntiny_http ",
+        "\nclap ",
+    ] {
+        assert!(
+            third.contains(krate),
+            "THIRD-PARTY-LICENSES.txt lacks{krate}"
+        );
     }
-    assert!(third.contains("Apache License"), "licence texts, not only names");
-    assert!(!third.contains("\ncbindgen "), "build-time tools are not shipped, so not listed");
+    assert!(
+        third.contains("Apache License"),
+        "licence texts, not only names"
+    );
+    assert!(
+        !third.contains("\ncbindgen "),
+        "build-time tools are not shipped, so not listed"
+    );
 
     // The bundle alone is enough: the C++ example builds from its header, wrapper and library,
     // and runs (a closed port: the wrapper's exception reports MIIC_E_NETWORK).
@@ -112,7 +154,11 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
             .arg(format!("-Wl,-rpath,{}", b.join("lib").display()))
             .arg("-lmiic"),
     );
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = format!(
         "{{\"base_url\": \"http://127.0.0.1:{port}\", \"hospital_id\": \"H1\", \"sm2\": {{\"public_key\": \"{}\"}}}}",
         "0409f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13"
@@ -120,7 +166,10 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
     let out = Command::new(&exe).arg(&config).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("miic error status=-5 MIIC_E_NETWORK"), "{text}");
+    assert!(
+        text.contains("miic error status=-5 MIIC_E_NETWORK"),
+        "{text}"
+    );
 
     let _ = std::fs::remove_dir_all(&scratch);
 }

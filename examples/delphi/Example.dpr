@@ -84,7 +84,6 @@ begin
     begin
       { Status is the MIIC_E_* code; Message is miic's text naming the field or cause. }
       WriteLn('miic error status=', E.Status, ' ', E.StatusName, ': ', E.Message);
-      MiicSetLogCallback(nil);
       Halt(2);
     end;
   end;
