@@ -23,7 +23,13 @@ fn abi_test_binary() -> PathBuf {
         let exe = out_dir.join("abi_test");
         let root = repo_root();
         let status = Command::new("gcc")
-            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L"])
+            .args([
+                "-std=c11",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-D_POSIX_C_SOURCE=200809L",
+            ])
             .arg("-I")
             .arg(root.join("include"))
             .arg(root.join("tests/c/abi_test.c"))
@@ -51,12 +57,18 @@ fn run_case(case: &str, config: &str, env: &[(&str, String)]) -> String {
         .expect("run abi_test");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "C case {case} failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "C case {case} failed:\n{stdout}\n{stderr}"
+    );
     stdout
 }
 
 fn requests_to(sim: &Sim, path: &str) -> Vec<Value> {
-    sim.requests().into_iter().filter(|r| r["path"] == path).collect()
+    sim.requests()
+        .into_iter()
+        .filter(|r| r["path"] == path)
+        .collect()
 }
 
 #[test]
@@ -77,7 +89,10 @@ fn doctor_workflow_reaches_the_cloud_in_the_spec_wire_format() {
         assert_eq!(p["phoneNumber"], "13800138000");
         assert_eq!(r["decrypted"]["doctorIdCardNo"], DOCTOR_ID);
         let query = r["query"].as_str().unwrap();
-        assert!(query.contains("doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F"), "{query}");
+        assert!(
+            query.contains("doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F"),
+            "{query}"
+        );
         assert!(!query.contains('%') && !query.contains(' '), "{query}");
         assert_eq!(r["problems"], json!([]), "{r:#?}");
     }
@@ -91,7 +106,10 @@ fn doctor_workflow_reaches_the_cloud_in_the_spec_wire_format() {
     assert_eq!(p["hisUserName"], "张医生");
     assert_eq!(p["doctorType"], "1");
     assert_eq!(p["hospitalId"], "H4401");
-    assert_eq!(p["clientIp"], "127.0.0.1", "the local address of the route to base_url");
+    assert_eq!(
+        p["clientIp"], "127.0.0.1",
+        "the local address of the route to base_url"
+    );
     assert_eq!(p["outpatientId"], "MZ0001");
     assert_eq!(r["decrypted"]["idCardNo"], PATIENT_ID);
     assert_eq!(r["decrypted"]["doctorIdCardNo"], DOCTOR_ID);
@@ -128,7 +146,11 @@ fn missing_or_invalid_fields_are_named_before_anything_is_sent() {
     let sim = Sim::start(&[]);
     run_case("missing_fields", &sim.config(""), &[]);
     // Only the one valid login went out.
-    let sent: Vec<_> = sim.requests().into_iter().map(|r| r["path"].clone()).collect();
+    let sent: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .map(|r| r["path"].clone())
+        .collect();
     assert_eq!(sent, vec![json!("/hrball/")], "{sent:?}");
 }
 
@@ -147,7 +169,10 @@ fn gbk_client_round_trips_chinese_names() {
     assert_eq!(logins.len(), 1);
     assert_eq!(logins[0]["params"]["doctorName"], "张医生");
     assert_eq!(logins[0]["params"]["department"], "放射科");
-    assert_eq!(logins[0]["decrypted"]["doctorIdCardNo"], "110101198001011234");
+    assert_eq!(
+        logins[0]["decrypted"]["doctorIdCardNo"],
+        "110101198001011234"
+    );
 }
 
 fn expect(sim_fault: Option<Value>, config: String, status: i32, max_ms: u64) -> String {
@@ -155,11 +180,16 @@ fn expect(sim_fault: Option<Value>, config: String, status: i32, max_ms: u64) ->
     if let Some(f) = sim_fault {
         sim.fault(f);
     }
-    let config = config.replace("SIM_URL", &sim.url).replace("SIM_KEY", &sim.public_key);
+    let config = config
+        .replace("SIM_URL", &sim.url)
+        .replace("SIM_KEY", &sim.public_key);
     run_case(
         "expect_status",
         &config,
-        &[("MIIC_TEST_EXPECT", status.to_string()), ("MIIC_TEST_MAX_MS", max_ms.to_string())],
+        &[
+            ("MIIC_TEST_EXPECT", status.to_string()),
+            ("MIIC_TEST_MAX_MS", max_ms.to_string()),
+        ],
     )
 }
 
@@ -167,7 +197,10 @@ const SIM_CONFIG: &str = r#"{"base_url":"SIM_URL","hospital_id":"H4401","timeout
 
 #[test]
 fn refused_connection_is_a_network_error_at_once() {
-    let config = format!(r#"{{"base_url":"http://127.0.0.1:{}","hospital_id":"H","timeout_ms":3000}}"#, closed_port());
+    let config = format!(
+        r#"{{"base_url":"http://127.0.0.1:{}","hospital_id":"H","timeout_ms":3000}}"#,
+        closed_port()
+    );
     expect(None, config, -5, 1000);
 }
 
@@ -179,27 +212,52 @@ fn hung_cloud_is_a_timeout_within_timeout_ms_plus_200() {
 
 #[test]
 fn http_500_is_a_protocol_error() {
-    expect(Some(json!({"mode": "http500"})), SIM_CONFIG.into(), -8, 1200);
+    expect(
+        Some(json!({"mode": "http500"})),
+        SIM_CONFIG.into(),
+        -8,
+        1200,
+    );
 }
 
 #[test]
 fn cloud_code_500_is_a_server_error() {
-    expect(Some(json!({"mode": "code500"})), SIM_CONFIG.into(), -7, 1200);
+    expect(
+        Some(json!({"mode": "code500"})),
+        SIM_CONFIG.into(),
+        -7,
+        1200,
+    );
 }
 
 #[test]
 fn non_json_reply_is_a_protocol_error() {
-    expect(Some(json!({"mode": "garbage"})), SIM_CONFIG.into(), -8, 1200);
+    expect(
+        Some(json!({"mode": "garbage"})),
+        SIM_CONFIG.into(),
+        -8,
+        1200,
+    );
 }
 
 #[test]
 fn oversized_reply_is_a_protocol_error() {
-    expect(Some(json!({"mode": "oversized"})), SIM_CONFIG.into(), -8, 1200);
+    expect(
+        Some(json!({"mode": "oversized"})),
+        SIM_CONFIG.into(),
+        -8,
+        1200,
+    );
 }
 
 #[test]
 fn slow_cloud_beyond_the_deadline_is_a_timeout() {
-    expect(Some(json!({"mode": "slow", "delay_ms": 3000})), SIM_CONFIG.into(), -6, 1200);
+    expect(
+        Some(json!({"mode": "slow", "delay_ms": 3000})),
+        SIM_CONFIG.into(),
+        -6,
+        1200,
+    );
 }
 
 #[test]
@@ -224,14 +282,24 @@ fn reminder_without_login_or_doctor_fields_is_a_state_error() {
 fn no_log_line_holds_a_plaintext_id_phone_or_full_name() {
     let sim = Sim::start(&[]);
     let dir = tempdir("logs");
-    let config = sim.config(&format!(r#""log":{{"dir":"{}","level":"debug"}}"#, dir.display()));
+    let config = sim.config(&format!(
+        r#""log":{{"dir":"{}","level":"debug"}}"#,
+        dir.display()
+    ));
     run_case("logs_mask_personal_data", &config, &[]);
     let mut files = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         files += 1;
         assert!(text.lines().count() > 3, "{text}");
-        for secret in [DOCTOR_ID, PATIENT_ID, "15395092817", "13800138000", "李小明", "张医生"] {
+        for secret in [
+            DOCTOR_ID,
+            PATIENT_ID,
+            "15395092817",
+            "13800138000",
+            "李小明",
+            "张医生",
+        ] {
             assert!(!text.contains(secret), "log file holds {secret}:\n{text}");
         }
     }
@@ -244,17 +312,34 @@ fn plugin_url_and_exe_login_carry_the_dollar_encoded_parameter_string() {
     let dir = tempdir("plugin");
     let record = dir.join("argv.txt");
     let exe = dir.join("plugin.sh");
-    std::fs::write(&exe, format!("#!/bin/sh\nprintf '%s\\n' \"$#\" \"$1\" >> '{}'\n", record.display())).unwrap();
+    std::fs::write(
+        &exe,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$#\" \"$1\" >> '{}'\n",
+            record.display()
+        ),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let config = sim.config(&format!(r#""plugin":{{"exe":"{}","login_via":"exe"}}"#, exe.display()));
+    let config = sim.config(&format!(
+        r#""plugin":{{"exe":"{}","login_via":"exe"}}"#,
+        exe.display()
+    ));
     let out = run_case("plugin_url_and_exe", &config, &[]);
-    let url = out.lines().find_map(|l| l.strip_prefix("PLUGIN_URL=")).unwrap();
+    let url = out
+        .lines()
+        .find_map(|l| l.strip_prefix("PLUGIN_URL="))
+        .unwrap();
     // Wait for both launches to have written their argv (bounded).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut lines = Vec::new();
     while std::time::Instant::now() < deadline {
-        lines = std::fs::read_to_string(&record).unwrap_or_default().lines().map(str::to_owned).collect();
+        lines = std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
         if lines.len() >= 4 {
             break;
         }
@@ -262,12 +347,27 @@ fn plugin_url_and_exe_login_carry_the_dollar_encoded_parameter_string() {
     }
     assert_eq!(lines.len(), 4, "two launches, one argument each: {lines:?}");
     assert_eq!(lines[0], "1");
-    assert!(lines[1].starts_with("hisUserId=1001&type=1&doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F&"), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with("hisUserId=1001&type=1&doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F&"),
+        "{}",
+        lines[1]
+    );
     assert!(lines[3].contains("&type=2&"), "{}", lines[3]);
     // The exe receives what the WYHT:// URL carries, apart from the ciphertext (SM2 is randomised).
-    let strip = |s: &str| s.split('&').filter(|kv| !kv.starts_with("doctorIdCardNo=")).collect::<Vec<_>>().join("&");
-    assert_eq!(strip(url.strip_prefix("WYHT://").unwrap()), strip(&lines[1]));
-    assert!(requests_to(&sim, "/hrball/").is_empty(), "exe login sends no HTTP");
+    let strip = |s: &str| {
+        s.split('&')
+            .filter(|kv| !kv.starts_with("doctorIdCardNo="))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    assert_eq!(
+        strip(url.strip_prefix("WYHT://").unwrap()),
+        strip(&lines[1])
+    );
+    assert!(
+        requests_to(&sim, "/hrball/").is_empty(),
+        "exe login sends no HTTP"
+    );
 }
 
 #[test]
@@ -281,7 +381,11 @@ fn header_macros_and_library_versions_agree() {
 }
 
 fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("miic-test-{tag}-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let dir = std::env::temp_dir().join(format!(
+        "miic-test-{tag}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -12,7 +12,14 @@ fn committed_header_matches_a_fresh_generation() {
     // The build that compiled this test regenerated include/miic.h; git tells whether that
     // differs from the committed file.
     let out = Command::new("git")
-        .args(["diff", "--exit-code", "--stat", "HEAD", "--", "include/miic.h"])
+        .args([
+            "diff",
+            "--exit-code",
+            "--stat",
+            "HEAD",
+            "--",
+            "include/miic.h",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("git is needed to compare the committed header");
@@ -48,12 +55,18 @@ fn header_has_guards_macros_and_ownership_docs() {
     ] {
         assert!(h.contains(needle), "header lacks {needle}");
     }
-    assert!(!h.contains("size_t") && !h.contains("bool"), "no size_t or bool in the ABI");
+    assert!(
+        !h.contains("size_t") && !h.contains("bool"),
+        "no size_t or bool in the ABI"
+    );
     // Every function that hands out a string says who frees it.
     for decl in h.lines().filter(|l| l.contains("char **")) {
         let name = decl.split('(').next().unwrap();
         let idx = h.find(decl).unwrap();
         let doc = &h[h[..idx].rfind("/**").unwrap()..idx];
-        assert!(doc.contains("miic_string_free"), "{name}: doc does not say how to free the string");
+        assert!(
+            doc.contains("miic_string_free"),
+            "{name}: doc does not say how to free the string"
+        );
     }
 }

@@ -18,7 +18,14 @@ fn c_ciphertexts(config: &str) -> Vec<String> {
         std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
         let root = common::repo_root();
         let ok = Command::new("gcc")
-            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L", "-I"])
+            .args([
+                "-std=c11",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-D_POSIX_C_SOURCE=200809L",
+                "-I",
+            ])
             .arg(root.join("include"))
             .arg(root.join("tests/c/abi_test.c"))
             .arg("-L")
@@ -38,13 +45,22 @@ fn c_ciphertexts(config: &str) -> Vec<String> {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}");
-    stdout.lines().filter_map(|l| l.strip_prefix("CIPHER=")).map(str::to_owned).collect()
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("CIPHER="))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn gmssl_decrypt(ciphers: &[String], mode: &str, encoding: &str, prefix: bool) -> Vec<String> {
     let mut child = Command::new(common::python())
         .arg(common::repo_root().join("tests/py/sm2_decrypt.py"))
-        .args([TEST_PRIVATE_KEY, mode, encoding, if prefix { "1" } else { "0" }])
+        .args([
+            TEST_PRIVATE_KEY,
+            mode,
+            encoding,
+            if prefix { "1" } else { "0" },
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -56,7 +72,11 @@ fn gmssl_decrypt(ciphers: &[String], mode: &str, encoding: &str, prefix: bool) -
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "gmssl decrypt failed");
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn config(public_key: &str, sm2_extra: &str) -> String {
@@ -76,7 +96,9 @@ fn default_c1c3c2_hex_with_04_decrypts_with_gmssl() {
     let pk = test_public_key();
     let ciphers = c_ciphertexts(&config(&pk, ""));
     assert_eq!(ciphers.len(), 3);
-    assert!(ciphers.iter().all(|c| c.starts_with("04") && c.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
+    assert!(ciphers.iter().all(|c| c.starts_with("04")
+        && c.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
     assert_eq!(gmssl_decrypt(&ciphers, "c1c3c2", "hex", true), PLAINS);
     // gmssl never checks C3: reading them as C1C2C3 yields garbage, which proves the layout.
     assert_ne!(gmssl_decrypt(&ciphers, "c1c2c3", "hex", true), PLAINS);
@@ -100,19 +122,30 @@ fn base64_without_04_prefix_decrypts_with_gmssl() {
 #[test]
 fn public_key_given_as_base64_point_or_bare_xy_encrypts_the_same_way() {
     let pk = test_public_key();
-    let bytes: Vec<u8> = (0..pk.len()).step_by(2).map(|i| u8::from_str_radix(&pk[i..i + 2], 16).unwrap()).collect();
+    let bytes: Vec<u8> = (0..pk.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&pk[i..i + 2], 16).unwrap())
+        .collect();
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
     // SubjectPublicKeyInfo (id-ecPublicKey, curve sm2p256v1) as Java's Hutool/BouncyCastle export it.
     let mut spki = vec![
-        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x81, 0x1c,
-        0xcf, 0x55, 0x01, 0x82, 0x2d, 0x03, 0x42, 0x00,
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d, 0x03, 0x42, 0x00,
     ];
     spki.extend_from_slice(&bytes);
     let spki_b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
-    let pem = format!("-----BEGIN PUBLIC KEY-----\\n{}\\n{}\\n-----END PUBLIC KEY-----", &spki_b64[..64], &spki_b64[64..]);
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\\n{}\\n{}\\n-----END PUBLIC KEY-----",
+        &spki_b64[..64],
+        &spki_b64[64..]
+    );
     for key in [b64.as_str(), &pk[2..], spki_b64.as_str(), pem.as_str()] {
         let ciphers = c_ciphertexts(&config(key, ""));
-        assert_eq!(gmssl_decrypt(&ciphers, "c1c3c2", "hex", true), PLAINS, "key form {key}");
+        assert_eq!(
+            gmssl_decrypt(&ciphers, "c1c3c2", "hex", true),
+            PLAINS,
+            "key form {key}"
+        );
     }
 }

@@ -10,7 +10,10 @@ use std::time::Duration;
 /// `target/debug` (or whichever profile built this test).
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
-    exe.parent().and_then(|p| p.parent()).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .to_path_buf()
 }
 
 pub fn cli_binary() -> PathBuf {
@@ -24,7 +27,11 @@ pub fn cli_binary() -> PathBuf {
 }
 
 pub fn cdylib() -> PathBuf {
-    let name = format!("{}miic{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    let name = format!(
+        "{}miic{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
     target_dir().join(name)
 }
 
@@ -68,7 +75,12 @@ impl Sim {
             .timeout_global(Some(Duration::from_secs(10)))
             .build()
             .into();
-        Sim { child, url, public_key, agent }
+        Sim {
+            child,
+            url,
+            public_key,
+            agent,
+        }
     }
 
     /// Every cloud request the simulator recorded, oldest first.
