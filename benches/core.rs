@@ -7,7 +7,7 @@ use std::ffi::{CStr, CString};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use miic::ffi::client::{miic_close, miic_open};
 use miic::ffi::cloud::{miic_login, miic_patient_reminder_async, miic_qr_url};
@@ -144,7 +144,7 @@ fn main() {
         miic_params_free(p);
     }
     let _ = sim.kill();
-    std::thread::sleep(Duration::from_millis(50));
+    let _ = sim.wait();
 
     let (m50, m99, mavg) = summary(miic_ms);
     let (p50, p99, pavg) = summary(plain_ms);
