@@ -418,8 +418,8 @@ static void bad_configs(void) {
         {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"timeout\":1}", "timeout"},
         {"{\"base_url\":\"htp://x\",\"hospital_id\":\"H\"}", "base_url"},
         {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"sm2\":{\"public_key\":\"04zz\"}}", "sm2.public_key"},
-        {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"sm2\":{\"mode\":\"c3c2c1\"}}", "c3c2c1"},
-        {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"text_encoding\":\"big5\"}", "big5"},
+        {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"sm2\":{\"mode\":\"c3c2c1\"}}", "sm2.mode"},
+        {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"text_encoding\":\"big5\"}", "text_encoding"},
         {"/nonexistent/miic.toml", "/nonexistent/miic.toml"},
         {"{not json", "config"},
     };
