@@ -208,14 +208,20 @@ impl Config {
     }
 
     pub fn from_json(text: &str) -> Result<Config> {
-        let raw: RawConfig =
-            serde_json::from_str(text).map_err(|e| Error::config(format!("config: {e}")))?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| path_error(&e.path().to_string(), &e.inner().to_string()))?;
+        de.end().map_err(|e| {
+            Error::config(format!("config: trailing text after the JSON object: {e}"))
+        })?;
         raw.validate()
     }
 
     pub fn from_toml(text: &str) -> Result<Config> {
-        let raw: RawConfig = toml::from_str(text)
+        let de = toml::Deserializer::parse(text)
             .map_err(|e| Error::config(format!("config: {}", e.to_string().trim())))?;
+        let raw: RawConfig = serde_path_to_error::deserialize(de)
+            .map_err(|e| path_error(&e.path().to_string(), e.inner().to_string().trim()))?;
         raw.validate()
     }
 
@@ -356,6 +362,14 @@ impl RawConfig {
     }
 }
 
+/// A parse error located at a key path (`sm2.mode`), or in the text itself (`?`/`.`).
+fn path_error(path: &str, why: &str) -> Error {
+    match path {
+        "?" | "." | "" => Error::config(format!("config: {why}")),
+        key => Error::config(format!("config key '{key}': {why}")),
+    }
+}
+
 /// An `http://host[:port][/prefix]` URL without query; returned without a trailing `/`.
 fn check_http_url(key: &str, url: &str) -> Result<String> {
     let url = url.trim();
@@ -428,6 +442,22 @@ mod tests {
         let e = Config::from_toml("base_url='http://a'\nhospital_id='H'\n[sm2]\nmdoe='c1c2c3'\n")
             .unwrap_err();
         assert!(e.message.contains("mdoe"), "{}", e.message);
+        let e = Config::from_toml("base_url='http://a'\nhospital_id='H'\n[sm2]\nmode='c3'\n")
+            .unwrap_err();
+        assert!(e.message.contains("sm2.mode"), "{}", e.message);
+        for (text, key) in [
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"port":70000}}"#,
+                "dicom.port",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","sm2":{"prefix_04":"yes"}}"#,
+                "sm2.prefix_04",
+            ),
+        ] {
+            let e = Config::from_json(text).unwrap_err();
+            assert!(e.message.contains(key), "{}", e.message);
+        }
     }
 
     #[test]
@@ -441,11 +471,11 @@ mod tests {
             ),
             (
                 r#"{"base_url":"http://a","hospital_id":"H","text_encoding":"latin1"}"#,
-                "latin1",
+                "text_encoding",
             ),
             (
                 r#"{"base_url":"http://a","hospital_id":"H","sm2":{"mode":"c2c1c3"}}"#,
-                "c2c1c3",
+                "sm2.mode",
             ),
             (
                 r#"{"base_url":"http://a","hospital_id":"H","sm2":{"public_key":"04abcd"}}"#,
