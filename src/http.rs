@@ -2,6 +2,7 @@
 //! a cap on reply size, and the cloud's `{code, message, data}` envelope.
 
 use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Replies larger than this are refused: the cloud's answers are a few hundred bytes, and a
@@ -12,6 +13,7 @@ pub const MAX_REPLY_BYTES: u64 = 4 << 20;
 pub struct Http {
     agent: ureq::Agent,
     timeout: Duration,
+    closed: AtomicBool,
 }
 
 /// The cloud's reply envelope, `code == 200` meaning success.
@@ -32,11 +34,16 @@ impl Http {
             .max_idle_connections_per_host(4)
             .build()
             .into();
-        Http { agent, timeout }
+        Http {
+            agent,
+            timeout,
+            closed: AtomicBool::new(false),
+        }
     }
 
     /// Interrupt every call in flight on this agent and refuse new ones (used by `miic_close`).
     pub fn shutdown(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         self.agent.clone().shutdown();
     }
 
@@ -92,6 +99,9 @@ impl Http {
 
     fn map_error(&self, path: &str, e: ureq::Error) -> Error {
         use std::io::ErrorKind;
+        if self.closed.load(Ordering::SeqCst) {
+            return Error::state(format!("{path}: the client was closed during the call"));
+        }
         match e {
             ureq::Error::Timeout(_) => Error::timeout(format!(
                 "{path}: no answer within timeout_ms = {}",

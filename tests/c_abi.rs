@@ -4,57 +4,22 @@
 
 mod common;
 
-use common::{cdylib, closed_port, repo_root, Sim};
+use common::{closed_port, Sim};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 
 const DOCTOR_ID: &str = "11010119800101123X";
 const PATIENT_ID: &str = "440101199001011234";
 
 fn abi_test_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let lib = cdylib();
-        assert!(lib.exists(), "{} missing", lib.display());
-        let out_dir = lib.parent().unwrap().join("c-tests");
-        std::fs::create_dir_all(&out_dir).unwrap();
-        let exe = out_dir.join("abi_test");
-        let root = repo_root();
-        let status = Command::new("gcc")
-            .args([
-                "-std=c11",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-D_POSIX_C_SOURCE=200809L",
-            ])
-            .arg("-I")
-            .arg(root.join("include"))
-            .arg(root.join("tests/c/abi_test.c"))
-            .arg("-L")
-            .arg(lib.parent().unwrap())
-            .args(["-lmiic", "-lpthread", "-o"])
-            .arg(&exe)
-            .status()
-            .expect("run gcc");
-        assert!(status.success(), "gcc failed to compile tests/c/abi_test.c");
-        exe
-    })
-    .clone()
+    common::c_program("abi_test", "tests/c/abi_test.c", &["-lpthread"], true)
 }
 
 /// Run one C case with `config`; returns its stdout. Panics (with the output) when it fails.
 fn run_case(case: &str, config: &str, env: &[(&str, String)]) -> String {
-    let lib_dir = cdylib().parent().unwrap().to_path_buf();
-    let output = Command::new(abi_test_binary())
-        .arg(case)
-        .env("LD_LIBRARY_PATH", &lib_dir)
-        .env("MIIC_TEST_CONFIG", config)
-        .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
-        .output()
-        .expect("run abi_test");
+    let mut env = env.to_vec();
+    env.push(("MIIC_TEST_CONFIG", config.to_owned()));
+    let output = common::run_c(&abi_test_binary(), &[case], &env);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -3,32 +3,11 @@
 
 mod common;
 
-use std::process::Command;
-
 #[test]
 fn c_quick_start_example_runs_the_doctor_workflow_against_the_simulator() {
     let sim = common::Sim::start(&[]);
-    let lib_dir = common::cdylib().parent().unwrap().to_path_buf();
-    let exe = lib_dir.join("c-tests/doctor_workflow");
-    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
-    let root = common::repo_root();
-    let ok = Command::new("gcc")
-        .args(["-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(root.join("include"))
-        .arg(root.join("examples/c/doctor_workflow.c"))
-        .arg("-L")
-        .arg(&lib_dir)
-        .args(["-lmiic", "-o"])
-        .arg(&exe)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "the example does not compile");
-    let out = Command::new(&exe)
-        .arg(sim.config(""))
-        .env("LD_LIBRARY_PATH", &lib_dir)
-        .output()
-        .unwrap();
+    let exe = common::c_program("doctor_workflow", "examples/c/doctor_workflow.c", &[], true);
+    let out = common::run_c(&exe, &[&sim.config("")], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

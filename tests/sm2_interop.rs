@@ -11,38 +11,12 @@ const TEST_PRIVATE_KEY: &str = "3945208f7b2144b13f36e38ac6d39f95889393692860b51a
 const PLAINS: [&str; 3] = ["11010119800101123X", "440101199001011234", "张医生 ID"];
 
 fn c_ciphertexts(config: &str) -> Vec<String> {
-    let lib_dir = common::cdylib().parent().unwrap().to_path_buf();
-    let exe = lib_dir.join("c-tests/abi_test");
-    // Built by tests/c_abi.rs; build it here too when this test runs alone.
-    if !exe.exists() {
-        std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
-        let root = common::repo_root();
-        let ok = Command::new("gcc")
-            .args([
-                "-std=c11",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-D_POSIX_C_SOURCE=200809L",
-                "-I",
-            ])
-            .arg(root.join("include"))
-            .arg(root.join("tests/c/abi_test.c"))
-            .arg("-L")
-            .arg(&lib_dir)
-            .args(["-lmiic", "-lpthread", "-o"])
-            .arg(&exe)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "gcc failed");
-    }
-    let out = Command::new(&exe)
-        .arg("sm2_encrypt_lines")
-        .env("LD_LIBRARY_PATH", &lib_dir)
-        .env("MIIC_TEST_CONFIG", config)
-        .output()
-        .unwrap();
+    let exe = common::c_program("abi_test", "tests/c/abi_test.c", &["-lpthread"], true);
+    let out = common::run_c(
+        &exe,
+        &["sm2_encrypt_lines"],
+        &[("MIIC_TEST_CONFIG", config.to_owned())],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}");
     stdout

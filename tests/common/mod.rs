@@ -152,3 +152,60 @@ pub fn python() -> PathBuf {
     );
     venv
 }
+
+/// Compile a C program of the repo with gcc against include/miic.h (and, when `link_miic`,
+/// the built cdylib) into target/<profile>/c-tests/<name>; once per test binary.
+pub fn c_program(name: &str, source: &str, libs: &[&str], link_miic: bool) -> PathBuf {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(path) = built.get_or_insert_with(HashMap::new).get(name) {
+        return path.clone();
+    }
+    let lib = cdylib();
+    assert!(
+        lib.exists(),
+        "{} missing: build the workspace first",
+        lib.display()
+    );
+    let out_dir = target_dir().join("c-tests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    // Unique per test binary: several test binaries may compile the same program at once.
+    let exe = out_dir.join(format!("{name}-{}", std::process::id()));
+    let root = repo_root();
+    let mut cmd = Command::new("gcc");
+    cmd.args([
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-D_POSIX_C_SOURCE=200809L",
+        "-g",
+    ])
+    .arg("-I")
+    .arg(root.join("include"))
+    .arg(root.join(source));
+    if link_miic {
+        cmd.arg("-L").arg(lib.parent().unwrap()).arg("-lmiic");
+    }
+    let status = cmd
+        .args(libs)
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .expect("run gcc");
+    assert!(status.success(), "gcc failed to compile {source}");
+    built.as_mut().unwrap().insert(name.to_owned(), exe.clone());
+    exe
+}
+
+/// Run a compiled C program with the library on its load path.
+pub fn run_c(exe: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    Command::new(exe)
+        .args(args)
+        .env("LD_LIBRARY_PATH", cdylib().parent().unwrap())
+        .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
+        .output()
+        .expect("run C program")
+}
