@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the release bundle a PACS vendor unpacks: the library, the header, the three bindings,
-# the examples (with the commented example config when present), the docs, the simulator CLI,
+# the examples (with the commented example config), the docs, the simulator CLI,
 # and the licence texts of everything compiled into what is shipped.
 #
 #   scripts/package.sh [--lib FILE] [--cli FILE] [--target TRIPLE] [--out DIR] [--no-build]
@@ -60,12 +60,11 @@ cp bindings/delphi/Miic.pas "$stage/bindings/delphi/"
 cp bindings/cpp/miic.hpp "$stage/bindings/cpp/"
 cp bindings/README.md "$stage/bindings/"
 
-# ---- examples (and the commented example config, when the repository has one) ----
-for lang in csharp delphi cpp; do
-  mkdir -p "$stage/examples/$lang"
-  cp examples/$lang/* "$stage/examples/$lang/"
+# ---- examples: one program per language, and the commented example config miic.toml ----
+cp -R examples "$stage/"
+for required in examples/csharp examples/delphi examples/cpp; do
+  [ -d "$stage/$required" ] || { echo "package.sh: $required is missing" >&2; exit 1; }
 done
-if [ -f examples/miic.toml ]; then cp examples/miic.toml "$stage/examples/"; fi
 
 # ---- docs ----
 cp docs/*.md "$stage/docs/"

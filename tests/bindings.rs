@@ -6,11 +6,12 @@
 //! Needs `target/debug/libmiic.so` and `target/debug/miic-cli` (scripts/test.sh builds the
 //! workspace first) and the compilers scripts/deps/apt.txt installs. Missing tools fail the test.
 
+mod common;
+
+use common::{cdylib, closed_port, repo_root as root, target_dir as build_dir, Sim};
 use serde_json::Value;
-use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const HOSPITAL_ID: &str = "H4403001";
@@ -18,31 +19,18 @@ const DOCTOR_ID: &str = "11010519491231002X";
 const PATIENT_ID: &str = "440301199001011234";
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/debug, where cargo puts libmiic.so and miic-cli.
-fn build_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        root().join(target)
-    };
-    target.join("debug")
-}
-
 fn lib_path() -> PathBuf {
-    let p = build_dir().join("libmiic.so");
+    let p = cdylib();
     assert!(
         p.exists(),
         "{} is missing: run `cargo build --workspace` (scripts/test.sh does)",
         p.display()
     );
     p
+}
+
+fn start_sim() -> Sim {
+    Sim::start(&["--hospital-id", HOSPITAL_ID])
 }
 
 /// A fresh scratch directory under target/, removed when dropped.
@@ -70,81 +58,9 @@ impl Drop for Scratch {
     }
 }
 
-/// `miic-cli sim` on a free loopback port, killed when dropped.
-struct Sim {
-    child: Child,
-    base_url: String,
-    public_key: String,
-}
-
-impl Sim {
-    fn start() -> Sim {
-        let exe = build_dir().join("miic-cli");
-        assert!(
-            exe.exists(),
-            "{} is missing: run `cargo build --workspace` (scripts/test.sh does)",
-            exe.display()
-        );
-        let mut child = Command::new(&exe)
-            .args([
-                "sim",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--hospital-id",
-                HOSPITAL_ID,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start miic-cli sim");
-        // The contract: exactly one line, then it serves until killed.
-        let mut stdout = child.stdout.take().unwrap();
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-            line.push(byte[0]);
-        }
-        let line = String::from_utf8(line).unwrap();
-        let rest = line
-            .strip_prefix("miic-sim listening on ")
-            .unwrap_or_else(|| panic!("unexpected simulator banner: {line:?}"));
-        let (base_url, key) = rest
-            .split_once(" public_key=")
-            .expect("banner has public_key");
-        Sim {
-            child,
-            base_url: base_url.to_owned(),
-            public_key: key.trim().to_owned(),
-        }
-    }
-
-    /// What the simulator received, oldest first.
-    fn requests(&self) -> Vec<Value> {
-        let body = ureq::get(&format!("{}/__sim/requests", self.base_url))
-            .call()
-            .expect("GET /__sim/requests")
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        match serde_json::from_str(&body).unwrap() {
-            Value::Array(a) => a,
-            other => panic!("/__sim/requests is not an array: {other}"),
-        }
-    }
-
-    /// A TOML config for a client of this simulator.
-    fn config(&self, dir: &Path, name: &str, gbk: bool) -> PathBuf {
-        write_config(dir, name, &self.base_url, &self.public_key, gbk)
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A TOML config file for a client of this simulator.
+fn sim_config(sim: &Sim, dir: &Path, name: &str, gbk: bool) -> PathBuf {
+    write_config(dir, name, &sim.url, &sim.public_key, gbk)
 }
 
 fn write_config(dir: &Path, name: &str, base_url: &str, public_key: &str, gbk: bool) -> PathBuf {
@@ -162,18 +78,8 @@ fn write_config(dir: &Path, name: &str, base_url: &str, public_key: &str, gbk: b
 
 /// A config whose front-end machine is down: a loopback port nobody listens on.
 fn cloud_down_config(dir: &Path, public_key: &str) -> PathBuf {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    write_config(
-        dir,
-        "down.toml",
-        &format!("http://127.0.0.1:{port}"),
-        public_key,
-        false,
-    )
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    write_config(dir, "down.toml", &url, public_key, false)
 }
 
 /// Run a command to completion (bounded), returning its output.
@@ -345,11 +251,11 @@ fn build_cpp(dir: &Path, lib_dir: &Path) -> PathBuf {
 
 #[test]
 fn cpp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
-    let sim = Sim::start();
+    let sim = start_sim();
     let dir = Scratch::new("cpp");
     let exe = build_cpp(dir.path(), &lib_dir());
 
-    let out = run_ok(program(&exe).arg(sim.config(dir.path(), "miic.toml", false)));
+    let out = run_ok(program(&exe).arg(sim_config(&sim, dir.path(), "miic.toml", false)));
     assert_example_output(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -381,7 +287,7 @@ fn build_csharp(dir: &Path, program: &Path, lib: &Path) -> PathBuf {
 
 #[test]
 fn csharp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
-    let sim = Sim::start();
+    let sim = start_sim();
     let dir = Scratch::new("csharp");
     let exe = build_csharp(
         dir.path(),
@@ -389,11 +295,12 @@ fn csharp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down(
         &lib_path(),
     );
 
-    let out = run_ok(
-        program("mono")
-            .arg(&exe)
-            .arg(sim.config(dir.path(), "miic.toml", false)),
-    );
+    let out = run_ok(program("mono").arg(&exe).arg(sim_config(
+        &sim,
+        dir.path(),
+        "miic.toml",
+        false,
+    )));
     assert_example_output(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -437,7 +344,7 @@ fn delphi_command(exe: &Path, lib_dir: &Path) -> Command {
 }
 
 fn delphi_example(mode: &str) {
-    let sim = Sim::start();
+    let sim = start_sim();
     let dir = Scratch::new(&format!("delphi{mode}"));
     let exe = build_delphi(
         dir.path(),
@@ -446,8 +353,12 @@ fn delphi_example(mode: &str) {
         &lib_dir(),
     );
 
-    let out =
-        run_ok(delphi_command(&exe, &lib_dir()).arg(sim.config(dir.path(), "miic.toml", false)));
+    let out = run_ok(delphi_command(&exe, &lib_dir()).arg(sim_config(
+        &sim,
+        dir.path(),
+        "miic.toml",
+        false,
+    )));
     assert_example_output(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -478,7 +389,7 @@ fn delphi_unicode_example_runs_doctor_workflow_and_raises_emiic_when_cloud_down(
 /// received proper Chinese.
 #[test]
 fn delphi_gbk_host_strings_reach_the_cloud_as_chinese() {
-    let sim = Sim::start();
+    let sim = start_sim();
     let dir = Scratch::new("delphi-gbk");
     let exe = build_delphi(
         dir.path(),
@@ -488,8 +399,8 @@ fn delphi_gbk_host_strings_reach_the_cloud_as_chinese() {
     );
     let out = run_ok(
         delphi_command(&exe, &lib_dir())
-            .arg(sim.config(dir.path(), "gbk.toml", true))
-            .arg(sim.config(dir.path(), "utf8.toml", false)),
+            .arg(sim_config(&sim, dir.path(), "gbk.toml", true))
+            .arg(sim_config(&sim, dir.path(), "utf8.toml", false)),
     );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("gbk ok"),

@@ -1,25 +1,11 @@
 //! `scripts/package.sh` makes a bundle a vendor can unpack and use on its own: library, header,
 //! bindings, examples, docs, licences; the C++ example builds and runs from the bundle alone.
 
-use std::net::TcpListener;
+mod common;
+
+use common::{closed_port, repo_root as root, target_dir as build_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn build_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        root().join(target)
-    };
-    target.join("debug")
-}
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd
@@ -101,6 +87,8 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
         ("examples/cpp/example.cpp", "examples/cpp/example.cpp"),
         ("docs/zh-CN.md", "docs/zh-CN.md"),
         ("docs/simulator.md", "docs/simulator.md"),
+        ("README.md", "README.md"),
+        ("LICENSES/miic-LICENSE", "LICENSE"),
         ("LICENSES/miic-LICENSE-MIT", "LICENSE-MIT"),
         ("LICENSES/miic-LICENSE-APACHE", "LICENSE-APACHE"),
     ] {
@@ -108,11 +96,19 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
     }
     same_file(&b.join("lib/libmiic.so"), &lib);
     same_file(&b.join("bin/miic-cli"), &cli);
-    // The commented example config ships whenever the repository has one.
-    assert_eq!(
-        b.join("examples/miic.toml").exists(),
-        root().join("examples/miic.toml").exists(),
-        "examples/miic.toml bundled iff present in the repository"
+    // Every example of the repository ships, with the commented example config.
+    for entry in std::fs::read_dir(root().join("examples")).unwrap() {
+        let entry = entry.unwrap().path();
+        let rel = entry.strip_prefix(root()).unwrap();
+        assert!(b.join(rel).exists(), "{} not bundled", rel.display());
+    }
+    same_file(
+        &b.join("examples/miic.toml"),
+        &root().join("examples/miic.toml"),
+    );
+    same_file(
+        &b.join("examples/c/doctor_workflow.c"),
+        &root().join("examples/c/doctor_workflow.c"),
     );
 
     // Licences of what is compiled in: the library's crates and the simulator's.
@@ -154,11 +150,7 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
             .arg(format!("-Wl,-rpath,{}", b.join("lib").display()))
             .arg("-lmiic"),
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let config = format!(
         "{{\"base_url\": \"http://127.0.0.1:{port}\", \"hospital_id\": \"H1\", \"sm2\": {{\"public_key\": \"{}\"}}}}",
         "0409f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13"
