@@ -385,8 +385,9 @@ fn delphi_unicode_example_runs_doctor_workflow_and_raises_emiic_when_cloud_down(
 
 /// A Delphi 7 host on Chinese Windows: GBK AnsiStrings, once with a `text_encoding = "gbk"` client
 /// (bytes pass through) and once with a UTF-8 client (Miic.pas converts via code page 936). The
-/// program checks GBK error messages and a worker-thread log line itself; here we check the cloud
-/// received proper Chinese.
+/// program itself checks GBK error messages, a log line from miic's worker thread, IsMultiThread,
+/// and that FPU exceptions are masked during calls and the host's mask restored after them; here
+/// we check the cloud received proper Chinese.
 #[test]
 fn delphi_gbk_host_strings_reach_the_cloud_as_chinese() {
     let sim = start_sim();

@@ -1,4 +1,5 @@
-{ A Delphi 7-style host on Chinese Windows: string = AnsiString holding GBK (code page 936).
+{ A Delphi 7-style host on Chinese Windows: string = AnsiString holding GBK (code page 936),
+  FPU exceptions unmasked as Delphi leaves them.
   Run by tests/bindings.rs as: delphi_gbk <gbk-client-config> <utf8-client-config>.
   Prints "gbk ok" when every check passed; the Rust test then checks what the simulator saw. }
 program delphi_gbk;
@@ -6,7 +7,7 @@ program delphi_gbk;
 {$MODE DELPHI}
 
 uses
-  cthreads, cwstring, SysUtils, Miic;
+  cthreads, cwstring, SysUtils, Math, Miic;
 
 const
   { GBK bytes, as a Delphi 7 source saved in the ANSI code page would hold them. }
@@ -17,13 +18,26 @@ const
   WangGbk = #$CD#$F5;                   { 王 }
   MenZhenGbk = #$C3#$C5#$D5#$EF;        { 门诊, in the patientType dictionary error }
 
+const
+  { Delphi's default FPU setting: invalid operation, zero divide and overflow raise exceptions. }
+  HostMask: TFPUExceptionMask = [exDenormalized, exUnderflow, exPrecision];
+  AllMasked: TFPUExceptionMask = [exInvalidOp, exDenormalized, exZeroDivide, exOverflow, exUnderflow, exPrecision];
+
 var
   Lock: TRTLCriticalSection;
+  MaskInCall: TFPUExceptionMask;
+  SawMainThreadLog: Boolean = False;
   WorkerLine: string = '';
   MainThread: TThreadID;
 
 procedure OnLog(Level: Integer; const Msg: string);
 begin
+  { A log line of a synchronous call runs inside that call: the FPU mask miic runs with. }
+  if (GetCurrentThreadId = MainThread) and not SawMainThreadLog then
+  begin
+    MaskInCall := GetExceptionMask;
+    SawMainThreadLog := True;
+  end;
   if (GetCurrentThreadId <> MainThread) and (Pos('reminder sent', Msg) > 0) then
   begin
     EnterCriticalSection(Lock);
@@ -80,6 +94,7 @@ begin
   SetMultiByteConversionCodePage(936);
   if DefaultSystemCodePage <> 936 then
     Fail('could not switch the ANSI code page to 936');
+  SetExceptionMask(HostMask);
   MiicSetLogCallback(OnLog);
   if not IsMultiThread then
     Fail('MiicSetLogCallback did not set IsMultiThread');
@@ -88,6 +103,12 @@ begin
   C := TMiicClient.Create(ParamStr(1), True);
   try
     Login(C, 'G1');
+    if not SawMainThreadLog then
+      Fail('no log line during login');
+    if MaskInCall <> AllMasked then
+      Fail('FPU exceptions were not all masked while miic ran');
+    if GetExceptionMask <> HostMask then
+      Fail('the host''s FPU exception mask was not restored after the call');
     C.PatientReminder(['idCardNo', '440301199001011234', 'patientName', LiSiGbk,
       'mobilePhone', '13900000000', 'patientType', '2', 'accessNumber', 'GBK-1']);
     CheckGbkErrorMessage(C);
