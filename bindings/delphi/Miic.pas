@@ -176,13 +176,12 @@ end;
 
 procedure MiicRestoreFpu(const Saved: TFPUExceptionMask);
 begin
-  { Clear flags miic's code may have raised while masked, so unmasking does not fire them. }
+  { Clear the x87 flags miic's code may have raised while masked: an x87 flag left pending fires
+    at the host's next FPU instruction once unmasked. (SSE flags do not: they only record.) }
 {$IFDEF FPC}
   ClearExceptions(False);
 {$ELSE}
-  {$IFDEF CPUX64}
-  ClearExceptions(False);
-  {$ELSE}
+  {$IFNDEF CPUX64}
   asm
     FNCLEX
   end;
