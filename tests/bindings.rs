@@ -273,7 +273,8 @@ fn cpp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
 /// Compile Miic.cs + a program with mono's mcs at C# 5 (what .NET Framework 4.x's csc.exe
 /// accepts), put libmiic.so next to the .exe as a vendor would put miic.dll.
 fn build_csharp(dir: &Path, program: &Path, lib: &Path) -> PathBuf {
-    let exe = dir.join("Example.exe");
+    let stem = program.file_stem().unwrap().to_str().unwrap();
+    let exe = dir.join(format!("{stem}.exe"));
     run_ok(
         Command::new("mcs")
             .args(["-langversion:5", "-warnaserror", "-nologo"])
@@ -313,6 +314,39 @@ fn csharp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down(
     assert_network_failure(&run(program("mono")
         .arg(&exe)
         .arg(cloud_down_config(dir.path(), &sim.public_key))));
+}
+
+/// One client shared by four threads: every call reaches the simulator, each thread reads its own
+/// error (miic_last_error is per thread), and the log delegate survives a garbage collection and
+/// is called from miic's worker thread.
+#[test]
+fn csharp_client_shared_by_threads_keeps_errors_per_thread_and_log_delegate_alive() {
+    let sim = start_sim();
+    let dir = Scratch::new("csharp-threads");
+    let exe = build_csharp(
+        dir.path(),
+        &root().join("tests/bindings/csharp_threads.cs"),
+        &lib_path(),
+    );
+    let out = run_ok(program("mono").arg(&exe).arg(sim_config(
+        &sim,
+        dir.path(),
+        "miic.toml",
+        false,
+    )));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("threads ok"),
+        "{}",
+        show(&out)
+    );
+    let reqs = sim.requests();
+    assert_all_accepted(&reqs);
+    let qr = by_path(&reqs, "/getway/reportAndFilm/api/qrurl");
+    assert_eq!(qr.len(), 20, "4 threads x 5 QR calls: {reqs:?}");
+    let reminders = by_path(&reqs, "/iuWorkStation/swipingIdCardNo");
+    assert_eq!(reminders.len(), 1, "{reqs:?}");
+    assert_eq!(field(reminders[0], "params", "patientName"), "钱七");
+    assert_eq!(field(reminders[0], "params", "hisUserName"), "赵医生");
 }
 
 /// Compile a Delphi program with Free Pascal: `-Mdelphi` (string = AnsiString, as Delphi 7) or
