@@ -100,11 +100,6 @@ impl Sim {
         })
     }
 
-    #[allow(dead_code)] // for in-process users (demo)
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -123,9 +118,13 @@ impl Sim {
     }
 
     /// The requests received so far (the objects of `GET /__sim/requests`).
-    #[allow(dead_code)] // for in-process users (demo)
     pub fn requests(&self) -> Vec<serde_json::Value> {
         self.shared.state.records()
+    }
+
+    /// Inject a fault, as `POST /__sim/fault` does.
+    pub fn set_fault(&self, fault: state::Fault) {
+        self.shared.state.set_fault(fault);
     }
 
     pub fn stop(&mut self) {
