@@ -1,13 +1,14 @@
 //! `miic-cli`: the cloud simulator, one subcommand per library call (through the C ABI, as a
 //! host calls it), and a demo of the whole doctor workflow.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, Subcommand};
+use miic_cli::{abi, sim};
 use std::process::ExitCode;
 
-mod abi;
 mod commands;
 mod demo;
-mod sim;
 
 #[derive(Parser)]
 #[command(

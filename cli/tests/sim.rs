@@ -776,3 +776,61 @@ fn listing_names_every_endpoint() {
         .collect();
     assert_eq!(paths, [LOGIN, REMINDER, QRURL, QRCODE, DELETE]);
 }
+
+#[test]
+fn in_process_simulator_records_takes_faults_and_stops() {
+    use miic_cli::sim::state::{Fault, FaultMode};
+    let mut sim = miic_cli::sim::Sim::start(&miic_cli::sim::SimArgs::default()).unwrap();
+    assert!(sim.startup_line().starts_with(&format!(
+        "miic-sim listening on {} public_key=04",
+        sim.base_url()
+    )));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let url = format!(
+        "{}{QRURL}?accessNumber=1&modality=CT&hospitalId=H1",
+        sim.base_url()
+    );
+    let body = agent
+        .get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(body.contains("\"code\":200"), "{body}");
+    sim.set_fault(Fault {
+        mode: FaultMode::Code500,
+        delay_ms: 0,
+        count: Some(1),
+        path: None,
+    });
+    let body = agent
+        .get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(body.contains("\"code\":500"), "{body}");
+    assert_eq!(sim.requests().len(), 2);
+    assert_eq!(sim.requests()[1]["fault"], "code500");
+    sim.reset();
+    assert!(sim.requests().is_empty());
+    let addr = sim.addr();
+    sim.stop();
+    // Stopped: new connections are refused or closed unanswered.
+    let answered = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+        .ok()
+        .and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            s.write_all(b"GET /__sim HTTP/1.1\r\nHost: x\r\n\r\n")
+                .ok()?;
+            let mut buf = [0u8; 16];
+            s.read(&mut buf).ok().filter(|n| *n > 0)
+        });
+    assert!(answered.is_none(), "a stopped simulator answered");
+}

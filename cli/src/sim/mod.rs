@@ -10,7 +10,7 @@ pub mod state;
 use crypto::{CipherEncoding, CipherMode, Decrypter, TEST_PRIVATE_KEY};
 use state::State;
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -100,6 +100,10 @@ impl Sim {
         })
     }
 
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -127,10 +131,24 @@ impl Sim {
         self.shared.state.set_fault(fault);
     }
 
+    /// Clear records and faults and release hung requests, as `POST /__sim/reset` does.
+    pub fn reset(&self) {
+        self.shared.state.reset();
+    }
+
+    /// Stop accepting and release hung requests (also done on drop).
     pub fn stop(&mut self) {
         self.shared.state.stop();
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
+        // Wake the accept loop so it sees the flag (0.0.0.0 is not connectable everywhere).
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(if wake.is_ipv4() {
+                Ipv4Addr::LOCALHOST.into()
+            } else {
+                Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, std::time::Duration::from_secs(1));
         if let Some(handle) = self.acceptor.take() {
             let _ = handle.join();
         }
