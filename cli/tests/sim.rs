@@ -678,7 +678,13 @@ fn fault_modes_answer_as_documented() {
     sim.fault(json!({"mode": "hang"}));
     let (got, closed) = sim.raw(&get, Duration::from_millis(700));
     assert!(got.is_empty() && !closed, "a hung request was answered");
-    assert_eq!(sim.last()["fault"], "hang");
+    let hung = sim.last();
+    assert_eq!(hung["fault"], "hang");
+    assert_eq!(
+        hung["params"]["accessNumber"], "1",
+        "faulted requests are still decoded"
+    );
+    assert_eq!(hung["http_status"], Value::Null);
 
     sim.fault(json!({"mode": "none"}));
     assert_eq!(sim.get_json(&qr)["code"], 200);
@@ -833,4 +839,28 @@ fn in_process_simulator_records_takes_faults_and_stops() {
             s.read(&mut buf).ok().filter(|n| *n > 0)
         });
     assert!(answered.is_none(), "a stopped simulator answered");
+}
+
+#[test]
+fn expect_100_continue_gets_its_interim_answer() {
+    let sim = Sim::start(&[]);
+    let body = delete_body().to_string();
+    let head = format!(
+        "POST {DELETE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    let mut s = TcpStream::connect(sim.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let mut buf = [0u8; 25];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(body.as_bytes()).unwrap();
+    let mut rest = vec![0u8; 4096];
+    let n = s.read(&mut rest).unwrap();
+    let text = String::from_utf8_lossy(&rest[..n]);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.contains("请求成功"),
+        "{text}"
+    );
 }
