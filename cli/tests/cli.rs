@@ -293,3 +293,21 @@ fn sm2_encrypt_and_plugin_url_print_what_the_library_returns() {
         DOCTOR_ID
     );
 }
+
+#[test]
+fn gbk_config_passes_chinese_text_as_an_ansi_host_would() {
+    let sim = Sim::start();
+    let config = json!({"base_url": sim.base, "hospital_id": "H33010001", "text_encoding": "gbk",
+                        "sm2": {"public_key": sim.public_key}})
+    .to_string();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["login", "--config", &config]);
+    for (k, v) in DOCTOR {
+        cmd.args(["--field", &format!("{k}={v}")]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = sim.requests().pop().unwrap();
+    assert_eq!(r["params"]["doctorName"], "张医生");
+    assert_eq!(r["params"]["department"], "放射科");
+}
