@@ -217,4 +217,5 @@ fn main() {
     println!("| idle client resident memory (mean of 100) | {per_client_kib:.1} KiB | | | |");
     println!("SM2_PER_S={sm2_per_s:.0}");
     println!("QR_P50_MS={m50:.3}");
+    println!("SM2_KEY={key}");
 }

@@ -44,7 +44,7 @@ gcc -O2 -o "$work/curl_qr" benches/anchors/curl_qr.c -lcurl
 read -r c50 c99 cavg < <("$work/curl_qr" "$qr" 2000)
 mcs -nologo -r:System.Net.Http.dll -out:"$work/HttpClientQr.exe" benches/anchors/HttpClientQr.cs
 read -r n50 n99 navg < <(mono "$work/HttpClientQr.exe" "$qr" 2000)
-key=$(./target/release/miic-cli sim --port 0 2>/dev/null | head -1 | grep -oE 'public_key=[0-9a-f]+' | cut -d= -f2 || true)
+key=$(grep '^SM2_KEY=' <<<"$rust_rows" | cut -d= -f2)
 javac -nowarn -cp /usr/share/java/bcprov.jar -d "$work" benches/anchors/Sm2Bc.java
 sm2_bc=$(java -cp "/usr/share/java/bcprov.jar:$work" Sm2Bc "$key" 3)
 
