@@ -10,7 +10,7 @@ by blank lines; a cell that wrapped continues on a line without the tab. This sc
 
   python3 scripts/gen_report_tables.py            # rewrite src/report/tables.rs
   python3 scripts/gen_report_tables.py --check    # exit 1 when the committed file is stale
-Spec path: $MIIC_SPEC, else /work/shared/spec/imaging-cloud-interface.txt, else docs/spec/....
+Spec: $MIIC_SPEC, else docs/spec/imaging-cloud-interface.txt (a verbatim copy of the shared spec).
 """
 import os
 import re
@@ -20,7 +20,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "src", "report", "tables.rs")
 SPEC_CANDIDATES = [
     os.environ.get("MIIC_SPEC", ""),
-    "/work/shared/spec/imaging-cloud-interface.txt",
     os.path.join(ROOT, "docs", "spec", "imaging-cloud-interface.txt"),
 ]
 

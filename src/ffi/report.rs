@@ -30,7 +30,10 @@ use std::ffi::c_char;
 /// # Safety
 /// `report_json` is a NUL-terminated string; `problems_out` is a writable pointer.
 #[no_mangle]
-pub unsafe extern "C" fn miic_report_validate(report_json: *const c_char, problems_out: *mut *mut c_char) -> MiicStatus {
+pub unsafe extern "C" fn miic_report_validate(
+    report_json: *const c_char,
+    problems_out: *mut *mut c_char,
+) -> MiicStatus {
     guard_status(|| {
         let slot = unsafe { out_string_slot(problems_out, "problems_out") }?;
         let bytes = unsafe { c_bytes(report_json, "report_json") }?;

@@ -57,7 +57,11 @@ pub const ALIASES: &[(&str, &str, AliasKind)] = &[
     ("printTime", "rpotPubDate", AliasKind::Sample),
     ("reportStatus", "reportSTatus", AliasKind::Corrected),
     ("nationality", "nationnality", AliasKind::Corrected),
-    ("criticalNotifyDoctor", "riticalNotiryDoctor", AliasKind::Corrected),
+    (
+        "criticalNotifyDoctor",
+        "riticalNotiryDoctor",
+        AliasKind::Corrected,
+    ),
 ];
 
 /// Names of the sample reply with no column in the table: known, carried, not checked.
@@ -76,5 +80,8 @@ pub const SAMPLE_ONLY: &[&str] = &[
 
 /// The table name an alias stands for.
 pub fn resolve(name: &str) -> Option<(&'static str, AliasKind)> {
-    ALIASES.iter().find(|(alias, _, _)| *alias == name).map(|(_, field, kind)| (*field, *kind))
+    ALIASES
+        .iter()
+        .find(|(alias, _, _)| *alias == name)
+        .map(|(_, field, kind)| (*field, *kind))
 }

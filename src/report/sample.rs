@@ -22,7 +22,8 @@ pub fn resident_id(birth: NaiveDate, seq: u32, male: bool) -> String {
 /// Conformant record number `i`, examined at `exam`.
 pub fn valid_record(i: usize, exam: NaiveDateTime) -> Map<String, Value> {
     let n = i as u32;
-    let birth = NaiveDate::from_ymd_opt(1950 + (n % 60) as i32, 1 + n % 12, 1 + n % 28).expect("valid date");
+    let birth = NaiveDate::from_ymd_opt(1950 + (n % 60) as i32, 1 + n % 12, 1 + n % 28)
+        .expect("valid date");
     let mut age = exam.year() - birth.year();
     if (exam.month(), exam.day()) < (birth.month(), birth.day()) {
         age -= 1;
@@ -45,7 +46,10 @@ pub fn valid_record(i: usize, exam: NaiveDateTime) -> Map<String, Value> {
     put("executeEndTime", json!(at(12)));
     put("imgExamItem", json!("胸部 CT 普通扫描"));
     put("examItemCode", json!("BW23ZYZZZ"));
-    put("psnName", json!(format!("测试{}", ["甲", "乙", "丙", "丁"][i % 4])));
+    put(
+        "psnName",
+        json!(format!("测试{}", ["甲", "乙", "丙", "丁"][i % 4])),
+    );
     put("gend", json!(if male { "1" } else { "2" }));
     put("age", json!(age.to_string()));
     put("brdy", json!(birth.format("%Y-%m-%d").to_string()));
@@ -82,7 +86,10 @@ pub fn valid_record(i: usize, exam: NaiveDateTime) -> Map<String, Value> {
     put("criticalFlag", json!(if critical { "1" } else { "0" }));
     put("infectionName", json!("0"));
     put("deleteFlag", json!("0"));
-    put("dcmPath", json!(format!("/wado/{}/{}", exam.format("%Y/%m/%d"), i)));
+    put(
+        "dcmPath",
+        json!(format!("/wado/{}/{}", exam.format("%Y/%m/%d"), i)),
+    );
     if critical {
         put("criticalNotifyTime", json!(at(95)));
         put("riticalNotiryDoctor", json!("医师乙"));
@@ -106,7 +113,10 @@ pub const BROKEN: &[(&str, &str)] = &[
     ("code_shape", "examPart 'BF34'"),
     ("code_unlisted", "examItemCode 'B0ZZZZZZZ'"),
     ("uid_format", "studyInstanceUid '1.2.03.x'"),
-    ("exam_end_before_start", "executeEndTime an hour before examDate"),
+    (
+        "exam_end_before_start",
+        "executeEndTime an hour before examDate",
+    ),
     ("audit_before_exam", "chkDate a day before examDate"),
     ("birth_after_exam", "brdy after examDate"),
     ("age_mismatch", "age 3 for an adult"),
@@ -168,7 +178,10 @@ pub fn broken_record(rule: &str, i: usize, exam: NaiveDateTime) -> Option<Map<St
             r.insert("chkDate".into(), at(-24 * 60));
         }
         "birth_after_exam" => {
-            r.insert("brdy".into(), json!((exam + Duration::days(30)).format("%Y-%m-%d").to_string()));
+            r.insert(
+                "brdy".into(),
+                json!((exam + Duration::days(30)).format("%Y-%m-%d").to_string()),
+            );
         }
         "age_mismatch" => {
             r.insert("age".into(), json!("3"));

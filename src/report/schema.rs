@@ -54,7 +54,11 @@ impl Dict {
 
     /// `1=门诊, 2=住院, …` for messages.
     pub fn describe(&self) -> String {
-        let codes: Vec<String> = self.entries.iter().map(|(c, n)| format!("{c}={n}")).collect();
+        let codes: Vec<String> = self
+            .entries
+            .iter()
+            .map(|(c, n)| format!("{c}={n}"))
+            .collect();
         codes.join(", ")
     }
 }
@@ -113,7 +117,10 @@ pub struct ExamCode {
 
 /// The 9-character shape the spec prescribes for exam technique codes.
 pub fn is_code_shape(code: &str) -> bool {
-    code.len() == 9 && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    code.len() == 9
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// A field of the 4.1 table by its (trimmed) name.

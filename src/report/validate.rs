@@ -51,32 +51,89 @@ impl Severity {
 pub const RULES: &[(&str, &str)] = &[
     ("envelope", "4.1.2 reply is {data: [...], code: 0, message}"),
     ("record_type", "each record is a JSON object"),
-    ("required", "a required field (必选=是) is present and not blank"),
-    ("required_by_patient_type", "iptNo/outpatientNo/pepatientNo matching patientType is present"),
-    ("required_if_critical", "criticalNotifyTime/riticalNotiryDoctor are present when critical"),
-    ("type", "a value is a JSON string (or number for BigDecimal)"),
-    ("datetime_format", "datetime is yyyy-MM-dd HH:mm:ss and a real calendar time"),
+    (
+        "required",
+        "a required field (必选=是) is present and not blank",
+    ),
+    (
+        "required_by_patient_type",
+        "iptNo/outpatientNo/pepatientNo matching patientType is present",
+    ),
+    (
+        "required_if_critical",
+        "criticalNotifyTime/riticalNotiryDoctor are present when critical",
+    ),
+    (
+        "type",
+        "a value is a JSON string (or number for BigDecimal)",
+    ),
+    (
+        "datetime_format",
+        "datetime is yyyy-MM-dd HH:mm:ss and a real calendar time",
+    ),
     ("date_format", "date is yyyy-MM-dd and a real calendar date"),
     ("decimal", "BigDecimal fields hold a decimal number"),
-    ("number", "imageCount, patientHeight, patientWeight hold numbers"),
+    (
+        "number",
+        "imageCount, patientHeight, patientWeight hold numbers",
+    ),
     ("range", "numbers are in a plausible range"),
-    ("dictionary", "a code is in its section-5 (or inline) dictionary"),
-    ("list_format", "`|`-separated code lists: no blanks, duplicates or other separators"),
-    ("code_shape", "examPart/examItemCode codes are 9 uppercase letters/digits"),
-    ("code_unlisted", "a well-shaped exam code is not in the 5.1 table"),
-    ("uid_format", "studyInstanceUid is a DICOM UID (digits and dots, <= 64)"),
-    ("exam_end_before_start", "executeEndTime is not before examDate"),
+    (
+        "dictionary",
+        "a code is in its section-5 (or inline) dictionary",
+    ),
+    (
+        "list_format",
+        "`|`-separated code lists: no blanks, duplicates or other separators",
+    ),
+    (
+        "code_shape",
+        "examPart/examItemCode codes are 9 uppercase letters/digits",
+    ),
+    (
+        "code_unlisted",
+        "a well-shaped exam code is not in the 5.1 table",
+    ),
+    (
+        "uid_format",
+        "studyInstanceUid is a DICOM UID (digits and dots, <= 64)",
+    ),
+    (
+        "exam_end_before_start",
+        "executeEndTime is not before examDate",
+    ),
     ("audit_before_exam", "chkDate is not before examDate"),
     ("report_before_exam", "rptDate is not before examDate"),
     ("order_after_exam", "studyOrderTime is not after examDate"),
     ("birth_after_exam", "brdy is not after examDate"),
-    ("symptom_end_before_start", "sympEnddate is not before sympBegndate"),
-    ("age_mismatch", "age agrees with brdy at examDate (within a year)"),
-    ("certno_format", "a resident ID (psnCertType 111/01) is 18 characters"),
-    ("certno_checksum", "a resident ID's check digit (GB 11643, ISO 7064 MOD 11-2)"),
-    ("certno_mismatch", "a resident ID's birth date and sex agree with brdy and gend"),
-    ("alias_conflict", "a field given under two names carries one value"),
-    ("unknown_field", "a field name is neither in the table nor a known alias"),
+    (
+        "symptom_end_before_start",
+        "sympEnddate is not before sympBegndate",
+    ),
+    (
+        "age_mismatch",
+        "age agrees with brdy at examDate (within a year)",
+    ),
+    (
+        "certno_format",
+        "a resident ID (psnCertType 111/01) is 18 characters",
+    ),
+    (
+        "certno_checksum",
+        "a resident ID's check digit (GB 11643, ISO 7064 MOD 11-2)",
+    ),
+    (
+        "certno_mismatch",
+        "a resident ID's birth date and sex agree with brdy and gend",
+    ),
+    (
+        "alias_conflict",
+        "a field given under two names carries one value",
+    ),
+    (
+        "unknown_field",
+        "a field name is neither in the table nor a known alias",
+    ),
 ];
 
 /// One finding.
@@ -115,7 +172,10 @@ pub struct Report {
 
 impl Report {
     pub fn errors(&self) -> usize {
-        self.problems.iter().filter(|p| p.severity == Severity::Error).count()
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count()
     }
 
     pub fn warnings(&self) -> usize {
@@ -194,7 +254,11 @@ fn json_error(text: &str, e: &serde_json::Error) -> Error {
     }
     // Copying the spec's sample brings its fullwidth punctuation and bare backslashes along.
     if let Some(line) = text.lines().nth(e.line().saturating_sub(1)) {
-        let near: String = line.chars().skip(e.column().saturating_sub(3)).take(5).collect();
+        let near: String = line
+            .chars()
+            .skip(e.column().saturating_sub(3))
+            .take(5)
+            .collect();
         if near.contains(['：', '，', '“', '”']) {
             message.push_str(" (fullwidth punctuation ：，“” found: JSON needs ASCII : , \")");
         } else if near.contains('\\') {
@@ -230,7 +294,12 @@ pub fn validate_value(value: &Value) -> Result<Report> {
     }
     report.aliases = alias_counts
         .into_iter()
-        .map(|((alias, field, kind), records)| AliasUse { alias, field, kind, records })
+        .map(|((alias, field, kind), records)| AliasUse {
+            alias,
+            field,
+            kind,
+            records,
+        })
         .collect();
     Ok(report)
 }
@@ -254,12 +323,22 @@ fn envelope(map: &Map<String, Value>, report: &mut Report) {
     };
     match &code {
         Value::Number(n) if n.as_i64() == Some(0) => {}
-        Value::String(s) if s == "0" => problem(Severity::Warning, "reply 'code' is the string \"0\"; the sample sends the number 0".into()),
-        Value::Number(n) if n.as_i64() == Some(200) => {
-            problem(Severity::Warning, "reply 'code' is 200; the 4.1.2.4 sample answers success with 0".into())
-        }
-        Value::Null => problem(Severity::Error, "reply has no 'code' (the sample answers {data, code: 0, message})".into()),
-        other => problem(Severity::Error, format!("reply 'code' is {other}, not 0 (success)")),
+        Value::String(s) if s == "0" => problem(
+            Severity::Warning,
+            "reply 'code' is the string \"0\"; the sample sends the number 0".into(),
+        ),
+        Value::Number(n) if n.as_i64() == Some(200) => problem(
+            Severity::Warning,
+            "reply 'code' is 200; the 4.1.2.4 sample answers success with 0".into(),
+        ),
+        Value::Null => problem(
+            Severity::Error,
+            "reply has no 'code' (the sample answers {data, code: 0, message})".into(),
+        ),
+        other => problem(
+            Severity::Error,
+            format!("reply 'code' is {other}, not 0 (success)"),
+        ),
     }
     if !matches!(message, Value::String(_)) {
         report.problems.push(Problem {
@@ -272,8 +351,12 @@ fn envelope(map: &Map<String, Value>, report: &mut Report) {
     }
     let data_problem = match map.get("data") {
         Some(Value::Array(_)) => None,
-        Some(Value::Object(_)) => Some("reply 'data' is one object; the sample sends an array of records"),
-        Some(Value::Null) | None if !matches!(code, Value::Number(ref n) if n.as_i64() == Some(0)) => None,
+        Some(Value::Object(_)) => {
+            Some("reply 'data' is one object; the sample sends an array of records")
+        }
+        Some(Value::Null) | None if !matches!(code, Value::Number(ref n) if n.as_i64() == Some(0)) => {
+            None
+        }
         _ => Some("reply 'data' must be an array of records"),
     };
     if let Some(text) = data_problem {
@@ -358,14 +441,22 @@ fn field_index(name: &str) -> Option<usize> {
     use std::sync::OnceLock;
     static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
     INDEX
-        .get_or_init(|| FIELDS.iter().enumerate().map(|(i, f)| (f.name, i)).collect())
+        .get_or_init(|| {
+            FIELDS
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.name, i))
+                .collect()
+        })
         .get(name)
         .copied()
 }
 
 fn lower_index(name: &str) -> Option<usize> {
     let lower = name.trim().to_ascii_lowercase();
-    FIELDS.iter().position(|f| f.name.to_ascii_lowercase() == lower)
+    FIELDS
+        .iter()
+        .position(|f| f.name.to_ascii_lowercase() == lower)
 }
 
 fn check_record(
@@ -387,14 +478,26 @@ fn check_record(
                 AliasKind::Sample => "sample",
                 AliasKind::Corrected => "corrected_spelling",
             };
-            (field_index(name).expect("alias targets a table field"), Some(kind))
+            (
+                field_index(name).expect("alias targets a table field"),
+                Some(kind),
+            )
         } else if aliases::SAMPLE_ONLY.contains(&key.as_str()) {
             *report.extra_fields.entry(key.clone()).or_insert(0) += 1;
             continue;
         } else if let Some(i) = lower_index(key) {
-            (i, Some(if key.trim() != key { "whitespace" } else { "letter_case" }))
+            (
+                i,
+                Some(if key.trim() != key {
+                    "whitespace"
+                } else {
+                    "letter_case"
+                }),
+            )
         } else {
-            let suggestion = suggest(key).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
+            let suggestion = suggest(key)
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
             ctx.push(
                 key,
                 "unknown_field",
@@ -404,7 +507,9 @@ fn check_record(
             continue;
         };
         if let Some(kind) = alias_kind {
-            *alias_counts.entry((key.clone(), FIELDS[slot_index].name, kind)).or_insert(0) += 1;
+            *alias_counts
+                .entry((key.clone(), FIELDS[slot_index].name, kind))
+                .or_insert(0) += 1;
         }
         let slot = Slot { value, key };
         match ctx.slots[slot_index].as_ref().map(|e| (e.key, e.value)) {
@@ -425,7 +530,9 @@ fn check_record(
     }
 
     let patient_type = text_of(&ctx.slots, "patientType");
-    let critical = ["criticalValue", "criticalFlag"].iter().any(|f| text_of(&ctx.slots, f).as_deref() == Some("1"));
+    let critical = ["criticalValue", "criticalFlag"]
+        .iter()
+        .any(|f| text_of(&ctx.slots, f).as_deref() == Some("1"));
     for (i, spec) in FIELDS.iter().enumerate() {
         match typed(&mut ctx, i, spec) {
             Got::Absent => {
@@ -444,7 +551,9 @@ fn check_record(
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(x), Value::String(y)) => x.trim() == y.trim(),
-        (Value::Number(x), Value::String(y)) | (Value::String(y), Value::Number(x)) => x.to_string() == y.trim(),
+        (Value::Number(x), Value::String(y)) | (Value::String(y), Value::Number(x)) => {
+            x.to_string() == y.trim()
+        }
         _ => a == b,
     }
 }
@@ -468,7 +577,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut prev = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(ca != *cb));
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(ca != *cb));
             prev = row[j + 1];
             row[j + 1] = next;
         }
@@ -478,7 +589,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The slot's value as trimmed text, or absent (null, blank). Wrong JSON types are reported.
 fn typed<'a>(ctx: &mut Ctx<'a>, i: usize, spec: &FieldSpec) -> Got<'a> {
-    let Some(slot) = &ctx.slots[i] else { return Got::Absent };
+    let Some(slot) = &ctx.slots[i] else {
+        return Got::Absent;
+    };
     let value: &'a Value = slot.value;
     match value {
         Value::Null => Got::Absent,
@@ -494,14 +607,21 @@ fn typed<'a>(ctx: &mut Ctx<'a>, i: usize, spec: &FieldSpec) -> Got<'a> {
             if spec.kind != Kind::Decimal {
                 let message = format!(
                     "'{}' is the JSON number {}; the table types it {} (send a string)",
-                    spec.name, n, spec.spec_type
+                    spec.name,
+                    shown(spec.name, &n.to_string()),
+                    spec.spec_type
                 );
                 ctx.push(spec.name, "type", Severity::Warning, message);
             }
             Got::Text(std::borrow::Cow::Owned(n.to_string()))
         }
         other => {
-            let message = format!("'{}' is {}; the table types it {}", spec.name, json_kind(other), spec.spec_type);
+            let message = format!(
+                "'{}' is {}; the table types it {}",
+                spec.name,
+                json_kind(other),
+                spec.spec_type
+            );
             ctx.push(spec.name, "type", Severity::Error, message);
             Got::Unusable
         }
@@ -509,7 +629,11 @@ fn typed<'a>(ctx: &mut Ctx<'a>, i: usize, spec: &FieldSpec) -> Got<'a> {
 }
 
 fn missing(ctx: &mut Ctx, spec: &FieldSpec, patient_type: Option<&str>, critical: bool) {
-    let which = if ctx.slots[field_index(spec.name).unwrap_or(0)].is_some() { "is blank" } else { "is missing" };
+    let which = if ctx.slots[field_index(spec.name).unwrap_or(0)].is_some() {
+        "is blank"
+    } else {
+        "is missing"
+    };
     let conditional = match spec.name {
         "iptNo" => Some(("2", "住院")),
         "outpatientNo" => Some(("1|4", "门诊/急诊")),
@@ -519,12 +643,20 @@ fn missing(ctx: &mut Ctx, spec: &FieldSpec, patient_type: Option<&str>, critical
     if let Some((types, label)) = conditional {
         // Only one of the three numbers exists for a visit; the one matching patientType is owed.
         let owed = patient_type.is_some_and(|t| types.split('|').any(|x| x == t));
-        let severity = if owed { Severity::Error } else { Severity::Warning };
+        let severity = if owed {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
         let message = format!(
             "required field '{}' ({}) {which}{}",
             spec.name,
             spec.meaning,
-            if owed { format!(" and patientType says {label}") } else { String::from(" (not owed for this patientType, but the table marks it required)") }
+            if owed {
+                format!(" and patientType says {label}")
+            } else {
+                String::from(" (not owed for this patientType, but the table marks it required)")
+            }
         );
         ctx.push(spec.name, "required_by_patient_type", severity, message);
         return;
@@ -534,7 +666,12 @@ fn missing(ctx: &mut Ctx, spec: &FieldSpec, patient_type: Option<&str>, critical
             "required field '{}' ({}) {which} (no critical value flagged, but the table marks it required)",
             spec.name, spec.meaning
         );
-        ctx.push(spec.name, "required_if_critical", Severity::Warning, message);
+        ctx.push(
+            spec.name,
+            "required_if_critical",
+            Severity::Warning,
+            message,
+        );
         return;
     }
     let message = format!("required field '{}' ({}) {which}", spec.name, spec.meaning);
@@ -564,23 +701,32 @@ fn check_value(ctx: &mut Ctx, spec: &FieldSpec, text: &str) {
     match spec.kind {
         Kind::DateTime => {
             if let Err(why) = parse_datetime(text) {
-                let message = format!("'{name}' = '{}' {why}; expected yyyy-MM-dd HH:mm:ss", shown(name, text));
+                let message = format!(
+                    "'{name}' = '{}' {why}; expected yyyy-MM-dd HH:mm:ss",
+                    shown(name, text)
+                );
                 ctx.push(name, "datetime_format", Severity::Error, message);
             }
         }
         Kind::Date => {
             if let Err(why) = parse_date(text) {
-                let message = format!("'{name}' = '{}' {why}; expected yyyy-MM-dd", shown(name, text));
+                let message = format!(
+                    "'{name}' = '{}' {why}; expected yyyy-MM-dd",
+                    shown(name, text)
+                );
                 ctx.push(name, "date_format", Severity::Error, message);
             }
         }
         Kind::Decimal => match parse_decimal(text) {
             None => {
-                let message = format!("'{name}' = '{}' is not a decimal number (BigDecimal)", shown(name, text));
+                let message = format!(
+                    "'{name}' = '{}' is not a decimal number (BigDecimal)",
+                    shown(name, text)
+                );
                 ctx.push(name, "decimal", Severity::Error, message);
             }
             Some(v) if v < 0.0 || (name == "age" && v > 150.0) => {
-                let message = format!("'{name}' = '{text}' is out of range");
+                let message = format!("'{name}' = '{}' is out of range", shown(name, text));
                 ctx.push(name, "range", Severity::Error, message);
             }
             Some(_) => {}
@@ -603,7 +749,11 @@ fn check_value(ctx: &mut Ctx, spec: &FieldSpec, text: &str) {
             ctx.push(name, "number", Severity::Error, message);
         }
         "patientHeight" | "patientWeight" => {
-            let (low, high, unit) = if name == "patientHeight" { (20.0, 260.0, "cm") } else { (0.3, 400.0, "kg") };
+            let (low, high, unit) = if name == "patientHeight" {
+                (20.0, 260.0, "cm")
+            } else {
+                (0.3, 400.0, "kg")
+            };
             match parse_decimal(text) {
                 None => {
                     let message = format!("'{name}' = '{text}' is not a number of {unit}");
@@ -652,8 +802,13 @@ fn dictionary_problem(ctx: &mut Ctx, spec: &FieldSpec, text: &str, dict: &Dict) 
 
 fn check_list(ctx: &mut Ctx, spec: &FieldSpec, text: &str, dict: &Dict) {
     let name = spec.name;
-    if let Some(sep) = [',', '，', '、', ';', '；', '/', ' '].into_iter().find(|c| text.contains(*c)) {
-        let message = format!("'{name}' = '{text}' separates codes with '{sep}'; the spec separates them with '|'");
+    if let Some(sep) = [',', '，', '、', ';', '；', '/', ' ']
+        .into_iter()
+        .find(|c| text.contains(*c))
+    {
+        let message = format!(
+            "'{name}' = '{text}' separates codes with '{sep}'; the spec separates them with '|'"
+        );
         ctx.push(name, "list_format", Severity::Error, message);
         return;
     }
@@ -681,7 +836,12 @@ fn check_exam_codes(ctx: &mut Ctx, spec: &FieldSpec, text: &str) {
             ctx.push(name, "list_format", Severity::Error, message);
         } else if !schema::is_code_shape(code) {
             let printed = schema::exam_code(code)
-                .map(|e| format!(" (5.1 prints '{code}' for {} at spec line {}, a misprint)", e.name, e.line))
+                .map(|e| {
+                    format!(
+                        " (5.1 prints '{code}' for {} at spec line {}, a misprint)",
+                        e.name, e.line
+                    )
+                })
                 .unwrap_or_default();
             let message =
                 format!("'{name}' code '{code}' is not 9 uppercase letters/digits (WS/T 364.8-2023){printed}");
@@ -696,7 +856,9 @@ fn check_exam_codes(ctx: &mut Ctx, spec: &FieldSpec, text: &str) {
 fn is_dicom_uid(uid: &str) -> bool {
     uid.len() <= 64
         && uid.split('.').all(|part| {
-            !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && (part == "0" || !part.starts_with('0'))
+            !part.is_empty()
+                && part.bytes().all(|b| b.is_ascii_digit())
+                && (part == "0" || !part.starts_with('0'))
         })
 }
 
@@ -715,16 +877,23 @@ fn parse_decimal(text: &str) -> Option<f64> {
 }
 
 fn digits(bytes: &[u8]) -> Option<u32> {
-    bytes.iter().try_fold(0u32, |acc, b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0')))
+    bytes.iter().try_fold(0u32, |acc, b| {
+        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+    })
 }
 
 /// `yyyy-MM-dd`, zero-padded, a real date.
 pub fn parse_date(text: &str) -> std::result::Result<NaiveDate, &'static str> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return Err(if text.len() == 19 { "has a time part" } else { "is not shaped yyyy-MM-dd" });
+        return Err(if text.len() == 19 {
+            "has a time part"
+        } else {
+            "is not shaped yyyy-MM-dd"
+        });
     }
-    let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10])) else {
+    let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10]))
+    else {
         return Err("is not shaped yyyy-MM-dd");
     };
     NaiveDate::from_ymd_opt(y as i32, m, d).ok_or("is not a calendar date")
@@ -734,10 +903,15 @@ pub fn parse_date(text: &str) -> std::result::Result<NaiveDate, &'static str> {
 pub fn parse_datetime(text: &str) -> std::result::Result<NaiveDateTime, &'static str> {
     let b = text.as_bytes();
     if b.len() != 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
-        return Err(if b.len() == 10 { "has no time part" } else { "is not shaped yyyy-MM-dd HH:mm:ss" });
+        return Err(if b.len() == 10 {
+            "has no time part"
+        } else {
+            "is not shaped yyyy-MM-dd HH:mm:ss"
+        });
     }
     let date = parse_date(&text[..10])?;
-    let (Some(h), Some(mi), Some(s)) = (digits(&b[11..13]), digits(&b[14..16]), digits(&b[17..19])) else {
+    let (Some(h), Some(mi), Some(s)) = (digits(&b[11..13]), digits(&b[14..16]), digits(&b[17..19]))
+    else {
         return Err("is not shaped yyyy-MM-dd HH:mm:ss");
     };
     date.and_hms_opt(h, mi, s).ok_or("is not a clock time")
@@ -758,31 +932,87 @@ fn datetime_of(slots: &[Option<Slot>], name: &str) -> Option<NaiveDateTime> {
 
 fn cross_field(ctx: &mut Ctx) {
     let exam = datetime_of(&ctx.slots, "examDate");
-    let before = |ctx: &mut Ctx, later: &str, earlier_time: Option<NaiveDateTime>, rule, severity, what: &str| {
+    let before = |ctx: &mut Ctx,
+                  later: &str,
+                  earlier_time: Option<NaiveDateTime>,
+                  rule,
+                  severity,
+                  what: &str| {
         if let (Some(t), Some(e)) = (datetime_of(&ctx.slots, later), earlier_time) {
             if t < e {
-                ctx.push(later, rule, severity, format!("'{later}' {t} is before {what} {e}"));
+                ctx.push(
+                    later,
+                    rule,
+                    severity,
+                    format!("'{later}' {t} is before {what} {e}"),
+                );
             }
         }
     };
-    before(ctx, "executeEndTime", exam, "exam_end_before_start", Severity::Error, "examDate");
-    before(ctx, "chkDate", exam, "audit_before_exam", Severity::Error, "examDate");
-    before(ctx, "rptDate", exam, "report_before_exam", Severity::Warning, "examDate");
+    before(
+        ctx,
+        "executeEndTime",
+        exam,
+        "exam_end_before_start",
+        Severity::Error,
+        "examDate",
+    );
+    before(
+        ctx,
+        "chkDate",
+        exam,
+        "audit_before_exam",
+        Severity::Error,
+        "examDate",
+    );
+    before(
+        ctx,
+        "rptDate",
+        exam,
+        "report_before_exam",
+        Severity::Warning,
+        "examDate",
+    );
     let symptom_start = datetime_of(&ctx.slots, "sympBegndate");
-    before(ctx, "sympEnddate", symptom_start, "symptom_end_before_start", Severity::Warning, "sympBegndate");
+    before(
+        ctx,
+        "sympEnddate",
+        symptom_start,
+        "symptom_end_before_start",
+        Severity::Warning,
+        "sympBegndate",
+    );
     if let (Some(order), Some(e)) = (datetime_of(&ctx.slots, "studyOrderTime"), exam) {
         if order > e {
-            ctx.push("studyOrderTime", "order_after_exam", Severity::Warning, format!("'studyOrderTime' {order} is after examDate {e}"));
+            ctx.push(
+                "studyOrderTime",
+                "order_after_exam",
+                Severity::Warning,
+                format!("'studyOrderTime' {order} is after examDate {e}"),
+            );
         }
     }
     let birth = text_of(&ctx.slots, "brdy").and_then(|t| parse_date(&t).ok());
     if let (Some(b), Some(e)) = (birth, exam) {
         if b > e.date() {
-            ctx.push("brdy", "birth_after_exam", Severity::Error, format!("'brdy' {b} is after examDate {e}"));
+            ctx.push(
+                "brdy",
+                "birth_after_exam",
+                Severity::Error,
+                format!("'brdy' {b} is after examDate {e}"),
+            );
         } else if let Some(age) = text_of(&ctx.slots, "age").and_then(|a| parse_decimal(&a)) {
             let years = full_years(b, e.date());
             if (age - f64::from(years)).abs() > 1.0 {
-                ctx.push("age", "age_mismatch", Severity::Error, format!("'age' {age} disagrees with brdy {b}: {years} full years at examDate {}", e.date()));
+                ctx.push(
+                    "age",
+                    "age_mismatch",
+                    Severity::Error,
+                    format!(
+                        "'age' {age} disagrees with brdy {b}: {years} full years at examDate {}",
+                        e.date()
+                    ),
+                );
             }
         }
     }
@@ -799,36 +1029,67 @@ fn full_years(birth: NaiveDate, at: NaiveDate) -> i32 {
 
 fn certno(ctx: &mut Ctx, birth: Option<NaiveDate>) {
     let cert_type = text_of(&ctx.slots, "psnCertType");
-    if !cert_type.as_deref().is_some_and(|t| RESIDENT_ID_TYPES.contains(&t)) {
+    if !cert_type
+        .as_deref()
+        .is_some_and(|t| RESIDENT_ID_TYPES.contains(&t))
+    {
         return;
     }
-    let Some(id) = text_of(&ctx.slots, "certno") else { return };
+    let Some(id) = text_of(&ctx.slots, "certno") else {
+        return;
+    };
     let shown_id = shown("certno", &id);
     let b = id.as_bytes();
     if b.len() == 15 && b.iter().all(u8::is_ascii_digit) {
         ctx.push("certno", "certno_format", Severity::Warning, format!("'certno' {shown_id} is a 15-digit first-generation ID (retired); send the 18-digit number"));
         return;
     }
-    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x') {
+    if b.len() != 18
+        || !b[..17].iter().all(u8::is_ascii_digit)
+        || !(b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
+    {
         ctx.push("certno", "certno_format", Severity::Error, format!("'certno' {shown_id} is not an 18-character resident ID (17 digits and a digit or X), yet psnCertType says resident ID"));
         return;
     }
     if !resident_id_checksum_ok(&id) {
-        ctx.push("certno", "certno_checksum", Severity::Error, format!("'certno' {shown_id} fails the resident-ID check digit (GB 11643)"));
+        ctx.push(
+            "certno",
+            "certno_checksum",
+            Severity::Error,
+            format!("'certno' {shown_id} fails the resident-ID check digit (GB 11643)"),
+        );
         return;
     }
     let id_birth = parse_date(&format!("{}-{}-{}", &id[6..10], &id[10..12], &id[12..14])).ok();
     match (id_birth, birth) {
-        (None, _) => ctx.push("certno", "certno_mismatch", Severity::Error, format!("'certno' {shown_id} holds no valid birth date")),
-        (Some(a), Some(b)) if a != b => {
-            ctx.push("certno", "certno_mismatch", Severity::Warning, "'certno' birth date disagrees with 'brdy'".into())
-        }
+        (None, _) => ctx.push(
+            "certno",
+            "certno_mismatch",
+            Severity::Error,
+            format!("'certno' {shown_id} holds no valid birth date"),
+        ),
+        (Some(a), Some(b)) if a != b => ctx.push(
+            "certno",
+            "certno_mismatch",
+            Severity::Warning,
+            "'certno' birth date disagrees with 'brdy'".into(),
+        ),
         _ => {}
     }
     let male = (b[16] - b'0') % 2 == 1;
     match text_of(&ctx.slots, "gend").as_deref() {
-        Some("1") if !male => ctx.push("certno", "certno_mismatch", Severity::Warning, "'certno' sex digit says female, 'gend' says 1=男".into()),
-        Some("2") if male => ctx.push("certno", "certno_mismatch", Severity::Warning, "'certno' sex digit says male, 'gend' says 2=女".into()),
+        Some("1") if !male => ctx.push(
+            "certno",
+            "certno_mismatch",
+            Severity::Warning,
+            "'certno' sex digit says female, 'gend' says 1=男".into(),
+        ),
+        Some("2") if male => ctx.push(
+            "certno",
+            "certno_mismatch",
+            Severity::Warning,
+            "'certno' sex digit says male, 'gend' says 2=女".into(),
+        ),
         _ => {}
     }
 }
@@ -841,7 +1102,11 @@ pub fn resident_id_checksum_ok(id: &str) -> bool {
     if b.len() != 18 {
         return false;
     }
-    let sum: u32 = b[..17].iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let sum: u32 = b[..17]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
     CHECK[(sum % 11) as usize] == b[17].to_ascii_uppercase()
 }
 
