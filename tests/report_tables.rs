@@ -162,3 +162,24 @@ fn spec_samples_are_carried_verbatim() {
     assert!(SAMPLE_REPLY_KEYS.contains(&"uname") && SAMPLE_REPLY_KEYS.contains(&"dcmPath"));
     assert_eq!(SAMPLE_REPLY_KEYS.len(), 63);
 }
+
+#[test]
+fn ddl_templates_list_every_column_for_each_dialect() {
+    let sql = std::fs::read_to_string(root().join("docs/View_Pacs_Text_Info.sql")).unwrap();
+    let sections: Vec<&str> = sql.split("-- ==== ").skip(1).collect();
+    let names: Vec<&str> = sections.iter().map(|s| s.lines().next().unwrap()).collect();
+    assert_eq!(names, ["SQL Server ====", "Oracle ====", "MySQL ===="]);
+    for (section, (open, close)) in sections.iter().zip([("[", "]"), ("\"", "\""), ("`", "`")]) {
+        let columns: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.split(" AS ").nth(2))
+            .filter_map(|rest| rest.strip_prefix(open)?.split(close).next())
+            .collect();
+        let expected: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(columns, expected);
+        for f in FIELDS {
+            let line = section.lines().find(|l| l.contains(&format!("{open}{}{close}", f.name))).unwrap();
+            assert_eq!(line.contains("（必选）"), f.required, "{line}");
+        }
+    }
+}

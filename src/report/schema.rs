@@ -19,25 +19,6 @@ pub enum Kind {
     Decimal,
 }
 
-impl Kind {
-    /// The SQL column type of the `View_Pacs_Text_Info` DDL templates, per dialect.
-    pub fn sql_type(self, dialect: &str) -> &'static str {
-        match (self, dialect) {
-            (Kind::Text, "oracle") => "VARCHAR2(200 CHAR)",
-            (Kind::Text, _) => "VARCHAR(200)",
-            (Kind::LongText, "sqlserver") => "NVARCHAR(MAX)",
-            (Kind::LongText, "oracle") => "CLOB",
-            (Kind::LongText, _) => "TEXT",
-            (Kind::DateTime, "sqlserver") => "DATETIME",
-            (Kind::DateTime, "oracle") => "DATE",
-            (Kind::DateTime, _) => "DATETIME",
-            (Kind::Date, _) => "DATE",
-            (Kind::Decimal, "oracle") => "NUMBER(12,2)",
-            (Kind::Decimal, _) => "DECIMAL(12,2)",
-        }
-    }
-}
-
 /// A code dictionary of section 5 (or an inline one of the 4.1 table).
 #[derive(Debug)]
 pub struct Dict {
