@@ -16,7 +16,10 @@ const RECORDS: usize = 100_000;
 const BATCH: usize = 1_000;
 
 fn main() {
-    let exam = chrono::NaiveDate::from_ymd_opt(2025, 3, 14).unwrap().and_hms_opt(8, 0, 0).unwrap();
+    let exam = chrono::NaiveDate::from_ymd_opt(2025, 3, 14)
+        .unwrap()
+        .and_hms_opt(8, 0, 0)
+        .unwrap();
     // One broken record in ten, so the problem paths are measured too.
     let batches: Vec<CString> = (0..RECORDS / BATCH)
         .map(|b| {
@@ -58,9 +61,22 @@ fn main() {
     assert_eq!(parsed, RECORDS);
 
     let rate = |d: std::time::Duration| RECORDS as f64 / d.as_secs_f64();
-    println!("{RECORDS} records in {} replies of {BATCH}, {:.1} MiB of JSON, 10% broken", RECORDS / BATCH, bytes as f64 / 1048576.0);
-    println!("{:<46} {:>10} {:>14} {:>7}", "", "seconds", "records/s", "ratio");
-    println!("{:<46} {:>10.3} {:>14.0} {:>7.2}", "serde_json parse only (anchor)", parse.as_secs_f64(), rate(parse), 1.0);
+    println!(
+        "{RECORDS} records in {} replies of {BATCH}, {:.1} MiB of JSON, 10% broken",
+        RECORDS / BATCH,
+        bytes as f64 / 1048576.0
+    );
+    println!(
+        "{:<46} {:>10} {:>14} {:>7}",
+        "", "seconds", "records/s", "ratio"
+    );
+    println!(
+        "{:<46} {:>10.3} {:>14.0} {:>7.2}",
+        "serde_json parse only (anchor)",
+        parse.as_secs_f64(),
+        rate(parse),
+        1.0
+    );
     println!(
         "{:<46} {:>10.3} {:>14.0} {:>7.2}",
         "miic_report_validate (parse+check+problems)",
@@ -68,5 +84,8 @@ fn main() {
         rate(validate),
         validate.as_secs_f64() / parse.as_secs_f64()
     );
-    println!("problems JSON returned: {:.1} MiB", problems_bytes as f64 / 1048576.0);
+    println!(
+        "problems JSON returned: {:.1} MiB",
+        problems_bytes as f64 / 1048576.0
+    );
 }

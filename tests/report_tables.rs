@@ -178,7 +178,10 @@ fn ddl_templates_list_every_column_for_each_dialect() {
         let expected: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
         assert_eq!(columns, expected);
         for f in FIELDS {
-            let line = section.lines().find(|l| l.contains(&format!("{open}{}{close}", f.name))).unwrap();
+            let line = section
+                .lines()
+                .find(|l| l.contains(&format!("{open}{}{close}", f.name)))
+                .unwrap();
             assert_eq!(line.contains("（必选）"), f.required, "{line}");
         }
     }

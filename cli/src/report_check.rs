@@ -1,15 +1,15 @@
 //! `miic-cli report-check`: is a PACS's 4.1.2 endpoint (or a file of records) what the cloud
 //! expects? Queries the endpoint the way the cloud does (the three request bodies of 4.1.2.4),
-//! validates every reply and record with miic's validator, checks that the records answer the
-//! question asked (window, accession number, patient name), optionally fetches each `dcmPath`,
-//! and prints a summary. Exit status: 0 conformant, 1 not conformant, 2 could not check.
+//! validates every reply through `miic_report_validate` (the C ABI, as any host calls it),
+//! checks that the records answer the question asked (window, accession number, patient name),
+//! optionally fetches each `dcmPath`, and prints a summary.
+//! Exit status: 0 conformant, 1 not conformant, 2 could not check.
 
 use chrono::{Duration, Local};
 use miic::log::mask_name;
-use miic::report::validate::{
-    parse_datetime, validate_value, Problem, Report, Severity, MAX_INPUT_BYTES,
-};
+use miic::report::validate::{parse_datetime, MAX_INPUT_BYTES, RULES};
 use miic::report::{aliases, schema};
+use miic_cli::abi;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -55,7 +55,7 @@ pub struct ReportCheckArgs {
     pub worst: usize,
 }
 
-/// Checker findings beyond the validator's, with their rule names.
+/// The checker's rules beyond the validator's.
 const CHECK_RULES: &[(&str, &str)] = &[
     ("http", "the endpoint answers HTTP 200 with a JSON body"),
     (
@@ -76,29 +76,89 @@ const CHECK_RULES: &[(&str, &str)] = &[
     ),
 ];
 
+/// One problem, from `miic_report_validate`'s JSON or from the checker itself.
+struct Problem {
+    record: Option<usize>,
+    field: String,
+    rule: String,
+    error: bool,
+    message: String,
+}
+
+impl Problem {
+    fn from_json(p: &Value) -> Problem {
+        let text = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+        Problem {
+            record: p["record"].as_u64().map(|i| i as usize),
+            field: text("field"),
+            rule: text("rule"),
+            error: p["severity"] == "error",
+            message: text("message"),
+        }
+    }
+
+    fn checker(record: Option<usize>, field: &str, rule: &str, message: String) -> Problem {
+        Problem {
+            record,
+            field: field.into(),
+            rule: rule.into(),
+            error: true,
+            message,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let severity = if self.error { "error" } else { "warning" };
+        json!({"record": self.record, "field": self.field, "rule": self.rule,
+               "severity": severity, "message": self.message})
+    }
+}
+
 /// One query and what came back.
 struct Query {
     name: String,
     body: Value,
     http_status: Option<u16>,
-    /// Failure to get a report at all (network, not JSON…).
+    /// Why no report could be had at all (network, HTTP status, not JSON…).
     failure: Option<String>,
-    report: Report,
+    /// `miic_report_validate`'s problems JSON for the reply.
+    report: Value,
+    /// The validator's problems, then the checker's own (window, matching, dcmPath).
+    problems: Vec<Problem>,
+    validator_problems: usize,
     records: Vec<Value>,
-    /// The checker's own problems (window, matching, dcmPath).
-    extra: Vec<Problem>,
 }
 
 impl Query {
-    fn problems(&self) -> impl Iterator<Item = &Problem> {
-        self.report.problems.iter().chain(self.extra.iter())
+    fn new(name: String, body: Value) -> Query {
+        Query {
+            name,
+            body,
+            http_status: None,
+            failure: None,
+            report: Value::Null,
+            problems: Vec::new(),
+            validator_problems: 0,
+            records: Vec::new(),
+        }
+    }
+
+    /// Validate `text` through the C ABI and keep its records.
+    fn validate(&mut self, text: &str) -> Result<(), String> {
+        let out = abi::report_validate(text).map_err(|f| f.message)?;
+        self.report = serde_json::from_str(&out).map_err(|e| format!("problems JSON: {e}"))?;
+        self.problems = self.report["problems"]
+            .as_array()
+            .map(|a| a.iter().map(Problem::from_json).collect())
+            .unwrap_or_default();
+        self.validator_problems = self.problems.len();
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        self.records = records_of(&value);
+        Ok(())
     }
 
     fn errors(&self) -> usize {
-        self.problems()
-            .filter(|p| p.severity == Severity::Error)
-            .count()
-            + usize::from(self.failure.is_some())
+        self.problems.iter().filter(|p| p.error).count() + usize::from(self.failure.is_some())
     }
 }
 
@@ -117,10 +177,8 @@ pub fn run(args: &ReportCheckArgs) -> ExitCode {
     };
     let conformant = queries.iter().all(|q| q.errors() == 0);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&as_json(&queries, conformant)).unwrap_or_default()
-        );
+        let text = serde_json::to_string_pretty(&as_json(&queries, conformant)).unwrap_or_default();
+        println!("{text}");
     } else {
         print_tables(&queries, conformant, args.worst);
     }
@@ -140,18 +198,10 @@ pub fn run(args: &ReportCheckArgs) -> ExitCode {
 fn check_file(path: &PathBuf) -> Result<Vec<Query>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", path.display()))?;
-    let report = miic::report::validate_json(&text)
-        .map_err(|e| format!("{}: {}", path.display(), e.message))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    Ok(vec![Query {
-        name: format!("file {}", path.display()),
-        body: Value::Null,
-        http_status: None,
-        failure: None,
-        records: records_of(&value),
-        report,
-        extra: Vec::new(),
-    }])
+    let mut q = Query::new(format!("file {}", path.display()), Value::Null);
+    q.validate(&text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(vec![q])
 }
 
 fn records_of(value: &Value) -> Vec<Value> {
@@ -170,13 +220,12 @@ fn records_of(value: &Value) -> Vec<Value> {
 /// A record's value for a table field, under its own name or an alias.
 fn field_of(record: &Value, field: &str) -> Option<String> {
     let map = record.as_object()?;
-    let mut found = map.get(field);
-    if found.is_none() {
-        found = aliases::ALIASES
+    let found = map.get(field).or_else(|| {
+        aliases::ALIASES
             .iter()
             .filter(|(_, f, _)| *f == field)
-            .find_map(|(a, _, _)| map.get(*a));
-    }
+            .find_map(|(a, _, _)| map.get(*a))
+    });
     match found? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         Value::Number(n) => Some(n.to_string()),
@@ -219,14 +268,18 @@ fn check_url(url: &str, args: &ReportCheckArgs) -> Result<Vec<Query>, String> {
         let body = json!({"startTime": start_s, "endTime": end_s, "type": kind});
         let mut q = query(&agent, url, format!("window type={kind}"), body);
         if let Some(field) = field {
+            let mut outside = Vec::new();
             for (i, record) in q.records.iter().enumerate() {
                 let Some(t) = field_of(record, field).and_then(|t| parse_datetime(&t).ok()) else {
                     continue;
                 };
                 if t < start || t > end {
-                    q.extra.push(problem(i, field, "outside_window", format!("'{field}' {t} is outside the requested window {start_s} .. {end_s} (type={kind})")));
+                    let message =
+                        format!("'{field}' {t} is outside the requested window {start_s} .. {end_s} (type={kind})");
+                    outside.push(Problem::checker(Some(i), field, "outside_window", message));
                 }
             }
+            q.problems.extend(outside);
         }
         queries.push(q);
     }
@@ -237,45 +290,39 @@ fn check_url(url: &str, args: &ReportCheckArgs) -> Result<Vec<Query>, String> {
             .find_map(|r| field_of(r, field))
     };
     // Request 2: one accession number, no window.
-    let accession = args
+    if let Some(acc) = args
         .access_number
         .clone()
-        .or_else(|| seen(&queries, "accessionNo"));
-    if let Some(acc) = accession {
-        let mut q = query(
-            &agent,
-            url,
-            format!("accessNumber={acc}"),
-            json!({"accessNumber": acc, "type": 1}),
-        );
+        .or_else(|| seen(&queries, "accessionNo"))
+    {
+        let body = json!({"accessNumber": acc, "type": 1});
+        let mut q = query(&agent, url, format!("accessNumber={acc}"), body);
+        let mut wrong = Vec::new();
         for (i, record) in q.records.iter().enumerate() {
             let got = field_of(record, "accessionNo").unwrap_or_default();
             if got != acc {
-                q.extra.push(problem(
-                    i,
+                let message = format!("asked for accessNumber {acc}, got a record of '{got}'");
+                wrong.push(Problem::checker(
+                    Some(i),
                     "accessionNo",
                     "wrong_record",
-                    format!("asked for accessNumber {acc}, got a record of '{got}'"),
+                    message,
                 ));
             }
         }
         if q.records.is_empty() && q.failure.is_none() {
-            q.extra.push(Problem {
-                record: None,
-                field: "accessNumber".into(),
-                rule: "not_found",
-                severity: Severity::Error,
-                message: format!("accessNumber {acc} returned no record"),
-            });
+            let message = format!("accessNumber {acc} returned no record");
+            wrong.push(Problem::checker(None, "accessNumber", "not_found", message));
         }
+        q.problems.extend(wrong);
         queries.push(q);
     }
     // Request 3: patient name and window.
-    let name = args
+    if let Some(name) = args
         .patient_name
         .clone()
-        .or_else(|| seen(&queries, "psnName"));
-    if let Some(name) = name {
+        .or_else(|| seen(&queries, "psnName"))
+    {
         let body = json!({"patientName": name, "startTime": start_s, "endTime": end_s, "type": 1});
         let mut q = query(
             &agent,
@@ -283,19 +330,22 @@ fn check_url(url: &str, args: &ReportCheckArgs) -> Result<Vec<Query>, String> {
             format!("patientName={} window", mask_name(&name)),
             body,
         );
+        let mut wrong = Vec::new();
         for (i, record) in q.records.iter().enumerate() {
             if field_of(record, "psnName").as_deref() != Some(name.as_str()) {
-                q.extra.push(problem(
-                    i,
+                let message = format!(
+                    "asked for patient {}, got another patient's record",
+                    mask_name(&name)
+                );
+                wrong.push(Problem::checker(
+                    Some(i),
                     "psnName",
                     "wrong_record",
-                    format!(
-                        "asked for patient {}, got another patient's record",
-                        mask_name(&name)
-                    ),
+                    message,
                 ));
             }
         }
+        q.problems.extend(wrong);
         queries.push(q);
     }
     if args.probe_dcm {
@@ -303,16 +353,6 @@ fn check_url(url: &str, args: &ReportCheckArgs) -> Result<Vec<Query>, String> {
         probe_dcm(&agent, &base, args.max_probes, &mut queries);
     }
     Ok(queries)
-}
-
-fn problem(record: usize, field: &str, rule: &'static str, message: String) -> Problem {
-    Problem {
-        record: Some(record),
-        field: field.into(),
-        rule,
-        severity: Severity::Error,
-        message,
-    }
 }
 
 fn origin(url: &str) -> String {
@@ -324,15 +364,7 @@ fn origin(url: &str) -> String {
 }
 
 fn query(agent: &ureq::Agent, url: &str, name: String, body: Value) -> Query {
-    let mut q = Query {
-        name,
-        body,
-        http_status: None,
-        failure: None,
-        report: Report::default(),
-        records: Vec::new(),
-        extra: Vec::new(),
-    };
+    let mut q = Query::new(name, body);
     let response = agent
         .post(url)
         .header("Content-Type", "application/json;charset=UTF-8")
@@ -361,32 +393,16 @@ fn query(agent: &ureq::Agent, url: &str, name: String, body: Value) -> Query {
         q.failure = Some(format!("HTTP {}", q.http_status.unwrap_or_default()));
         return q;
     }
-    let value: Value = match serde_json::from_str(&text) {
-        Ok(v) => v,
-        Err(_) => {
-            // The validator's message says where and why (fullwidth punctuation, depth…).
-            let why = miic::report::validate_json(&text)
-                .err()
-                .map(|e| e.message)
-                .unwrap_or_default();
-            q.failure = Some(why);
-            return q;
-        }
-    };
-    if !value.as_object().is_some_and(|m| m.contains_key("data")) {
-        q.extra.push(Problem {
-            record: None,
-            field: "data".into(),
-            rule: "envelope",
-            severity: Severity::Error,
-            message: "reply is not a {data, code, message} envelope".into(),
-        });
+    // The validator's message says where and why (fullwidth punctuation, depth…).
+    if let Err(why) = q.validate(&text) {
+        q.failure = Some(why);
+        return q;
     }
-    match validate_value(&value) {
-        Ok(report) => q.report = report,
-        Err(e) => q.failure = Some(e.message),
+    if q.report["envelope"].is_null() {
+        let message = "reply is not a {data, code, message} envelope".into();
+        q.problems
+            .push(Problem::checker(None, "data", "envelope", message));
     }
-    q.records = records_of(&value);
     q
 }
 
@@ -421,24 +437,25 @@ fn probe_dcm(agent: &ureq::Agent, base: &str, max: usize, queries: &mut [Query])
                     probed.insert(url.clone(), outcome);
                 }
                 if let Some(Some(why)) = probed.get(&url) {
-                    found.push(problem(
-                        i,
+                    let message = format!("dcmPath entry {url}: {why}");
+                    found.push(Problem::checker(
+                        Some(i),
                         "dcmPath",
                         "dcm_unreachable",
-                        format!("dcmPath entry {url}: {why}"),
+                        message,
                     ));
                 }
             }
         }
-        q.extra.extend(found);
+        q.problems.extend(found);
     }
 }
 
-fn rule_counts(queries: &[Query]) -> BTreeMap<&'static str, (usize, usize)> {
-    let mut counts: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
-    for p in queries.iter().flat_map(|q| q.problems()) {
-        let c = counts.entry(p.rule).or_default();
-        if p.severity == Severity::Error {
+fn rule_counts(queries: &[Query]) -> BTreeMap<&str, (usize, usize)> {
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for p in queries.iter().flat_map(|q| q.problems.iter()) {
+        let c = counts.entry(p.rule.as_str()).or_default();
+        if p.error {
             c.0 += 1;
         } else {
             c.1 += 1;
@@ -448,7 +465,7 @@ fn rule_counts(queries: &[Query]) -> BTreeMap<&'static str, (usize, usize)> {
 }
 
 fn describe(rule: &str) -> &'static str {
-    miic::report::validate::RULES
+    RULES
         .iter()
         .chain(CHECK_RULES.iter())
         .find(|(r, _)| *r == rule)
@@ -461,10 +478,9 @@ fn worst(queries: &[Query], n: usize) -> Vec<(String, usize, String, usize, Stri
     let mut rows = Vec::new();
     for q in queries {
         let mut per: BTreeMap<usize, (usize, String)> = BTreeMap::new();
-        for p in q.problems().filter(|p| p.severity == Severity::Error) {
+        for p in q.problems.iter().filter(|p| p.error) {
             if let Some(i) = p.record {
-                let e = per.entry(i).or_insert((0, p.message.clone()));
-                e.0 += 1;
+                per.entry(i).or_insert((0, p.message.clone())).0 += 1;
             }
         }
         for (i, (count, first)) in per {
@@ -494,21 +510,25 @@ fn as_json(queries: &[Query], conformant: bool) -> Value {
     let qs: Vec<Value> = queries
         .iter()
         .map(|q| {
-            let mut report = q.report.to_json();
-            let extra: Vec<Value> = q
-                .extra
+            let checker: Vec<Value> = q.problems[q.validator_problems..]
                 .iter()
-                .map(|p| json!({"record": p.record, "field": p.field, "rule": p.rule, "severity": p.severity.as_str(), "message": p.message}))
+                .map(Problem::to_json)
                 .collect();
-            report["checker_problems"] = Value::Array(extra);
+            // The patient-name request body holds a name: not echoed.
+            let body = if q.name.starts_with("patientName") {
+                json!("(patient name masked)")
+            } else {
+                q.body.clone()
+            };
             json!({
                 "query": q.name,
-                "body": if q.name.starts_with("patientName") { json!("(patient name masked)") } else { q.body.clone() },
+                "body": body,
                 "http_status": q.http_status,
                 "failure": q.failure,
                 "records": q.records.len(),
                 "errors": q.errors(),
-                "report": report,
+                "validator": q.report,
+                "checker_problems": checker,
             })
         })
         .collect();
@@ -516,7 +536,7 @@ fn as_json(queries: &[Query], conformant: bool) -> Value {
         .into_iter()
         .map(|(q, i, acc, n, first)| json!({"query": q, "record": i, "accessionNo": acc, "errors": n, "first": first}))
         .collect();
-    json!({"conformant": conformant, "queries": qs, "rules": rules, "worst_records": worst, "fields_modelled": miic::report::tables::FIELDS.len()})
+    json!({"conformant": conformant, "queries": qs, "rules": rules, "worst_records": worst})
 }
 
 fn print_tables(queries: &[Query], conformant: bool, n_worst: usize) {
@@ -525,15 +545,15 @@ fn print_tables(queries: &[Query], conformant: bool, n_worst: usize) {
         "query", "http", "records", "errors", "warnings"
     );
     for q in queries {
-        let warnings = q
-            .problems()
-            .filter(|p| p.severity == Severity::Warning)
-            .count();
+        let warnings = q.problems.iter().filter(|p| !p.error).count();
         let http = q
             .http_status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into());
-        let note = q.failure.clone().unwrap_or_default();
+        let mut note = q.failure.clone().unwrap_or_default();
+        if q.report["truncated"] == true {
+            note.push_str(" (validator listed its first 10000 problems)");
+        }
         println!(
             "{:<34} {:>5} {:>7} {:>7} {:>8}  {}",
             q.name,
@@ -552,16 +572,21 @@ fn print_tables(queries: &[Query], conformant: bool, n_worst: usize) {
             println!("{:<26} {:>7} {:>8}  {}", rule, e, w, describe(rule));
         }
     }
-    let aliases: BTreeMap<(String, &str), usize> = queries
+    let mut aliases: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for a in queries
         .iter()
-        .flat_map(|q| q.report.aliases.iter())
-        .fold(BTreeMap::new(), |mut m, a| {
-            *m.entry((a.alias.clone(), a.field)).or_insert(0) += a.records;
-            m
-        });
+        .filter_map(|q| q.report["aliases"].as_array())
+        .flatten()
+    {
+        let text = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
+        *aliases.entry((text("alias"), text("field"))).or_insert(0) +=
+            a["records"].as_u64().unwrap_or(0);
+    }
     if !aliases.is_empty() {
         println!();
-        println!("aliases (sample-reply or misspelt names mapped to the 4.1 table):");
+        println!(
+            "aliases (names of the 4.1.2.4 sample, or misspellings, mapped to the 4.1 table):"
+        );
         for ((alias, field), records) in &aliases {
             let meaning = schema::field(field).map(|f| f.meaning).unwrap_or("");
             println!("  {alias:<22} -> {field:<20} {meaning} ({records} records)");
