@@ -391,7 +391,7 @@ fn spec_sample_reply_is_parsed_with_its_aliases_reported() {
     assert_eq!(status, MIIC_E_ARGUMENT);
     assert!(problems_json.is_none());
     assert!(
-        error.contains("not valid") && error.contains("line"),
+        error.contains("not valid") && error.contains("line") && error.contains("fullwidth"),
         "{error}"
     );
 

@@ -254,11 +254,10 @@ fn json_error(text: &str, e: &serde_json::Error) -> Error {
     }
     // Copying the spec's sample brings its fullwidth punctuation and bare backslashes along.
     if let Some(line) = text.lines().nth(e.line().saturating_sub(1)) {
-        let near: String = line
-            .chars()
-            .skip(e.column().saturating_sub(3))
-            .take(5)
-            .collect();
+        // serde_json counts columns in bytes; look at a few bytes either side of the error.
+        let bytes = line.as_bytes();
+        let at = e.column().min(bytes.len());
+        let near = String::from_utf8_lossy(&bytes[at.saturating_sub(8)..(at + 4).min(bytes.len())]);
         if near.contains(['：', '，', '“', '”']) {
             message.push_str(" (fullwidth punctuation ：，“” found: JSON needs ASCII : , \")");
         } else if near.contains('\\') {
