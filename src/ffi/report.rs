@@ -15,10 +15,10 @@ use std::ffi::c_char;
 /// aliases of the table's names and listed under `"aliases"`.
 ///
 /// Returns `MIIC_OK` when the check ran, conformant or not: `*problems_out` then holds JSON
-/// `{"conformant": bool, "records": n, "errors": n, "warnings": n, "rules": {rule: count},
+/// `{"conformant": true/false, "records": n, "errors": n, "warnings": n, "rules": {rule: count},
 /// "aliases": [{"alias", "field", "kind", "records"}], "extra_fields": {name: count},
 /// "envelope": {"code", "message"} | null, "problems": [{"record": index | null, "field",
-/// "rule", "severity": "error" | "warning", "message"}], "truncated": bool}`. `conformant` is
+/// "rule", "severity": "error" | "warning", "message"}], "truncated": true/false}`. `conformant` is
 /// true when no problem has severity "error"; personal values are masked in messages; at most
 /// 10000 problems are listed (`rules` always counts all). Caller frees `*problems_out` with
 /// `miic_string_free`.

@@ -303,9 +303,10 @@ pub fn validate_value(value: &Value) -> Result<Report> {
     Ok(report)
 }
 
+/// No 4.1 field is called `data`, `code` or `message`: an object with `data`, or with both
+/// `code` and `message`, is a reply, not a record.
 fn is_envelope(map: &Map<String, Value>) -> bool {
-    map.contains_key("data") && (map.contains_key("code") || map.contains_key("message"))
-        || (map.contains_key("code") && map.contains_key("message"))
+    map.contains_key("data") || (map.contains_key("code") && map.contains_key("message"))
 }
 
 fn envelope(map: &Map<String, Value>, report: &mut Report) {
