@@ -464,7 +464,9 @@ fn reply_envelope_code_must_be_zero() {
     assert!(failed["problems"][0]["record"].is_null());
     let bare = validate(&json!({"data": [record.clone()]}));
     assert_eq!(bare["records"], 1);
-    assert!(problems(&bare).iter().any(|p| p["field"] == "code" && p["rule"] == "envelope"));
+    assert!(problems(&bare)
+        .iter()
+        .any(|p| p["field"] == "code" && p["rule"] == "envelope"));
     let not_array = validate(&json!({"data": "x", "code": 0, "message": ""}));
     assert!(problems(&not_array)
         .iter()
