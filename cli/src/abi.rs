@@ -10,6 +10,7 @@ use miic::ffi::cloud::{
 use miic::ffi::params::{
     miic_params, miic_params_free, miic_params_from_json, miic_params_new, miic_params_set,
 };
+use miic::ffi::report::miic_report_validate;
 use miic::ffi::version::{miic_status_name, miic_string_free};
 use miic::text::TextEncoding;
 use std::ffi::{c_char, CStr, CString};
@@ -221,4 +222,14 @@ impl Drop for Params {
     fn drop(&mut self) {
         miic_params_free(self.raw);
     }
+}
+
+/// 4.1 `miic_report_validate`: the problems JSON for report data (UTF-8 JSON, no client).
+pub fn report_validate(json: &str) -> Outcome<String> {
+    let text = c_text(json, TextEncoding::Utf8, "report_json")?;
+    let mut out: *mut c_char = std::ptr::null_mut();
+    // SAFETY: `text` is NUL-terminated; `out` is a writable slot.
+    let status = unsafe { miic_report_validate(text.as_ptr(), &mut out) };
+    check(status, TextEncoding::Utf8)?;
+    Ok(take_string(out, TextEncoding::Utf8))
 }

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 mod commands;
 mod demo;
+mod report_check;
+mod sim_pacs;
 
 #[derive(Parser)]
 #[command(
@@ -41,11 +43,18 @@ enum Command {
     Delete(commands::CallArgs),
     /// SM2-encrypt a text with the config's key and layout: miic_sm2_encrypt.
     Sm2Encrypt(commands::EncryptArgs),
+    /// 4.1: check a PACS 4.1.2 report endpoint (or a file of records) as the cloud queries it.
+    ReportCheck(report_check::ReportCheckArgs),
+    /// Play a hospital PACS answering the 4.1.2 report query (docs/simulator-pacs.md).
+    SimPacs(sim_pacs::SimPacsArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (what, result) = match &cli.command {
+        // The checker's exit status says conformant (0), not (1) or unable to check (2).
+        Command::ReportCheck(args) => return report_check::run(args),
+        Command::SimPacs(args) => ("sim-pacs", sim_pacs::run(args).map_err(Some)),
         Command::Sim(args) => ("sim", sim::run(args).map_err(Some)),
         Command::Demo => ("demo", demo::run().map_err(Some)),
         Command::Login(a) => ("login", call("login", commands::login(a))),
