@@ -3,12 +3,14 @@
 
 mod support;
 
-use miic::ffi::dicom::{miic_dicom_echo, miic_dicom_find, miic_dicom_retrieve, miic_set_progress_callback};
+use miic::ffi::dicom::{
+    miic_dicom_echo, miic_dicom_find, miic_dicom_retrieve, miic_set_progress_callback,
+};
 use std::ffi::{c_char, c_void};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use support::ffi::{cstr, last_error, take_string, ClientHandle};
-use support::pacs::{read_pixels, patient_name_of, Pacs, Scratch, LOCAL_AE, PATIENT_NAME};
+use support::pacs::{patient_name_of, read_pixels, Pacs, Scratch, LOCAL_AE, PATIENT_NAME};
 
 const MIIC_OK: i32 = 0;
 const MIIC_E_NETWORK: i32 = -5;
@@ -25,7 +27,10 @@ fn retrieve(client: &ClientHandle, study: &str, dest: &Path) -> (i32, Option<ser
             &mut out,
         )
     };
-    (status, take_string(out).map(|s| serde_json::from_str(&s).unwrap()))
+    (
+        status,
+        take_string(out).map(|s| serde_json::from_str(&s).unwrap()),
+    )
 }
 
 /// Every file in `dest` is one of the originals, byte-identical in its pixels.
@@ -34,7 +39,10 @@ fn assert_matches_originals(pacs: &Pacs, dest: &Path, expected: usize) {
     for entry in std::fs::read_dir(dest).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(!name.ends_with(".part"), "temporary file left behind: {name}");
+        assert!(
+            !name.ends_with(".part"),
+            "temporary file left behind: {name}"
+        );
         let (uid, pixels) = read_pixels(&path);
         assert_eq!(name, format!("{uid}.dcm"));
         let original = pacs
@@ -74,7 +82,12 @@ fn echo_to_closed_port_is_network_error() {
         "dicom": {"local_ae": "MIIC", "peer_ae": "PACS", "host": "127.0.0.1", "port": port}
     });
     let client = ClientHandle::open(&config.to_string());
-    assert_eq!(miic_dicom_echo(client.0), MIIC_E_NETWORK, "{}", last_error());
+    assert_eq!(
+        miic_dicom_echo(client.0),
+        MIIC_E_NETWORK,
+        "{}",
+        last_error()
+    );
     assert!(last_error().contains(&port.to_string()), "{}", last_error());
 }
 
@@ -121,9 +134,16 @@ fn retrieve_whole_study(method: &str) {
     let pacs = Pacs::start(method, 6, 64);
     let dest = Scratch::new(&format!("{method}-dest"));
     let client = ClientHandle::open(&pacs.config(method, LOCAL_AE, 3000));
-    let mut log = ProgressLog { calls: Vec::new(), trigger: None };
+    let mut log = ProgressLog {
+        calls: Vec::new(),
+        trigger: None,
+    };
     assert_eq!(
-        miic_set_progress_callback(client.0, Some(on_progress), &mut log as *mut ProgressLog as *mut c_void),
+        miic_set_progress_callback(
+            client.0,
+            Some(on_progress),
+            &mut log as *mut ProgressLog as *mut c_void
+        ),
         MIIC_OK
     );
     let (status, manifest) = retrieve(&client, &pacs.study_uid, dest.path());
@@ -189,7 +209,11 @@ fn interrupted(name: &str, signal: i32, expected: i32) -> Duration {
         calls: Vec::new(),
         trigger: Some((2, pacs.pid(), signal)),
     };
-    miic_set_progress_callback(client.0, Some(on_progress), &mut log as *mut ProgressLog as *mut c_void);
+    miic_set_progress_callback(
+        client.0,
+        Some(on_progress),
+        &mut log as *mut ProgressLog as *mut c_void,
+    );
     let started = Instant::now();
     let (status, manifest) = retrieve(&client, &pacs.study_uid, dest.path());
     let elapsed = started.elapsed();
@@ -211,5 +235,8 @@ fn pacs_killed_mid_transfer_leaves_no_partial_file() {
 #[test]
 fn hung_pacs_times_out_within_timeout_ms() {
     let elapsed = interrupted("hung", libc::SIGSTOP, MIIC_E_TIMEOUT);
-    assert!(elapsed < Duration::from_millis(1500 + 1500), "took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1500 + 1500),
+        "took {elapsed:?}"
+    );
 }

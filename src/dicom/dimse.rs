@@ -120,7 +120,11 @@ pub struct Command(InMemDicomObject);
 
 impl Command {
     fn u16_of(&self, tag: Tag) -> Option<u16> {
-        self.0.element_opt(tag).ok().flatten().and_then(|e| e.to_int::<u16>().ok())
+        self.0
+            .element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_int::<u16>().ok())
     }
 
     fn text_of(&self, tag: Tag) -> Option<String> {
@@ -142,13 +146,17 @@ impl Command {
         self.u16_of(tags::MESSAGE_ID).unwrap_or(0)
     }
     pub fn has_dataset(&self) -> bool {
-        self.u16_of(tags::COMMAND_DATA_SET_TYPE).unwrap_or(NO_DATASET) != NO_DATASET
+        self.u16_of(tags::COMMAND_DATA_SET_TYPE)
+            .unwrap_or(NO_DATASET)
+            != NO_DATASET
     }
     pub fn affected_sop_class(&self) -> String {
-        self.text_of(tags::AFFECTED_SOP_CLASS_UID).unwrap_or_default()
+        self.text_of(tags::AFFECTED_SOP_CLASS_UID)
+            .unwrap_or_default()
     }
     pub fn affected_sop_instance(&self) -> String {
-        self.text_of(tags::AFFECTED_SOP_INSTANCE_UID).unwrap_or_default()
+        self.text_of(tags::AFFECTED_SOP_INSTANCE_UID)
+            .unwrap_or_default()
     }
     pub fn error_comment(&self) -> Option<String> {
         self.text_of(tags::ERROR_COMMENT).filter(|s| !s.is_empty())
@@ -182,11 +190,17 @@ impl CommandBuilder {
 
     /// A request: a message id (and a priority for the Q/R and storage services).
     pub fn request(mut self, message_id: u16) -> Self {
-        self.0
-            .push(DataElement::new(tags::MESSAGE_ID, VR::US, PrimitiveValue::from(message_id)));
+        self.0.push(DataElement::new(
+            tags::MESSAGE_ID,
+            VR::US,
+            PrimitiveValue::from(message_id),
+        ));
         if !matches!(self.field(), C_ECHO_RQ) {
-            self.0
-                .push(DataElement::new(tags::PRIORITY, VR::US, PrimitiveValue::from(PRIORITY_MEDIUM)));
+            self.0.push(DataElement::new(
+                tags::PRIORITY,
+                VR::US,
+                PrimitiveValue::from(PRIORITY_MEDIUM),
+            ));
         }
         self
     }
@@ -198,7 +212,11 @@ impl CommandBuilder {
             VR::US,
             PrimitiveValue::from(message_id),
         ));
-        self.0.push(DataElement::new(tags::STATUS, VR::US, PrimitiveValue::from(status)));
+        self.0.push(DataElement::new(
+            tags::STATUS,
+            VR::US,
+            PrimitiveValue::from(status),
+        ));
         self
     }
 
@@ -208,7 +226,8 @@ impl CommandBuilder {
     }
 
     pub fn with_ae(mut self, tag: Tag, ae: &str) -> Self {
-        self.0.push(DataElement::new(tag, VR::AE, PrimitiveValue::from(ae)));
+        self.0
+            .push(DataElement::new(tag, VR::AE, PrimitiveValue::from(ae)));
         self
     }
 
@@ -274,7 +293,12 @@ pub fn decode_dataset(bytes: &[u8], ts_uid: &str) -> Result<InMemDicomObject> {
 fn decode_command(bytes: &[u8]) -> Result<Command> {
     decode_dataset(bytes, IMPLICIT_LE)
         .map(Command)
-        .map_err(|e| Error::dicom(format!("PACS sent an unreadable command set: {}", e.message)))
+        .map_err(|e| {
+            Error::dicom(format!(
+                "PACS sent an unreadable command set: {}",
+                e.message
+            ))
+        })
 }
 
 /// The two association flavours miic uses (requestor for SCU work, acceptor for the C-MOVE
@@ -332,7 +356,10 @@ impl Link for ServerAssociation<TcpStream> {
 
 /// What arrived on an association when miic waited for the next message.
 pub enum Incoming {
-    Command { pc_id: u8, command: Command },
+    Command {
+        pc_id: u8,
+        command: Command,
+    },
     /// The peer asked to release (answered already).
     Released,
 }
@@ -369,7 +396,11 @@ impl<L: Link> Conn<L> {
             if let Some(pdv) = self.pending.pop_front() {
                 return Ok(Some(pdv));
             }
-            match self.link.receive_pdu().map_err(|e| ul_error(e, &self.peer, self.timeout))? {
+            match self
+                .link
+                .receive_pdu()
+                .map_err(|e| ul_error(e, &self.peer, self.timeout))?
+            {
                 Pdu::PData { data } => self.pending.extend(data),
                 Pdu::ReleaseRQ => {
                     let _ = self.link.send_pdu(&Pdu::ReleaseRP);
@@ -418,7 +449,11 @@ impl<L: Link> Conn<L> {
 
     /// Stream the data set that follows a command into `sink`; returns its byte count.
     /// `on_bytes` sees each fragment's size (progress).
-    pub fn receive_dataset(&mut self, sink: &mut dyn Write, on_bytes: &mut dyn FnMut(u64)) -> Result<u64> {
+    pub fn receive_dataset(
+        &mut self,
+        sink: &mut dyn Write,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
         let mut total = 0u64;
         loop {
             let Some(pdv) = self.next_pdv()? else {
@@ -450,7 +485,12 @@ impl<L: Link> Conn<L> {
     }
 
     /// Send a command, then its data set (if any), split to the peer's PDU limit.
-    pub fn send_message(&mut self, pc_id: u8, command: CommandBuilder, dataset: Option<&[u8]>) -> Result<()> {
+    pub fn send_message(
+        &mut self,
+        pc_id: u8,
+        command: CommandBuilder,
+        dataset: Option<&[u8]>,
+    ) -> Result<()> {
         let command = command.encode()?;
         self.send_fragments(pc_id, PDataValueType::Command, &command)?;
         if let Some(data) = dataset {
@@ -459,9 +499,16 @@ impl<L: Link> Conn<L> {
         Ok(())
     }
 
-    fn send_fragments(&mut self, pc_id: u8, value_type: PDataValueType, bytes: &[u8]) -> Result<()> {
+    fn send_fragments(
+        &mut self,
+        pc_id: u8,
+        value_type: PDataValueType,
+        bytes: &[u8],
+    ) -> Result<()> {
         // PDU length = PDV item length field (4) + context id (1) + header (1) + data.
-        let max = (self.link.peer_max_pdu() as usize).saturating_sub(6).max(1024);
+        let max = (self.link.peer_max_pdu() as usize)
+            .saturating_sub(6)
+            .max(1024);
         let mut chunks = bytes.chunks(max).peekable();
         if bytes.is_empty() {
             return Err(Error::internal("empty DIMSE fragment"));

@@ -111,17 +111,25 @@ fn join_url(base_url: &str, segments: &[String]) -> String {
 }
 
 /// Download every entry of `dcm_path` under `dest_dir`. Returns the manifest and the outcome.
-pub fn fetch(config: &Config, dcm_path: &str, dest_dir: &Path, progress: &Progress) -> Result<(Manifest, Result<Status>)> {
-    let base_url = config
-        .dicom_http_base_url
-        .as_deref()
-        .ok_or_else(|| Error::config("config key 'dicom_http.base_url' is required for miic_dicom_fetch_http"))?;
+pub fn fetch(
+    config: &Config,
+    dcm_path: &str,
+    dest_dir: &Path,
+    progress: &Progress,
+) -> Result<(Manifest, Result<Status>)> {
+    let base_url = config.dicom_http_base_url.as_deref().ok_or_else(|| {
+        Error::config("config key 'dicom_http.base_url' is required for miic_dicom_fetch_http")
+    })?;
     let entries = parse_dcm_path(dcm_path);
     if entries.is_empty() {
         return Err(Error::argument("'dcm_path' holds no path"));
     }
-    std::fs::create_dir_all(dest_dir)
-        .map_err(|e| Error::io(format!("cannot create dest_dir '{}': {e}", dest_dir.display())))?;
+    std::fs::create_dir_all(dest_dir).map_err(|e| {
+        Error::io(format!(
+            "cannot create dest_dir '{}': {e}",
+            dest_dir.display()
+        ))
+    })?;
     let started = Instant::now();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -188,15 +196,25 @@ pub fn fetch(config: &Config, dcm_path: &str, dest_dir: &Path, progress: &Progre
 }
 
 fn transport_failure(manifest: &Manifest) -> Result<()> {
-    let errors: Vec<&str> = manifest.files.iter().filter_map(|f| f.error.as_deref()).collect();
+    let errors: Vec<&str> = manifest
+        .files
+        .iter()
+        .filter_map(|f| f.error.as_deref())
+        .collect();
     if errors.is_empty() {
         return Ok(());
     }
     if errors.iter().all(|e| e.contains("timeout_ms")) {
-        return Err(Error::timeout(format!("every download timed out (first: {})", errors[0])));
+        return Err(Error::timeout(format!(
+            "every download timed out (first: {})",
+            errors[0]
+        )));
     }
     if errors.iter().all(|e| e.starts_with("connection")) {
-        return Err(Error::network(format!("every download failed (first: {})", errors[0])));
+        return Err(Error::network(format!(
+            "every download failed (first: {})",
+            errors[0]
+        )));
     }
     Ok(())
 }
@@ -228,7 +246,9 @@ impl Job<'_> {
             Err(why) => return FileEntry::failed(source, format!("path rejected: {why}")),
         };
         let relative = segments.join("/");
-        let final_path = segments.iter().fold(self.dest.to_path_buf(), |p, s| p.join(s));
+        let final_path = segments
+            .iter()
+            .fold(self.dest.to_path_buf(), |p, s| p.join(s));
         // Resume: a file under its final name was renamed there whole by an earlier run.
         if final_path.is_file() {
             if let Ok(info) = inspect_part10(&final_path) {
@@ -255,7 +275,10 @@ impl Job<'_> {
         let parent = final_path.parent().unwrap_or(self.dest);
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("cannot create '{}': {e}", parent.display())))?;
-        let name = final_path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let name = final_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("file");
         let temp_path = parent.join(format!(".{name}.part"));
         let response = self.agent.get(&url).call().map_err(|e| self.map_error(e))?;
         let status = response.status().as_u16();
@@ -276,7 +299,8 @@ impl Job<'_> {
         let file = std::fs::File::create(&temp_path)
             .map_err(|e| Error::io(format!("cannot create '{}': {e}", temp_path.display())))?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
-        let write_err = |e: std::io::Error| Error::io(format!("cannot write '{}': {e}", temp_path.display()));
+        let write_err =
+            |e: std::io::Error| Error::io(format!("cannot write '{}': {e}", temp_path.display()));
         out.write_all(&head).map_err(write_err)?;
         let mut size = head.len() as u64;
         self.progress.add_bytes(size);
@@ -292,8 +316,7 @@ impl Job<'_> {
             size += n as u64;
             self.progress.add_bytes(n as u64);
         }
-        out.into_inner()
-            .map_err(|e| write_err(e.into_error()))?;
+        out.into_inner().map_err(|e| write_err(e.into_error()))?;
         land_path(&temp_path, final_path)?;
         temp.0 = None;
         Ok(size)
@@ -303,7 +326,9 @@ impl Job<'_> {
         match e {
             ureq::Error::Timeout(_) => self.timeout_error(),
             ureq::Error::Io(io) => self.io_error(io),
-            ureq::Error::HostNotFound => Error::network("connection failed: host not found".to_string()),
+            ureq::Error::HostNotFound => {
+                Error::network("connection failed: host not found".to_string())
+            }
             ureq::Error::ConnectionFailed => Error::network("connection failed".to_string()),
             other => Error::protocol(format!("HTTP: {other}")),
         }
@@ -311,14 +336,19 @@ impl Job<'_> {
 
     fn io_error(&self, e: std::io::Error) -> Error {
         use std::io::ErrorKind;
-        if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) || e.to_string().contains("timeout") {
+        if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock)
+            || e.to_string().contains("timeout")
+        {
             return self.timeout_error();
         }
         Error::network(format!("connection failed: {e}"))
     }
 
     fn timeout_error(&self) -> Error {
-        Error::timeout(format!("no data within timeout_ms = {}", self.timeout.as_millis()))
+        Error::timeout(format!(
+            "no data within timeout_ms = {}",
+            self.timeout.as_millis()
+        ))
     }
 }
 

@@ -146,19 +146,28 @@ impl Manifest {
         if self.study_instance_uid.is_none() {
             // HTTP: the study most files belong to is "the" study; the rest are mismatches.
             let mut counts: Vec<(String, usize)> = Vec::new();
-            for uid in self.files.iter().filter_map(|f| f.study_instance_uid.clone()) {
+            for uid in self
+                .files
+                .iter()
+                .filter_map(|f| f.study_instance_uid.clone())
+            {
                 match counts.iter_mut().find(|(u, _)| *u == uid) {
                     Some((_, n)) => *n += 1,
                     None => counts.push((uid, 1)),
                 }
             }
-            self.study_instance_uid = counts.iter().max_by_key(|(_, n)| *n).map(|(u, _)| u.clone());
+            self.study_instance_uid = counts
+                .iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(u, _)| u.clone());
         }
         if let Some(expected) = self.study_instance_uid.clone() {
             for file in &mut self.files {
                 if file.status != FileStatus::Failed {
                     if let Some(actual) = file.study_instance_uid.clone() {
-                        if actual != expected && file.warning.as_deref().is_none_or(|w| !w.contains("study")) {
+                        if actual != expected
+                            && file.warning.as_deref().is_none_or(|w| !w.contains("study"))
+                        {
                             file.warn(format!("belongs to study {actual}, not {expected}"));
                         }
                     }

@@ -28,10 +28,11 @@ pub fn forget(client_id: u64) {
 }
 
 fn get(client_id: u64) -> Option<ProgressFn> {
-    SLOTS
-        .lock()
-        .ok()
-        .and_then(|s| s.iter().find(|(id, _)| *id == client_id).map(|(_, f)| f.clone()))
+    SLOTS.lock().ok().and_then(|s| {
+        s.iter()
+            .find(|(id, _)| *id == client_id)
+            .map(|(_, f)| f.clone())
+    })
 }
 
 /// The progress of one fetch; shared by its worker threads.
@@ -73,7 +74,9 @@ impl Progress {
     fn report(&self, always: bool) {
         let Some(f) = &self.f else { return };
         // The lock also serialises calls into the host.
-        let Ok(mut last) = self.last.lock() else { return };
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
         if !always && last.elapsed() < BYTE_REPORT_INTERVAL {
             return;
         }

@@ -2,9 +2,9 @@
 //! study level (confirm a study, count it), and retrieval by C-GET or C-MOVE into `dest_dir`.
 
 use super::dimse::{
-    self, ul_error, CommandBuilder, Conn, Incoming, C_ECHO_RQ, C_ECHO_RSP, C_FIND_RQ, C_FIND_RSP, C_GET_RQ,
-    C_GET_RSP, C_MOVE_RQ, C_MOVE_RSP, C_STORE_RQ, EXPLICIT_LE, FIND_STUDY_ROOT, GET_STUDY_ROOT, IMPLICIT_LE,
-    MOVE_STUDY_ROOT, STORAGE_CLASSES, STORAGE_SYNTAXES, VERIFICATION,
+    self, ul_error, CommandBuilder, Conn, Incoming, C_ECHO_RQ, C_ECHO_RSP, C_FIND_RQ, C_FIND_RSP,
+    C_GET_RQ, C_GET_RSP, C_MOVE_RQ, C_MOVE_RSP, C_STORE_RQ, EXPLICIT_LE, FIND_STUDY_ROOT,
+    GET_STUDY_ROOT, IMPLICIT_LE, MOVE_STUDY_ROOT, STORAGE_CLASSES, STORAGE_SYNTAXES, VERIFICATION,
 };
 use super::manifest::{Manifest, PacsReport};
 use super::progress::Progress;
@@ -14,7 +14,9 @@ use crate::error::{Error, Result, Status};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
-use dicom_ul::association::{ClientAssociation, ClientAssociationOptions, ServerAssociationOptions};
+use dicom_ul::association::{
+    ClientAssociation, ClientAssociationOptions, ServerAssociationOptions,
+};
 use serde::Serialize;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -44,12 +46,14 @@ impl Peer {
             })
         };
         Ok(Peer {
-            local_ae: need(d.local_ae.clone(), "dicom.local_ae")?.trim().to_owned(),
+            local_ae: need(d.local_ae.clone(), "dicom.local_ae")?
+                .trim()
+                .to_owned(),
             peer_ae: need(d.peer_ae.clone(), "dicom.peer_ae")?.trim().to_owned(),
             host: need(d.host.clone(), "dicom.host")?.trim().to_owned(),
-            port: d
-                .port
-                .ok_or_else(|| Error::config("config key 'dicom.port' is required for DICOM calls"))?,
+            port: d.port.ok_or_else(|| {
+                Error::config("config key 'dicom.port' is required for DICOM calls")
+            })?,
             max_pdu: d.max_pdu,
             timeout: config.timeout,
             retrieve: d.retrieve,
@@ -62,7 +66,10 @@ impl Peer {
         format!("{}@{}:{}", self.peer_ae, self.host, self.port)
     }
 
-    fn associate(&self, options: ClientAssociationOptions<'_>) -> Result<Conn<ClientAssociation<TcpStream>>> {
+    fn associate(
+        &self,
+        options: ClientAssociationOptions<'_>,
+    ) -> Result<Conn<ClientAssociation<TcpStream>>> {
         let association = options
             .calling_ae_title(self.local_ae.as_str())
             .called_ae_title(self.peer_ae.as_str())
@@ -87,12 +94,16 @@ fn release(conn: Conn<ClientAssociation<TcpStream>>) {
 /// C-ECHO: associate, echo, release. Returns the round-trip time of the whole exchange.
 pub fn echo(peer: &Peer) -> Result<Duration> {
     let started = Instant::now();
-    let mut conn = peer.associate(ClientAssociationOptions::new().with_presentation_context(
-        VERIFICATION,
-        vec![IMPLICIT_LE, EXPLICIT_LE],
-    ))?;
+    let mut conn = peer.associate(
+        ClientAssociationOptions::new()
+            .with_presentation_context(VERIFICATION, vec![IMPLICIT_LE, EXPLICIT_LE]),
+    )?;
     let pc_id = conn.link.presentation_contexts()[0].id;
-    conn.send_message(pc_id, CommandBuilder::new(C_ECHO_RQ, VERIFICATION, false).request(1), None)?;
+    conn.send_message(
+        pc_id,
+        CommandBuilder::new(C_ECHO_RQ, VERIFICATION, false).request(1),
+        None,
+    )?;
     let command = match conn.receive_command()? {
         Incoming::Command { command, .. } if command.field() == C_ECHO_RSP => command,
         Incoming::Command { command, .. } => {
@@ -102,7 +113,12 @@ pub fn echo(peer: &Peer) -> Result<Duration> {
                 command.field()
             )))
         }
-        Incoming::Released => return Err(Error::dicom(format!("{} released instead of answering C-ECHO", conn.peer))),
+        Incoming::Released => {
+            return Err(Error::dicom(format!(
+                "{} released instead of answering C-ECHO",
+                conn.peer
+            )))
+        }
     };
     if command.status() != 0 {
         return Err(Error::dicom(format!(
@@ -131,8 +147,16 @@ pub struct StudyMatch {
 
 fn study_identifier(study_uid: &str, for_find: bool) -> InMemDicomObject {
     let mut elements = vec![
-        DataElement::new(tags::QUERY_RETRIEVE_LEVEL, VR::CS, PrimitiveValue::from("STUDY")),
-        DataElement::new(tags::STUDY_INSTANCE_UID, VR::UI, PrimitiveValue::from(study_uid)),
+        DataElement::new(
+            tags::QUERY_RETRIEVE_LEVEL,
+            VR::CS,
+            PrimitiveValue::from("STUDY"),
+        ),
+        DataElement::new(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from(study_uid),
+        ),
     ];
     if for_find {
         for (tag, vr) in [
@@ -163,14 +187,18 @@ fn check_study_uid(study_uid: &str) -> Result<()> {
 pub fn find_study(peer: &Peer, study_uid: &str) -> Result<Vec<StudyMatch>> {
     check_study_uid(study_uid)?;
     let mut conn = peer.associate(
-        ClientAssociationOptions::new().with_presentation_context(FIND_STUDY_ROOT, vec![EXPLICIT_LE, IMPLICIT_LE]),
+        ClientAssociationOptions::new()
+            .with_presentation_context(FIND_STUDY_ROOT, vec![EXPLICIT_LE, IMPLICIT_LE]),
     )?;
     let matches = find_on(&mut conn, study_uid)?;
     release(conn);
     Ok(matches)
 }
 
-fn context_for(conn: &Conn<ClientAssociation<TcpStream>>, abstract_syntax: &str) -> Result<(u8, String)> {
+fn context_for(
+    conn: &Conn<ClientAssociation<TcpStream>>,
+    abstract_syntax: &str,
+) -> Result<(u8, String)> {
     conn.link
         .presentation_contexts()
         .iter()
@@ -184,7 +212,10 @@ fn context_for(conn: &Conn<ClientAssociation<TcpStream>>, abstract_syntax: &str)
         })
 }
 
-fn find_on(conn: &mut Conn<ClientAssociation<TcpStream>>, study_uid: &str) -> Result<Vec<StudyMatch>> {
+fn find_on(
+    conn: &mut Conn<ClientAssociation<TcpStream>>,
+    study_uid: &str,
+) -> Result<Vec<StudyMatch>> {
     let (pc_id, ts) = context_for(conn, FIND_STUDY_ROOT)?;
     let identifier = dimse::encode_dataset(&study_identifier(study_uid, true), &ts)?;
     let request = CommandBuilder::new(C_FIND_RQ, FIND_STUDY_ROOT, true).request(next_message_id());
@@ -200,7 +231,12 @@ fn find_on(conn: &mut Conn<ClientAssociation<TcpStream>>, study_uid: &str) -> Re
                     command.field()
                 )))
             }
-            Incoming::Released => return Err(Error::dicom(format!("{} released during C-FIND", conn.peer))),
+            Incoming::Released => {
+                return Err(Error::dicom(format!(
+                    "{} released during C-FIND",
+                    conn.peer
+                )))
+            }
         };
         let data = if command.has_dataset() {
             Some(conn.receive_dataset_bytes()?)
@@ -220,7 +256,10 @@ fn find_on(conn: &mut Conn<ClientAssociation<TcpStream>>, study_uid: &str) -> Re
                 "{} failed the C-FIND: {}{}",
                 conn.peer,
                 dimse::status_text(status),
-                command.error_comment().map(|c| format!(" ({c})")).unwrap_or_default()
+                command
+                    .error_comment()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
             )));
         }
         return Ok(matches);
@@ -257,10 +296,19 @@ fn next_message_id() -> u16 {
 
 /// Retrieve a study into `dest_dir` by C-GET or C-MOVE (`[dicom] retrieve`). The manifest is
 /// returned in every case that got as far as the PACS, with the call's outcome beside it.
-pub fn retrieve(peer: &Peer, study_uid: &str, dest_dir: &Path, progress: &Progress) -> Result<(Manifest, Result<Status>)> {
+pub fn retrieve(
+    peer: &Peer,
+    study_uid: &str,
+    dest_dir: &Path,
+    progress: &Progress,
+) -> Result<(Manifest, Result<Status>)> {
     check_study_uid(study_uid)?;
-    std::fs::create_dir_all(dest_dir)
-        .map_err(|e| Error::io(format!("cannot create dest_dir '{}': {e}", dest_dir.display())))?;
+    std::fs::create_dir_all(dest_dir).map_err(|e| {
+        Error::io(format!(
+            "cannot create dest_dir '{}': {e}",
+            dest_dir.display()
+        ))
+    })?;
     let method = match peer.retrieve {
         RetrieveMethod::Get => "c-get",
         RetrieveMethod::Move => "c-move",
@@ -295,7 +343,11 @@ pub fn retrieve(peer: &Peer, study_uid: &str, dest_dir: &Path, progress: &Progre
 
 /// Confirm the study with C-FIND (on the retrieval association), so an unknown study is a
 /// clear error rather than an empty success.
-fn confirm_study(conn: &mut Conn<ClientAssociation<TcpStream>>, study_uid: &str, progress: &Progress) -> Result<()> {
+fn confirm_study(
+    conn: &mut Conn<ClientAssociation<TcpStream>>,
+    study_uid: &str,
+    progress: &Progress,
+) -> Result<()> {
     let matches = find_on(conn, study_uid)?;
     let Some(found) = matches.first() else {
         return Err(Error::dicom(format!(
@@ -342,7 +394,10 @@ fn final_status_error(conn_peer: &str, op: &str, command: &dimse::Command) -> Re
     Err(Error::dicom(format!(
         "{conn_peer} ended the {op} with status {}{}",
         dimse::status_text(status),
-        command.error_comment().map(|c| format!(" ({c})")).unwrap_or_default()
+        command
+            .error_comment()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default()
     )))
 }
 
@@ -364,7 +419,9 @@ fn get_study(peer: &Peer, study_uid: &str, target: &StoreTarget) -> Result<()> {
     loop {
         let (pc, command) = match conn.receive_command()? {
             Incoming::Command { pc_id, command } => (pc_id, command),
-            Incoming::Released => return Err(Error::dicom(format!("{} released during C-GET", conn.peer))),
+            Incoming::Released => {
+                return Err(Error::dicom(format!("{} released during C-GET", conn.peer)))
+            }
         };
         match command.field() {
             C_STORE_RQ => handle_store(&mut conn, pc, &command, target)?,
@@ -392,11 +449,13 @@ fn get_study(peer: &Peer, study_uid: &str, target: &StoreTarget) -> Result<()> {
 }
 
 fn move_study(peer: &Peer, study_uid: &str, target: &StoreTarget) -> Result<()> {
-    let port = peer
-        .move_port
-        .ok_or_else(|| Error::config("config key 'dicom.move_port' is required when 'dicom.retrieve' is \"move\""))?;
+    let port = peer.move_port.ok_or_else(|| {
+        Error::config("config key 'dicom.move_port' is required when 'dicom.retrieve' is \"move\"")
+    })?;
     let listener = TcpListener::bind(("0.0.0.0", port)).map_err(|e| {
-        Error::network(format!("cannot listen on dicom.move_port {port} for C-MOVE: {e}"))
+        Error::network(format!(
+            "cannot listen on dicom.move_port {port} for C-MOVE: {e}"
+        ))
     })?;
     listener
         .set_nonblocking(true)
@@ -446,7 +505,12 @@ fn move_requests(peer: &Peer, study_uid: &str, target: &StoreTarget) -> Result<(
                     command.field()
                 )))
             }
-            Incoming::Released => return Err(Error::dicom(format!("{} released during C-MOVE", conn.peer))),
+            Incoming::Released => {
+                return Err(Error::dicom(format!(
+                    "{} released during C-MOVE",
+                    conn.peer
+                )))
+            }
         };
         if command.has_dataset() {
             conn.receive_dataset_bytes()?;
@@ -464,7 +528,12 @@ fn move_requests(peer: &Peer, study_uid: &str, target: &StoreTarget) -> Result<(
 
 /// The in-process storage SCP that receives C-MOVE sub-operations: accepts associations on
 /// `move_port` until told to stop, storing each object like a C-GET would.
-fn storage_scp(listener: &TcpListener, peer: &Peer, stop: &AtomicBool, target: &StoreTarget) -> Result<()> {
+fn storage_scp(
+    listener: &TcpListener,
+    peer: &Peer,
+    stop: &AtomicBool,
+    target: &StoreTarget,
+) -> Result<()> {
     let mut options = ServerAssociationOptions::new()
         .accept_any()
         .ae_title(peer.local_ae.as_str())
@@ -490,14 +559,19 @@ fn storage_scp(listener: &TcpListener, peer: &Peer, stop: &AtomicBool, target: &
         };
         let _ = socket.set_nonblocking(false);
         let _ = socket.set_nodelay(true);
-        let name = format!("storage association from {addr}");
         let association = match options.establish(socket) {
             Ok(a) => a,
             Err(e) => {
+                let name = format!("storage association from {addr}");
                 log::warn!("C-MOVE storage SCP: {}", ul_error(e, &name, peer.timeout));
                 continue;
             }
         };
+        // `AE@address`, like the SCU side: the AE part goes into the files' meta group.
+        let name = format!(
+            "{}@{addr}",
+            dicom_ul::association::Association::peer_ae_title(&association).trim()
+        );
         if let Err(e) = serve_storage(Conn::new(association, name, peer.timeout)?, target) {
             log::warn!("C-MOVE storage SCP: {e}");
             first_error.get_or_insert(e);
@@ -506,14 +580,18 @@ fn storage_scp(listener: &TcpListener, peer: &Peer, stop: &AtomicBool, target: &
     first_error.map_or(Ok(()), Err)
 }
 
-fn serve_storage(mut conn: Conn<dicom_ul::association::ServerAssociation<TcpStream>>, target: &StoreTarget) -> Result<()> {
+fn serve_storage(
+    mut conn: Conn<dicom_ul::association::ServerAssociation<TcpStream>>,
+    target: &StoreTarget,
+) -> Result<()> {
     loop {
         match conn.receive_command()? {
             Incoming::Released => return Ok(()),
             Incoming::Command { pc_id, command } => match command.field() {
                 C_STORE_RQ => handle_store(&mut conn, pc_id, &command, target)?,
                 C_ECHO_RQ => {
-                    let rsp = CommandBuilder::new(C_ECHO_RSP, VERIFICATION, false).response(command.message_id(), 0);
+                    let rsp = CommandBuilder::new(C_ECHO_RSP, VERIFICATION, false)
+                        .response(command.message_id(), 0);
                     conn.send_message(pc_id, rsp, None)?;
                 }
                 other => {
@@ -539,7 +617,12 @@ pub fn dest_path(dest_dir: &str) -> Result<PathBuf> {
 pub type Fetched = (Manifest, Result<Status>);
 
 /// Shared by the CLI and the C surface.
-pub fn retrieve_with_config(config: &Config, client_id: u64, study_uid: &str, dest_dir: &str) -> Result<Fetched> {
+pub fn retrieve_with_config(
+    config: &Config,
+    client_id: u64,
+    study_uid: &str,
+    dest_dir: &str,
+) -> Result<Fetched> {
     let peer = Peer::from_config(config)?;
     let dest = dest_path(dest_dir)?;
     let progress = Progress::for_client(client_id);

@@ -75,7 +75,12 @@ pub fn uid_is_valid(uid: &str) -> bool {
 
 /// Handle one C-STORE-RQ whose command has arrived: receive its data set, answer it, record it.
 /// Returns an error only when the association itself failed (the caller stops then).
-pub fn handle_store<L: Link>(conn: &mut Conn<L>, pc_id: u8, command: &Command, target: &StoreTarget) -> Result<()> {
+pub fn handle_store<L: Link>(
+    conn: &mut Conn<L>,
+    pc_id: u8,
+    command: &Command,
+    target: &StoreTarget,
+) -> Result<()> {
     let sop_class = command.affected_sop_class();
     let sop_instance = command.affected_sop_instance();
     let message_id = command.message_id();
@@ -83,7 +88,10 @@ pub fn handle_store<L: Link>(conn: &mut Conn<L>, pc_id: u8, command: &Command, t
     let (entry, status) = match outcome {
         Ok(entry) => (entry, STORE_OK),
         Err(ReceiveError::Link(e)) => {
-            record(target, FileEntry::failed(None, format!("{sop_instance}: {}", e.message)));
+            record(
+                target,
+                FileEntry::failed(None, format!("{sop_instance}: {}", e.message)),
+            );
             return Err(e);
         }
         Err(ReceiveError::Local(e, status)) => {
@@ -121,18 +129,20 @@ fn receive_object<L: Link>(
     sop_instance: &str,
     target: &StoreTarget,
 ) -> std::result::Result<FileEntry, ReceiveError> {
-    let drain = |conn: &mut Conn<L>, e: Error, status: u16| {
-        match conn.receive_dataset(&mut std::io::sink(), &mut |n| target.progress.add_bytes(n)) {
-            Ok(_) => ReceiveError::Local(e, status),
-            Err(link) => ReceiveError::Link(link),
-        }
+    let drain = |conn: &mut Conn<L>, e: Error, status: u16| match conn
+        .receive_dataset(&mut std::io::sink(), &mut |n| target.progress.add_bytes(n))
+    {
+        Ok(_) => ReceiveError::Local(e, status),
+        Err(link) => ReceiveError::Link(link),
     };
     let ts = match conn.transfer_syntax(pc_id) {
         Ok(ts) => ts,
         Err(e) => return Err(drain(conn, e, STORE_CANNOT_UNDERSTAND)),
     };
     if !uid_is_valid(sop_instance) {
-        let e = Error::dicom(format!("PACS sent an invalid SOP Instance UID '{sop_instance}'"));
+        let e = Error::dicom(format!(
+            "PACS sent an invalid SOP Instance UID '{sop_instance}'"
+        ));
         return Err(drain(conn, e, STORE_CANNOT_UNDERSTAND));
     }
     let final_path = target.dest.join(format!("{sop_instance}.dcm"));
@@ -152,13 +162,22 @@ fn receive_object<L: Link>(
         .map_err(ReceiveError::Link)?;
     let local = |e: Error| ReceiveError::Local(e, STORE_OUT_OF_RESOURCES);
     if let Some(e) = sink.error {
-        return Err(local(Error::io(format!("cannot write {}: {e}", temp.path.display()))));
+        return Err(local(Error::io(format!(
+            "cannot write {}: {e}",
+            temp.path.display()
+        ))));
     }
     sink.out
         .into_inner()
         .map_err(|e| e.into_error())
-        .map_err(|e| local(Error::io(format!("cannot write {}: {e}", temp.path.display()))))?;
-    let info = inspect_part10(&temp.path).map_err(|e| ReceiveError::Local(e, STORE_CANNOT_UNDERSTAND))?;
+        .map_err(|e| {
+            local(Error::io(format!(
+                "cannot write {}: {e}",
+                temp.path.display()
+            )))
+        })?;
+    let info =
+        inspect_part10(&temp.path).map_err(|e| ReceiveError::Local(e, STORE_CANNOT_UNDERSTAND))?;
     let size = std::fs::metadata(&temp.path).map(|m| m.len()).unwrap_or(0);
     land(temp, &final_path).map_err(local)?;
     let mut entry = FileEntry::landed(format!("{sop_instance}.dcm"), None, info.clone(), size);
@@ -172,23 +191,41 @@ fn receive_object<L: Link>(
 }
 
 /// Create the temp file with preamble and file meta group; the data set bytes follow as sent.
-fn start_file(path: &Path, sop_class: &str, sop_instance: &str, ts: &str, peer: &str) -> Result<BufWriter<File>> {
+fn start_file(
+    path: &Path,
+    sop_class: &str,
+    sop_instance: &str,
+    ts: &str,
+    peer: &str,
+) -> Result<BufWriter<File>> {
     let meta = FileMetaTableBuilder::new()
         .media_storage_sop_class_uid(sop_class)
         .media_storage_sop_instance_uid(sop_instance)
         .transfer_syntax(ts)
         .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
-        .implementation_version_name(IMPLEMENTATION_VERSION)
-        .source_application_entity_title(peer.split('@').next().unwrap_or(""))
+        .implementation_version_name(even(IMPLEMENTATION_VERSION))
+        .source_application_entity_title(even(peer.split('@').next().unwrap_or("").trim()))
         .build()
         .map_err(|e| Error::dicom(format!("cannot build the file meta group: {e}")))?;
-    let file = File::create(path).map_err(|e| Error::io(format!("cannot create {}: {e}", path.display())))?;
+    let file = File::create(path)
+        .map_err(|e| Error::io(format!("cannot create {}: {e}", path.display())))?;
     let mut out = BufWriter::with_capacity(256 * 1024, file);
-    out.write_all(&[0u8; 128])
+    let mut head = [0u8; 132];
+    head[128..].copy_from_slice(b"DICM");
+    out.write_all(&head)
         .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))?;
     meta.write(&mut out)
         .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))?;
     Ok(out)
+}
+
+/// Text values in the meta group must have even length (padded with a space).
+fn even(text: &str) -> String {
+    let mut s: String = text.chars().take(16).collect();
+    if s.len() % 2 == 1 {
+        s.push(' ');
+    }
+    s
 }
 
 /// Rename the finished temp file to its final name (replacing an older copy).

@@ -9,7 +9,11 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 /// Hand the manifest to the host whatever the outcome, then return the outcome.
-fn give_manifest(slot: &mut *mut c_char, fetched: scu::Fetched, encoding: crate::text::TextEncoding) -> Result<Status> {
+fn give_manifest(
+    slot: &mut *mut c_char,
+    fetched: scu::Fetched,
+    encoding: crate::text::TextEncoding,
+) -> Result<Status> {
     let (manifest, outcome) = fetched;
     give_string(slot, &manifest.to_json(), encoding)?;
     outcome
@@ -39,7 +43,11 @@ pub extern "C" fn miic_dicom_echo(c: *mut miic_client) -> MiicStatus {
 /// # Safety
 /// `study_uid` is a NUL-terminated string; `matches_out` is a writable pointer.
 #[no_mangle]
-pub unsafe extern "C" fn miic_dicom_find(c: *mut miic_client, study_uid: *const c_char, matches_out: *mut *mut c_char) -> MiicStatus {
+pub unsafe extern "C" fn miic_dicom_find(
+    c: *mut miic_client,
+    study_uid: *const c_char,
+    matches_out: *mut *mut c_char,
+) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
         let slot = unsafe { out_string_slot(matches_out, "matches_out") }?;
@@ -86,7 +94,8 @@ pub unsafe extern "C" fn miic_dicom_retrieve(
         let slot = unsafe { out_string_slot(manifest_out, "manifest_out") }?;
         let study_uid = unsafe { c_text(study_uid, "study_uid", client.encoding()) }?;
         let dest_dir = unsafe { c_text(dest_dir, "dest_dir", client.encoding()) }?;
-        let fetched = scu::retrieve_with_config(&client.config, client.id, study_uid.trim(), &dest_dir)?;
+        let fetched =
+            scu::retrieve_with_config(&client.config, client.id, study_uid.trim(), &dest_dir)?;
         give_manifest(slot, fetched, client.encoding())
     })
 }
@@ -127,21 +136,33 @@ pub unsafe extern "C" fn miic_dicom_fetch_http(
 /// Progress of `miic_dicom_retrieve` / `miic_dicom_fetch_http`: `files_done` of `files_total`
 /// (0 while not known yet) and `bytes_done` received so far. Called on the fetching thread or
 /// on miic's worker threads, one call at a time, at most every 100 ms for byte progress.
-pub type miic_progress_fn =
-    Option<unsafe extern "C" fn(user: *mut c_void, files_done: u32, files_total: u32, bytes_done: i64)>;
+pub type miic_progress_fn = Option<
+    unsafe extern "C" fn(user: *mut c_void, files_done: u32, files_total: u32, bytes_done: i64),
+>;
 
 /// Report the progress of this client's fetches to `fn` (replacing any earlier callback; NULL
 /// removes it). `user` is passed back unchanged. The callback must return quickly, must not call
 /// miic with the same client, and must stay callable until removed or the client is closed.
 /// `MIIC_E_ARGUMENT` for a bad client handle.
 #[no_mangle]
-pub extern "C" fn miic_set_progress_callback(c: *mut miic_client, progress_fn: miic_progress_fn, user: *mut c_void) -> MiicStatus {
+pub extern "C" fn miic_set_progress_callback(
+    c: *mut miic_client,
+    progress_fn: miic_progress_fn,
+    user: *mut c_void,
+) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
         let user = user as usize;
         let f: Option<progress::ProgressFn> = progress_fn.map(|f| {
             Arc::new(move |done: u32, total: u32, bytes: u64| {
-                unsafe { f(user as *mut c_void, done, total, bytes.min(i64::MAX as u64) as i64) };
+                unsafe {
+                    f(
+                        user as *mut c_void,
+                        done,
+                        total,
+                        bytes.min(i64::MAX as u64) as i64,
+                    )
+                };
             }) as progress::ProgressFn
         });
         progress::set(client.id, f);

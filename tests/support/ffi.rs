@@ -22,7 +22,9 @@ impl Drop for ClientHandle {
 }
 
 pub fn last_error() -> String {
-    unsafe { CStr::from_ptr(miic::ffi::miic_last_error()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(miic::ffi::miic_last_error()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 pub fn cstr(s: &str) -> CString {

@@ -41,7 +41,11 @@ impl Drop for Scratch {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One generated object: its UIDs and pixel bytes, to compare with what miic fetched.
@@ -87,8 +91,16 @@ pub fn make_study(dir: &Path, study_uid: &str, count: usize, rows: u16) -> Vec<O
                 DataElement::new(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16)),
                 DataElement::new(tags::BITS_STORED, VR::US, PrimitiveValue::from(16u16)),
                 DataElement::new(tags::HIGH_BIT, VR::US, PrimitiveValue::from(15u16)),
-                DataElement::new(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16)),
-                DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::from(pixels.clone())),
+                DataElement::new(
+                    tags::PIXEL_REPRESENTATION,
+                    VR::US,
+                    PrimitiveValue::from(0u16),
+                ),
+                DataElement::new(
+                    tags::PIXEL_DATA,
+                    VR::OW,
+                    PrimitiveValue::from(pixels.clone()),
+                ),
             ]);
             let file = object
                 .with_meta(FileMetaTableBuilder::new().transfer_syntax(EXPLICIT_LE))
@@ -108,14 +120,29 @@ pub fn make_study(dir: &Path, study_uid: &str, count: usize, rows: u16) -> Vec<O
 /// Pixel bytes and SOP Instance UID of a Part 10 file.
 pub fn read_pixels(path: &Path) -> (String, Vec<u8>) {
     let object = dicom_object::open_file(path).unwrap();
-    let uid = object.element(tags::SOP_INSTANCE_UID).unwrap().to_str().unwrap();
-    let pixels = object.element(tags::PIXEL_DATA).unwrap().to_bytes().unwrap().to_vec();
+    let uid = object
+        .element(tags::SOP_INSTANCE_UID)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let pixels = object
+        .element(tags::PIXEL_DATA)
+        .unwrap()
+        .to_bytes()
+        .unwrap()
+        .to_vec();
     (uid.trim_end_matches('\0').to_owned(), pixels)
 }
 
 pub fn patient_name_of(path: &Path) -> String {
     let object = dicom_object::open_file(path).unwrap();
-    object.element(tags::PATIENT_NAME).unwrap().to_str().unwrap().trim().to_owned()
+    object
+        .element(tags::PATIENT_NAME)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 /// dcmqrscp with its database; SIGKILLed on drop (also when the test fails).
@@ -131,11 +158,18 @@ pub struct Pacs {
 impl Pacs {
     /// Start dcmqrscp (single process, so one PID to kill or stop) with `count` objects.
     pub fn start(name: &str, count: usize, rows: u16) -> Pacs {
-        assert!(Path::new(DCMQRSCP).exists(), "{DCMQRSCP} missing: scripts/test.sh installs dcmtk");
+        assert!(
+            Path::new(DCMQRSCP).exists(),
+            "{DCMQRSCP} missing: scripts/test.sh installs dcmtk"
+        );
         let scratch = Scratch::new(name);
         let db = scratch.path().join("db");
         std::fs::create_dir_all(&db).unwrap();
-        let study_uid = format!("1.2.826.0.1.3680043.9.7433.{}.{}", std::process::id(), name.len() * 1000 + count);
+        let study_uid = format!(
+            "1.2.826.0.1.3680043.9.7433.{}.{}",
+            std::process::id(),
+            name.len() * 1000 + count
+        );
         let originals = make_study(&db, &study_uid, count, rows);
         let status = Command::new(DCMQRIDX)
             .arg(&db)
@@ -160,11 +194,21 @@ impl Pacs {
         .unwrap();
         let child = Command::new(DCMQRSCP)
             .arg("--single-process")
+            .args(
+                std::env::var("MIIC_DCMQRSCP_DEBUG")
+                    .map(|_| vec!["-d"])
+                    .unwrap_or_default(),
+            )
             .arg("-c")
             .arg(&config)
             .arg(port.to_string())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(match std::env::var("MIIC_DCMQRSCP_DEBUG") {
+                Ok(dir) => Stdio::from(
+                    std::fs::File::create(format!("{dir}/dcmqrscp-{name}.log")).unwrap(),
+                ),
+                Err(_) => Stdio::null(),
+            })
             .spawn()
             .unwrap();
         let pacs = Pacs {
@@ -177,7 +221,10 @@ impl Pacs {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "dcmqrscp did not start listening");
+            assert!(
+                Instant::now() < deadline,
+                "dcmqrscp did not start listening"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         pacs
