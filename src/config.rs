@@ -214,8 +214,9 @@ impl Config {
         let bytes = std::fs::read(path).map_err(|e| {
             Error::config(format!("cannot read config file '{}': {e}", path.display()))
         })?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Error::config(format!("config file '{}' is not UTF-8", path.display())))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::config(format!("config file '{}' is not UTF-8", path.display()))
+        })?;
         let text = text.trim_start_matches('\u{feff}');
         let is_json = match path.extension().and_then(|e| e.to_str()) {
             Some(ext) if ext.eq_ignore_ascii_case("json") => true,
@@ -231,8 +232,8 @@ impl Config {
     }
 
     pub fn from_json(text: &str) -> Result<Config> {
-        let raw: RawConfig =
-            serde_json::from_str(text).map_err(|e| Error::config(format!("config: {e}")))?;
+        let raw: RawConfig = serde_json::from_str(text)
+            .map_err(|e| Error::config(format!("config: {e}")))?;
         raw.validate()
     }
 
@@ -315,19 +316,14 @@ impl RawConfig {
         let dicom = match self.dicom {
             None => DicomConfig::default(),
             Some(raw) => {
-                for (key, ae) in [
-                    ("dicom.local_ae", &raw.local_ae),
-                    ("dicom.peer_ae", &raw.peer_ae),
-                ] {
+                for (key, ae) in [("dicom.local_ae", &raw.local_ae), ("dicom.peer_ae", &raw.peer_ae)] {
                     if let Some(ae) = ae {
                         check_ae_title(key, ae)?;
                     }
                 }
                 for (key, port) in [("dicom.port", raw.port), ("dicom.move_port", raw.move_port)] {
                     if port == Some(0) {
-                        return Err(Error::config(format!(
-                            "config key '{key}' must be 1..=65535"
-                        )));
+                        return Err(Error::config(format!("config key '{key}' must be 1..=65535")));
                     }
                 }
                 let max_pdu = raw.max_pdu.unwrap_or(DEFAULT_MAX_PDU);
@@ -389,17 +385,11 @@ impl RawConfig {
 /// An `http://host[:port][/prefix]` URL without query; returned without a trailing `/`.
 fn check_http_url(key: &str, url: &str) -> Result<String> {
     let url = url.trim();
-    let bad = |why: &str| {
-        Error::config(format!(
-            "config key '{key}' is not a usable URL ({why}): '{url}'"
-        ))
-    };
+    let bad = |why: &str| Error::config(format!("config key '{key}' is not a usable URL ({why}): '{url}'"));
     let rest = if let Some(rest) = url.strip_prefix("http://") {
         rest
     } else if url.starts_with("https://") {
-        return Err(bad(
-            "https is not supported: the front-end machine speaks plain HTTP on the hospital LAN",
-        ));
+        return Err(bad("https is not supported: the front-end machine speaks plain HTTP on the hospital LAN"));
     } else {
         return Err(bad("must start with http://"));
     };
@@ -419,10 +409,7 @@ fn check_http_url(key: &str, url: &str) -> Result<String> {
 
 fn check_ae_title(key: &str, ae: &str) -> Result<()> {
     let trimmed = ae.trim();
-    if trimmed.is_empty()
-        || ae.len() > 16
-        || !ae.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
-    {
+    if trimmed.is_empty() || ae.len() > 16 || !ae.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\') {
         return Err(Error::config(format!(
             "config key '{key}' must be 1-16 printable ASCII characters without '\\', got '{ae}'"
         )));
@@ -441,22 +428,17 @@ mod tests {
     fn minimal_json_gets_defaults() {
         let c = Config::from_json(MIN).unwrap();
         assert_eq!(c.timeout, Duration::from_millis(3000));
-        assert_eq!(
-            c.url(&c.paths.qrurl),
-            "http://127.0.0.1:8080/getway/reportAndFilm/api/qrurl"
-        );
+        assert_eq!(c.url(&c.paths.qrurl), "http://127.0.0.1:8080/getway/reportAndFilm/api/qrurl");
         assert_eq!(c.text_encoding, TextEncoding::Utf8);
         assert!(c.sm2.prefix_04);
     }
 
     #[test]
     fn unknown_key_is_named() {
-        let e = Config::from_json(r#"{"base_url":"http://a","hospital_id":"H","timeout":5}"#)
-            .unwrap_err();
+        let e = Config::from_json(r#"{"base_url":"http://a","hospital_id":"H","timeout":5}"#).unwrap_err();
         assert_eq!(e.status, Status::Config);
         assert!(e.message.contains("timeout"), "{}", e.message);
-        let e = Config::from_toml("base_url='http://a'\nhospital_id='H'\n[sm2]\nmdoe='c1c2c3'\n")
-            .unwrap_err();
+        let e = Config::from_toml("base_url='http://a'\nhospital_id='H'\n[sm2]\nmdoe='c1c2c3'\n").unwrap_err();
         assert!(e.message.contains("mdoe"), "{}", e.message);
     }
 
@@ -465,42 +447,15 @@ mod tests {
         for (text, key) in [
             (r#"{"base_url":"ftp://a","hospital_id":"H"}"#, "base_url"),
             (r#"{"base_url":"http://","hospital_id":"H"}"#, "base_url"),
-            (
-                r#"{"base_url":"http://a","hospital_id":"H","timeout_ms":0}"#,
-                "timeout_ms",
-            ),
-            (
-                r#"{"base_url":"http://a","hospital_id":"H","text_encoding":"latin1"}"#,
-                "latin1",
-            ),
-            (
-                r#"{"base_url":"http://a","hospital_id":"H","sm2":{"mode":"c2c1c3"}}"#,
-                "c2c1c3",
-            ),
-            (
-                r#"{"base_url":"http://a","hospital_id":"H","sm2":{"public_key":"04abcd"}}"#,
-                "sm2.public_key",
-            ),
-            (
-                r#"{"base_url":"http://a","hospital_id":"H","log":{"level":"loud"}}"#,
-                "log.level",
-            ),
-            (
-                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"local_ae":"WAY_TOO_LONG_AE_TITLE"}}"#,
-                "dicom.local_ae",
-            ),
-            (
-                r#"{"base_url":"http://a","hospital_id":"H","paths":{"qrurl":"qr"}}"#,
-                "paths.qrurl",
-            ),
-            (
-                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"max_pdu":100}}"#,
-                "dicom.max_pdu",
-            ),
-            (
-                r#"{"base_url":"http://a","hospital_id":"H","plugin":{"login_via":"exe"}}"#,
-                "plugin.exe",
-            ),
+            (r#"{"base_url":"http://a","hospital_id":"H","timeout_ms":0}"#, "timeout_ms"),
+            (r#"{"base_url":"http://a","hospital_id":"H","text_encoding":"latin1"}"#, "latin1"),
+            (r#"{"base_url":"http://a","hospital_id":"H","sm2":{"mode":"c2c1c3"}}"#, "c2c1c3"),
+            (r#"{"base_url":"http://a","hospital_id":"H","sm2":{"public_key":"04abcd"}}"#, "sm2.public_key"),
+            (r#"{"base_url":"http://a","hospital_id":"H","log":{"level":"loud"}}"#, "log.level"),
+            (r#"{"base_url":"http://a","hospital_id":"H","dicom":{"local_ae":"WAY_TOO_LONG_AE_TITLE"}}"#, "dicom.local_ae"),
+            (r#"{"base_url":"http://a","hospital_id":"H","paths":{"qrurl":"qr"}}"#, "paths.qrurl"),
+            (r#"{"base_url":"http://a","hospital_id":"H","dicom":{"max_pdu":100}}"#, "dicom.max_pdu"),
+            (r#"{"base_url":"http://a","hospital_id":"H","plugin":{"login_via":"exe"}}"#, "plugin.exe"),
             (r#"{"base_url":"http://a"}"#, "hospital_id"),
         ] {
             let e = Config::from_json(text).unwrap_err();

@@ -97,9 +97,7 @@ impl Http {
                 "{path}: no answer within timeout_ms = {}",
                 self.timeout.as_millis()
             )),
-            ureq::Error::Io(io)
-                if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) =>
-            {
+            ureq::Error::Io(io) if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
                 Error::timeout(format!(
                     "{path}: no answer within timeout_ms = {}",
                     self.timeout.as_millis()
@@ -108,9 +106,9 @@ impl Http {
             ureq::Error::Io(io) => Error::network(format!("{path}: {io}")),
             ureq::Error::HostNotFound => Error::network(format!("{path}: host not found")),
             ureq::Error::ConnectionFailed => Error::network(format!("{path}: connection failed")),
-            ureq::Error::BodyExceedsLimit(limit) => {
-                Error::protocol(format!("{path}: reply larger than {limit} bytes"))
-            }
+            ureq::Error::BodyExceedsLimit(limit) => Error::protocol(format!(
+                "{path}: reply larger than {limit} bytes"
+            )),
             other => Error::protocol(format!("{path}: {other}")),
         }
     }
@@ -128,7 +126,10 @@ impl CloudReply {
     /// Parse the envelope; `code` may come as a number or a string (`"200"`).
     pub fn parse(what: &str, body: &[u8]) -> Result<CloudReply> {
         let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
-            Error::protocol(format!("{what}: reply is not JSON: {}", preview(body)))
+            Error::protocol(format!(
+                "{what}: reply is not JSON: {}",
+                preview(body)
+            ))
         })?;
         let object = value
             .as_object()
@@ -147,10 +148,7 @@ impl CloudReply {
         Ok(CloudReply {
             code,
             message,
-            data: object
-                .get("data")
-                .cloned()
-                .unwrap_or(serde_json::Value::Null),
+            data: object.get("data").cloned().unwrap_or(serde_json::Value::Null),
         })
     }
 
@@ -185,23 +183,14 @@ mod tests {
     fn envelope_accepts_string_codes_and_reports_failures() {
         let r = CloudReply::parse("qrurl", br#"{"code":"200","data":"u","message":"ok"}"#).unwrap();
         assert_eq!(r.code, 200);
-        let e = CloudReply::parse(
-            "qrurl",
-            "{\"code\":202,\"message\":\"少传参数\"}".as_bytes(),
-        )
-        .unwrap()
-        .into_success("qrurl")
-        .unwrap_err();
+        let e = CloudReply::parse("qrurl", "{\"code\":202,\"message\":\"少传参数\"}".as_bytes())
+            .unwrap()
+            .into_success("qrurl")
+            .unwrap_err();
         assert_eq!(e.status, Status::Server);
         assert!(e.message.contains("202") && e.message.contains("少传参数"));
-        assert_eq!(
-            CloudReply::parse("x", b"<html>").unwrap_err().status,
-            Status::Protocol
-        );
-        assert_eq!(
-            CloudReply::parse("x", b"{\"data\":1}").unwrap_err().status,
-            Status::Protocol
-        );
+        assert_eq!(CloudReply::parse("x", b"<html>").unwrap_err().status, Status::Protocol);
+        assert_eq!(CloudReply::parse("x", b"{\"data\":1}").unwrap_err().status, Status::Protocol);
     }
 
     #[test]

@@ -50,10 +50,7 @@ mod tests {
     #[test]
     fn dollar_encoding_matches_the_spec_example() {
         assert_eq!(dollar("张医生"), "$E5$BC$A0$E5$8C$BB$E7$94$9F");
-        assert_eq!(
-            dollar_query(&[("hisUserId", "1001".into()), ("type", "1".into())]),
-            "hisUserId=1001&type=1"
-        );
+        assert_eq!(dollar_query(&[("hisUserId", "1001".into()), ("type", "1".into())]), "hisUserId=1001&type=1");
     }
 
     #[test]

@@ -15,11 +15,7 @@ pub struct Registry<T> {
 
 impl<T> Registry<T> {
     pub const fn new(what: &'static str) -> Self {
-        Registry {
-            what,
-            next: AtomicUsize::new(1),
-            live: Mutex::new(None),
-        }
+        Registry { what, next: AtomicUsize::new(1), live: Mutex::new(None) }
     }
 
     /// Register `value` and return its token (non-zero, unique for the process lifetime
@@ -27,8 +23,7 @@ impl<T> Registry<T> {
     pub fn insert(&self, value: T) -> usize {
         let token = self.next.fetch_add(1, Ordering::Relaxed).wrapping_mul(16) | 0x8;
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.get_or_insert_with(HashMap::new)
-            .insert(token, Arc::new(value));
+        live.get_or_insert_with(HashMap::new).insert(token, Arc::new(value));
         token
     }
 
@@ -40,10 +35,7 @@ impl<T> Registry<T> {
         live.as_ref()
             .and_then(|m| m.get(&token).cloned())
             .ok_or_else(|| {
-                Error::argument(format!(
-                    "'{name}' is not a live {} handle (closed, freed or invalid)",
-                    self.what
-                ))
+                Error::argument(format!("'{name}' is not a live {} handle (closed, freed or invalid)", self.what))
             })
     }
 
