@@ -65,7 +65,7 @@ fn last_error(encoding: TextEncoding) -> String {
         .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn check(status: i32, encoding: TextEncoding) -> Outcome<i32> {
+pub(crate) fn check(status: i32, encoding: TextEncoding) -> Outcome<i32> {
     if status >= 0 {
         Ok(status)
     } else {
@@ -78,13 +78,13 @@ fn check(status: i32, encoding: TextEncoding) -> Outcome<i32> {
 }
 
 /// Text for the library in `encoding`, NUL-terminated.
-fn c_text(text: &str, encoding: TextEncoding, what: &str) -> Outcome<CString> {
+pub(crate) fn c_text(text: &str, encoding: TextEncoding, what: &str) -> Outcome<CString> {
     CString::new(encoding.encode(text))
         .map_err(|_| Failure::argument(format!("'{what}' contains a NUL character")))
 }
 
 /// Take ownership of a string the library returned through `char **`, freeing it.
-fn take_string(ptr: *mut c_char, encoding: TextEncoding) -> String {
+pub(crate) fn take_string(ptr: *mut c_char, encoding: TextEncoding) -> String {
     if ptr.is_null() {
         return String::new();
     }
@@ -108,6 +108,11 @@ unsafe impl Send for Client {}
 unsafe impl Sync for Client {}
 
 impl Client {
+    /// The raw handle and text encoding, for the DICOM calls in `dicom_cmd.rs`.
+    pub(crate) fn raw(&self) -> (*mut miic_client, TextEncoding) {
+        (self.raw, self.encoding)
+    }
+
     /// `config`: a path to a `.toml`/`.json` file, or inline JSON text.
     pub fn open(config: &str) -> Outcome<Client> {
         // The config's text encoding decides how we pass text in and read it out, as a host must know.
