@@ -240,3 +240,16 @@ fn hung_pacs_times_out_within_timeout_ms() {
         "took {elapsed:?}"
     );
 }
+
+#[test]
+fn retrieve_with_smallest_max_pdu_reassembles_fragments() {
+    let pacs = Pacs::start("smallpdu", 3, 128);
+    let dest = Scratch::new("smallpdu-dest");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&pacs.config("get", LOCAL_AE, 3000)).unwrap();
+    config["dicom"]["max_pdu"] = 4096.into();
+    let client = ClientHandle::open(&config.to_string());
+    let (status, manifest) = retrieve(&client, &pacs.study_uid, dest.path());
+    assert_eq!(status, MIIC_OK, "{} {manifest:?}", last_error());
+    assert_matches_originals(&pacs, dest.path(), 3);
+}

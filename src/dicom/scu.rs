@@ -325,6 +325,15 @@ pub fn retrieve(
         RetrieveMethod::Move => move_study(peer, study_uid, &target),
     };
     let mut manifest = manifest.into_inner().unwrap_or_else(|p| p.into_inner());
+    let transfer = transfer.and_then(|()| {
+        if manifest.files.is_empty() {
+            return Err(Error::dicom(format!(
+                "study {study_uid} is not on {} (it sent no instances)",
+                peer.name()
+            )));
+        }
+        Ok(())
+    });
     if let Err(e) = &transfer {
         manifest.error = Some(e.message.clone());
     }
@@ -348,6 +357,12 @@ fn confirm_study(
     study_uid: &str,
     progress: &Progress,
 ) -> Result<()> {
+    // Spec 4.2 only promises C-ECHO and C-MOVE rights: without C-FIND, the retrieval's own
+    // result tells an unknown study (no instances) instead.
+    if context_for(conn, FIND_STUDY_ROOT).is_err() {
+        log::info!("{} does not grant C-FIND; retrieving without confirming the study", conn.peer);
+        return Ok(());
+    }
     let matches = find_on(conn, study_uid)?;
     let Some(found) = matches.first() else {
         return Err(Error::dicom(format!(

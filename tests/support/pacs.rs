@@ -158,6 +158,12 @@ pub struct Pacs {
 impl Pacs {
     /// Start dcmqrscp (single process, so one PID to kill or stop) with `count` objects.
     pub fn start(name: &str, count: usize, rows: u16) -> Pacs {
+        Pacs::start_with(name, count, rows, &[])
+    }
+
+    /// As [`Pacs::start`], with extra environment for dcmqrscp (e.g. `TCP_NODELAY=1`).
+    /// The HostTable also lets dcmtk's movescu (AE `MOVESCU` on `move_port + 1`) in.
+    pub fn start_with(name: &str, count: usize, rows: u16, env: &[(&str, &str)]) -> Pacs {
         assert!(
             Path::new(DCMQRSCP).exists(),
             "{DCMQRSCP} missing: scripts/test.sh installs dcmtk"
@@ -180,12 +186,13 @@ impl Pacs {
         assert!(status.success(), "dcmqridx failed");
         let port = free_port();
         let move_port = free_port();
+        let dcmtk_port = move_port.wrapping_add(1);
         let config = scratch.path().join("dcmqrscp.cfg");
         std::fs::write(
             &config,
             format!(
                 "NetworkTCPPort = {port}\nMaxPDUSize = 65536\nMaxAssociations = 16\n\
-                 HostTable BEGIN\nmiic = ({LOCAL_AE}, localhost, {move_port})\nHostTable END\n\
+                 HostTable BEGIN\nmiic = ({LOCAL_AE}, localhost, {move_port}), (MOVESCU, localhost, {dcmtk_port})\nHostTable END\n\
                  VendorTable BEGIN\nVendorTable END\n\
                  AETable BEGIN\n{PACS_AE} {} RW (1000, 1024mb) miic\nAETable END\n",
                 db.display()
@@ -193,6 +200,7 @@ impl Pacs {
         )
         .unwrap();
         let child = Command::new(DCMQRSCP)
+            .envs(env.iter().copied())
             .arg("--single-process")
             .args(
                 std::env::var("MIIC_DCMQRSCP_DEBUG")
