@@ -80,12 +80,16 @@ fn miic_retrieve(pacs: &Pacs, method: &str, out: &Path) {
 }
 
 fn run(cmd: &mut Command, what: &str) {
-    let status = cmd
+    let output = cmd
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
+        .stderr(Stdio::piped())
+        .output()
         .unwrap();
-    assert!(status.success(), "{what} failed");
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn getscu(pacs: &Pacs, out: &Path) {
@@ -139,7 +143,7 @@ fn main() {
         ("packaged", vec![]),
         ("TCP_NODELAY=1", vec![("TCP_NODELAY", "1")]),
     ] {
-        let pacs = Pacs::start_with(&format!("bench{}", env.len()), files, rows_px, &env);
+        let pacs = Pacs::start_with(&format!("bench{}", env.len()), files, rows_px, &env, true);
         study_bytes = pacs
             .originals
             .iter()

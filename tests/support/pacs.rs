@@ -158,12 +158,21 @@ pub struct Pacs {
 impl Pacs {
     /// Start dcmqrscp (single process, so one PID to kill or stop) with `count` objects.
     pub fn start(name: &str, count: usize, rows: u16) -> Pacs {
-        Pacs::start_with(name, count, rows, &[])
+        Pacs::start_with(name, count, rows, &[], false)
     }
 
-    /// As [`Pacs::start`], with extra environment for dcmqrscp (e.g. `TCP_NODELAY=1`).
+    /// As [`Pacs::start`], with extra environment for dcmqrscp (e.g. `TCP_NODELAY=1`), and
+    /// `fork`: one process per association, as packaged. (dcmqrscp 3.6.7 in --single-process
+    /// mode crashes after its first association, so single-process PACSes serve one call; the
+    /// tests use it because killing or stopping its one PID hits the transfer in flight.)
     /// The HostTable also lets dcmtk's movescu (AE `MOVESCU` on `move_port + 1`) in.
-    pub fn start_with(name: &str, count: usize, rows: u16, env: &[(&str, &str)]) -> Pacs {
+    pub fn start_with(
+        name: &str,
+        count: usize,
+        rows: u16,
+        env: &[(&str, &str)],
+        fork: bool,
+    ) -> Pacs {
         assert!(
             Path::new(DCMQRSCP).exists(),
             "{DCMQRSCP} missing: scripts/test.sh installs dcmtk"
@@ -201,7 +210,7 @@ impl Pacs {
         .unwrap();
         let child = Command::new(DCMQRSCP)
             .envs(env.iter().copied())
-            .arg("--single-process")
+            .arg(if fork { "--fork" } else { "--single-process" })
             .args(
                 std::env::var("MIIC_DCMQRSCP_DEBUG")
                     .map(|_| vec!["-d"])
