@@ -253,3 +253,23 @@ fn retrieve_with_smallest_max_pdu_reassembles_fragments() {
     assert_eq!(status, MIIC_OK, "{} {manifest:?}", last_error());
     assert_matches_originals(&pacs, dest.path(), 3);
 }
+
+#[test]
+fn echo_to_hung_pacs_times_out_within_timeout_ms() {
+    let pacs = Pacs::start("echohung", 1, 8);
+    let client = ClientHandle::open(&pacs.config("get", LOCAL_AE, 1000));
+    pacs.signal(libc::SIGSTOP);
+    let started = Instant::now();
+    let status = miic_dicom_echo(client.0);
+    let elapsed = started.elapsed();
+    assert_eq!(status, MIIC_E_TIMEOUT, "{}", last_error());
+    assert!(
+        last_error().contains("timeout_ms = 1000"),
+        "{}",
+        last_error()
+    );
+    assert!(
+        elapsed < Duration::from_millis(1000 + 1000),
+        "took {elapsed:?}"
+    );
+}
