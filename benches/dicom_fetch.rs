@@ -1,7 +1,8 @@
 //! Benchmark (not a test): fetching one study of 300 CT objects (~0.5 MB each) from dcmqrscp on
 //! loopback, miic vs dcmtk in the same run:
 //!   miic C-GET / C-MOVE   vs  /usr/bin/getscu / /usr/bin/movescu
-//!   (dcmqrscp as packaged, and with TCP_NODELAY=1 in its environment, which dcmtk honours)
+//!   (dcmtk as packaged, and with TCP_NODELAY=1 in the environment of dcmqrscp and of
+//!   getscu/movescu, which dcmtk honours)
 //!   miic HTTP fetch       vs  curl -Z (both 4 parallel transfers, same http.server)
 //! Prints one table: best of N runs each, and miic's time as a ratio of the anchor's.
 //! Run: `cargo bench --bench dicom_fetch` (env MIIC_BENCH_FILES, MIIC_BENCH_RUNS to change size).
@@ -92,9 +93,10 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-fn getscu(pacs: &Pacs, out: &Path) {
+fn getscu(pacs: &Pacs, out: &Path, env: &[(&str, &str)]) {
     run(
         Command::new("/usr/bin/getscu")
+            .envs(env.iter().copied())
             .args(["-S", "-aet", LOCAL_AE, "-aec", PACS_AE, "-od"])
             .arg(out)
             .args(["-k", "QueryRetrieveLevel=STUDY", "-k"])
@@ -104,9 +106,10 @@ fn getscu(pacs: &Pacs, out: &Path) {
     );
 }
 
-fn movescu(pacs: &Pacs, out: &Path) {
+fn movescu(pacs: &Pacs, out: &Path, env: &[(&str, &str)]) {
     run(
         Command::new("/usr/bin/movescu")
+            .envs(env.iter().copied())
             .args([
                 "-S", "-aet", "MOVESCU", "-aec", PACS_AE, "-aem", "MOVESCU", "--port",
             ])
@@ -141,7 +144,7 @@ fn main() {
     let mut study_bytes = 0u64;
     for (mode, env) in [
         ("packaged", vec![]),
-        ("TCP_NODELAY=1", vec![("TCP_NODELAY", "1")]),
+        ("+ TCP_NODELAY=1", vec![("TCP_NODELAY", "1")]),
     ] {
         let pacs = Pacs::start_with(&format!("bench{}", env.len()), files, rows_px, &env, true);
         study_bytes = pacs
@@ -152,9 +155,9 @@ fn main() {
         let get = best(runs, files, "miic get", |out| {
             miic_retrieve(&pacs, "get", out)
         });
-        let get_anchor = best(runs, files, "getscu", |out| getscu(&pacs, out));
+        let get_anchor = best(runs, files, "getscu", |out| getscu(&pacs, out, &env));
         rows.push(Row {
-            what: format!("C-GET, dcmqrscp {mode}"),
+            what: format!("C-GET, dcmtk {mode}"),
             miic: get,
             anchor_name: "getscu".into(),
             anchor: get_anchor,
@@ -162,9 +165,9 @@ fn main() {
         let mv = best(runs, files, "miic move", |out| {
             miic_retrieve(&pacs, "move", out)
         });
-        let mv_anchor = best(runs, files, "movescu", |out| movescu(&pacs, out));
+        let mv_anchor = best(runs, files, "movescu", |out| movescu(&pacs, out, &env));
         rows.push(Row {
-            what: format!("C-MOVE, dcmqrscp {mode}"),
+            what: format!("C-MOVE, dcmtk {mode}"),
             miic: mv,
             anchor_name: "movescu".into(),
             anchor: mv_anchor,
