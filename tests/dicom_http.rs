@@ -243,3 +243,41 @@ fn http_fetch_without_base_url_names_the_key() {
         last_error()
     );
 }
+
+#[test]
+fn http_fetch_flags_a_file_of_another_study_as_warning() {
+    let root = Scratch::new("http-mix");
+    let dest = Scratch::new("http-mix-dest");
+    let (_, dcm_path) = served_study(root.path(), 3);
+    make_study(
+        &root.path().join("other"),
+        "1.2.826.0.1.3680043.9.7433.88",
+        1,
+        8,
+    );
+    let list = format!(r"{dcm_path},\other\img0001.dcm");
+    let server = HttpServer::serve(root.path());
+    let client = ClientHandle::open(&config(server.port, 3000));
+    let (status, manifest) = fetch(&client, &list, dest.path());
+    let manifest = manifest.unwrap();
+    assert_eq!(status, MIIC_OK, "{} {manifest:#}", last_error());
+    assert_eq!(manifest["completed"], 3);
+    assert_eq!(manifest["warning"], 1);
+    assert_eq!(manifest["study_uid_mismatch"], true);
+    assert_eq!(
+        manifest["study_instance_uid"],
+        "1.2.826.0.1.3680043.9.7433.77"
+    );
+    assert_eq!(manifest["studies"].as_array().unwrap().len(), 2);
+    let other = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["source"] == r"\other\img0001.dcm")
+        .unwrap();
+    assert_eq!(other["status"], "warning");
+    assert!(other["warning"]
+        .as_str()
+        .unwrap()
+        .contains("1.2.826.0.1.3680043.9.7433.88"));
+}

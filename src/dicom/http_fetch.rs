@@ -50,15 +50,37 @@ pub fn parse_dcm_path(list: &str) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Vec::new();
     for raw in list.split([',', '，']) {
         let raw = raw.trim();
-        if raw.is_empty() || entries.iter().any(|e| e.raw == raw) {
+        let segments = safe_segments(raw);
+        // `\a\b` and `/a/b` are one file: two workers must never write the same temp file.
+        let duplicate = entries
+            .iter()
+            .any(|e| e.raw == raw || (segments.is_ok() && same_file(&e.segments, &segments)));
+        if raw.is_empty() || duplicate {
             continue;
         }
         entries.push(Entry {
             raw: raw.to_owned(),
-            segments: safe_segments(raw),
+            segments,
         });
     }
     entries
+}
+
+/// Whether two entries name the same local file (Windows folders ignore case).
+fn same_file(
+    a: &std::result::Result<Vec<String>, String>,
+    b: &std::result::Result<Vec<String>, String>,
+) -> bool {
+    match (a, b) {
+        (Ok(a), Ok(b)) if cfg!(windows) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.to_lowercase() == y.to_lowercase())
+        }
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// The path's segments, refusing anything that could leave `dest_dir` on Windows or Unix:
@@ -398,7 +420,7 @@ mod tests {
 
     #[test]
     fn list_is_split_trimmed_and_deduplicated() {
-        let entries = parse_dcm_path(r" \a\1 ,\a\2，\a\1,, ");
+        let entries = parse_dcm_path(r" \a\1 ,\a\2，\a\1,, ,/a/2");
         let raws: Vec<&str> = entries.iter().map(|e| e.raw.as_str()).collect();
         assert_eq!(raws, [r"\a\1", r"\a\2"]);
     }

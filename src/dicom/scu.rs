@@ -360,7 +360,10 @@ fn confirm_study(
     // Spec 4.2 only promises C-ECHO and C-MOVE rights: without C-FIND, the retrieval's own
     // result tells an unknown study (no instances) instead.
     if context_for(conn, FIND_STUDY_ROOT).is_err() {
-        log::info!("{} does not grant C-FIND; retrieving without confirming the study", conn.peer);
+        log::info!(
+            "{} does not grant C-FIND; retrieving without confirming the study",
+            conn.peer
+        );
         return Ok(());
     }
     let matches = find_on(conn, study_uid)?;
