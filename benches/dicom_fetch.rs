@@ -142,10 +142,15 @@ fn main() {
     let rows_px = 512u16; // 512×512×16 bit = 0.5 MB of pixels per object
     let mut rows = Vec::new();
     let mut study_bytes = 0u64;
+    // MIIC_BENCH_MODE=packaged|nodelay runs one of the two dcmtk set-ups only.
+    let only = std::env::var("MIIC_BENCH_MODE").unwrap_or_default();
     for (mode, env) in [
         ("packaged", vec![]),
         ("+ TCP_NODELAY=1", vec![("TCP_NODELAY", "1")]),
     ] {
+        if (only == "packaged" && !env.is_empty()) || (only == "nodelay" && env.is_empty()) {
+            continue;
+        }
         let pacs = Pacs::start_with(&format!("bench{}", env.len()), files, rows_px, &env, true);
         study_bytes = pacs
             .originals
