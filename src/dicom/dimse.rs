@@ -372,6 +372,8 @@ pub struct Conn<L: Link> {
     pub peer: String,
     /// Timeout of every single wait on the peer (a hung PACS surfaces as `MIIC_E_TIMEOUT`).
     pub timeout: Duration,
+    /// For short exchanges (C-ECHO, C-FIND): the whole call ends by then, not only each wait.
+    deadline: Option<std::time::Instant>,
 }
 
 impl<L: Link> Conn<L> {
@@ -388,13 +390,30 @@ impl<L: Link> Conn<L> {
             pending: VecDeque::new(),
             peer,
             timeout,
+            deadline: None,
         })
+    }
+
+    /// Bound the rest of this association's waits by `deadline` (whole-call timeout).
+    pub fn set_deadline(&mut self, deadline: std::time::Instant) {
+        self.deadline = Some(deadline);
     }
 
     fn next_pdv(&mut self) -> Result<Option<PDataValue>> {
         loop {
             if let Some(pdv) = self.pending.pop_front() {
                 return Ok(Some(pdv));
+            }
+            if let Some(deadline) = self.deadline {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(Error::timeout(format!(
+                        "{}: no answer within timeout_ms = {}",
+                        self.peer,
+                        self.timeout.as_millis()
+                    )));
+                }
+                let _ = self.link.stream().set_read_timeout(Some(left));
             }
             match self
                 .link

@@ -98,6 +98,7 @@ pub fn echo(peer: &Peer) -> Result<Duration> {
         ClientAssociationOptions::new()
             .with_presentation_context(VERIFICATION, vec![IMPLICIT_LE, EXPLICIT_LE]),
     )?;
+    conn.set_deadline(started + peer.timeout);
     let pc_id = conn.link.presentation_contexts()[0].id;
     conn.send_message(
         pc_id,
@@ -186,10 +187,12 @@ fn check_study_uid(study_uid: &str) -> Result<()> {
 /// C-FIND at study level for one Study Instance UID (zero or one match, normally).
 pub fn find_study(peer: &Peer, study_uid: &str) -> Result<Vec<StudyMatch>> {
     check_study_uid(study_uid)?;
+    let started = Instant::now();
     let mut conn = peer.associate(
         ClientAssociationOptions::new()
             .with_presentation_context(FIND_STUDY_ROOT, vec![EXPLICIT_LE, IMPLICIT_LE]),
     )?;
+    conn.set_deadline(started + peer.timeout);
     let matches = find_on(&mut conn, study_uid)?;
     release(conn);
     Ok(matches)
