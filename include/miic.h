@@ -272,8 +272,8 @@ MiicStatus miic_delete_notify(struct miic_client *c, const struct miic_params *d
  * C-ECHO the PACS of `[dicom]` (the health check spec 4.2 asks for): associate, echo,
  * release. Logs the round-trip time. The exchange after the association is set up ends within
  * `timeout_ms` of the call's start; setting up (TCP connect, A-ASSOCIATE) waits at most
- * `timeout_ms` per step, so a PACS slow at every step costs at most about twice `timeout_ms`. `MIIC_OK`; `MIIC_E_NETWORK` when the PACS refuses the
- * connection; `MIIC_E_TIMEOUT` when it does not answer within `timeout_ms`; `MIIC_E_DICOM`
+ * `timeout_ms` per step, so a PACS slow at every step costs at most about twice `timeout_ms`.
+ * `MIIC_OK`; `MIIC_E_NETWORK` when the PACS refuses the connection; `MIIC_E_TIMEOUT` when it does not answer within `timeout_ms`; `MIIC_E_DICOM`
  * when it rejects the association (e.g. unknown calling AE) — `miic_last_error()` says why;
  * `MIIC_E_CONFIG` when a `[dicom]` key is missing.
  */
