@@ -281,3 +281,36 @@ fn http_fetch_flags_a_file_of_another_study_as_warning() {
         .unwrap()
         .contains("1.2.826.0.1.3680043.9.7433.88"));
 }
+
+#[test]
+fn dicom_exports_reject_null_arguments_naming_them() {
+    use miic::ffi::dicom::{miic_dicom_echo, miic_dicom_retrieve, miic_set_progress_callback};
+    let client = ClientHandle::open(&config(free_port(), 1000));
+    let mut out: *mut c_char = std::ptr::null_mut();
+    let dest = cstr("/tmp/x");
+    let status =
+        unsafe { miic_dicom_fetch_http(client.0, std::ptr::null(), dest.as_ptr(), &mut out) };
+    assert_eq!(status, -1);
+    assert!(last_error().contains("dcm_path"), "{}", last_error());
+    let status = unsafe {
+        miic_dicom_fetch_http(
+            client.0,
+            cstr(r"\a").as_ptr(),
+            dest.as_ptr(),
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(status, -1);
+    assert!(last_error().contains("manifest_out"), "{}", last_error());
+    let status = unsafe {
+        miic_dicom_retrieve(client.0, cstr("1.2.3").as_ptr(), std::ptr::null(), &mut out)
+    };
+    assert_eq!(status, -1);
+    assert!(last_error().contains("dest_dir"), "{}", last_error());
+    assert!(out.is_null());
+    assert_eq!(miic_dicom_echo(std::ptr::null_mut()), -1);
+    assert_eq!(
+        miic_set_progress_callback(std::ptr::null_mut(), None, std::ptr::null_mut()),
+        -1
+    );
+}
