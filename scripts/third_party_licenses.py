@@ -4,13 +4,57 @@
 Reads `cargo metadata --format-version 1 --filter-platform T` on stdin; argv names the root
 packages (e.g. miic miic-cli). Follows normal dependencies only (dev- and build-dependencies are not
 shipped), and prints, per crate, its licence expression and the licence files it carries.
-Fails when a crate carries no licence text at all, so nothing ships without one.
+A crate that ships no licence file gets the standard text of its SPDX licence (MIT with its
+authors, Apache-2.0, CC0-1.0); any other licence without a file fails, so nothing ships without one.
 """
 import json
 import os
 import sys
 
 LICENCE_PREFIXES = ("license", "licence", "copying", "notice", "unlicense")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+MIT_TEMPLATE = """Copyright (c) {holders}
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE."""
+
+
+def standard_texts(p):
+    """Licence texts for a crate that ships none: the standard text of each SPDX id of its
+    licence expression (MIT with the crate's authors as holders). None for an unknown id."""
+    expr = p.get("license") or ""
+    ids = [t for t in expr.replace("(", " ").replace(")", " ").replace("/", " ").split()
+           if t not in ("OR", "AND", "WITH")]
+    texts = []
+    for spdx in ids:
+        if spdx == "MIT":
+            holders = ", ".join(a.split("<")[0].strip() for a in p.get("authors") or []) or f"the {p['name']} authors"
+            texts.append(("MIT (standard text; the crate ships none)", MIT_TEMPLATE.format(holders=holders)))
+        elif spdx == "Apache-2.0":
+            with open(os.path.join(ROOT, "LICENSE-APACHE"), encoding="utf-8") as fh:
+                texts.append(("Apache-2.0 (standard text; the crate ships none)", fh.read().rstrip()))
+        elif spdx == "CC0-1.0":
+            texts.append(("CC0-1.0", "Dedicated to the public domain under Creative Commons CC0 1.0 Universal;"
+                          " no licence notice is required."))
+        else:
+            return None
+    return texts or None
 
 
 def main():
@@ -58,7 +102,11 @@ def main():
         if p.get("repository"):
             out.write(f"source: {p['repository']}\n")
         if not files:
-            lacking.append(f"{p['name']} {p['version']}")
+            texts = standard_texts(p)
+            if texts is None:
+                lacking.append(f"{p['name']} {p['version']}")
+            for title, text in texts or []:
+                out.write(f"\n--- {title} ---\n{text}\n")
             continue
         for f in files:
             with open(os.path.join(folder, f), encoding="utf-8", errors="replace") as fh:
