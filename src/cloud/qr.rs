@@ -59,3 +59,50 @@ pub fn qr_url(client: &Client, params: &Params) -> Result<String> {
         ))),
     }
 }
+
+/// GET `qrcode` and return the PNG picture decoded from the base64 text in `data`
+/// (a `data:image/png;base64,` prefix and line breaks are tolerated).
+pub fn qr_picture(client: &Client, params: &Params) -> Result<Vec<u8>> {
+    use base64::Engine;
+    const PICTURE: &str = "qrcode";
+    let exam = Exam::from_params(client, params)?;
+    let url = format!(
+        "{}?{}",
+        client.config.url(&client.config.paths.qrcode),
+        exam.query()
+    );
+    let body = client.http.get(&url)?;
+    let reply = CloudReply::parse(PICTURE, &body)?.into_success(PICTURE)?;
+    let text = match reply.data {
+        serde_json::Value::String(s) if !s.trim().is_empty() => s,
+        other => {
+            return Err(Error::protocol(format!(
+                "{PICTURE}: reply 'data' is not base64 text: {}",
+                crate::http::short(&other.to_string())
+            )))
+        }
+    };
+    let text = text.trim();
+    let payload = match text.split_once("base64,") {
+        Some((prefix, rest)) if prefix.starts_with("data:") => rest,
+        _ => text,
+    };
+    let compact: String = payload
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let png = engine
+        .decode(compact.as_bytes())
+        .map_err(|e| Error::protocol(format!("{PICTURE}: reply 'data' is not base64: {e}")))?;
+    log::info!(
+        "qrcode for accessNumber={}: {} bytes of picture",
+        exam.access_number,
+        png.len()
+    );
+    Ok(png)
+}

@@ -7,6 +7,7 @@ pub mod client;
 pub mod cloud;
 pub mod handles;
 pub mod params;
+pub mod qr_image;
 pub mod version;
 
 pub use boundary::{miic_last_error, MiicStatus};
