@@ -10,7 +10,8 @@ fn main() {
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
     let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap();
     let patch = std::env::var("CARGO_PKG_VERSION_PATCH").unwrap();
-    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let mut config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     config.after_includes = Some(format!(
         "\n#define MIIC_VERSION_MAJOR {major}\n#define MIIC_VERSION_MINOR {minor}\n#define MIIC_VERSION_PATCH {patch}\n\
          #define MIIC_VERSION_STRING \"{major}.{minor}.{patch}\"\n\
@@ -44,11 +45,18 @@ fn main() {
 fn parenthesize_negative_defines(header: &str) -> String {
     header
         .lines()
-        .map(|line| match line.strip_prefix("#define ").and_then(|r| r.split_once(' ')) {
-            Some((name, value)) if value.starts_with('-') && value[1..].bytes().all(|b| b.is_ascii_digit()) => {
-                format!("#define {name} ({value})")
+        .map(|line| {
+            match line
+                .strip_prefix("#define ")
+                .and_then(|r| r.split_once(' '))
+            {
+                Some((name, value))
+                    if value.starts_with('-') && value[1..].bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    format!("#define {name} ({value})")
+                }
+                _ => line.to_owned(),
             }
-            _ => line.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("\n")

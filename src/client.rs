@@ -40,7 +40,11 @@ impl Client {
     pub fn with_config(config: Config) -> Client {
         let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
         if let Some(dir) = &config.log.dir {
-            crate::log::add_dir(id, dir.clone(), config.log.level.unwrap_or(log::LevelFilter::Info));
+            crate::log::add_dir(
+                id,
+                dir.clone(),
+                config.log.level.unwrap_or(log::LevelFilter::Info),
+            );
         }
         let http = Http::new(config.timeout);
         log::info!(
@@ -67,7 +71,9 @@ impl Client {
     /// SM2-encrypt with the configured key and format; `MIIC_E_CONFIG` when there is no key.
     pub fn encrypt(&self, plain: &str) -> Result<String> {
         let key = self.config.sm2.public_key.as_ref().ok_or_else(|| {
-            Error::config("config key 'sm2.public_key' is not set; it is needed to encrypt ID numbers")
+            Error::config(
+                "config key 'sm2.public_key' is not set; it is needed to encrypt ID numbers",
+            )
         })?;
         sm2::encrypt(
             key,
@@ -92,7 +98,9 @@ impl Client {
 
     /// The local address of the route to the front-end machine, and that interface's MAC.
     pub fn workstation(&self) -> Workstation {
-        self.workstation.get_or_init(|| detect_workstation(&self.config.base_url)).clone()
+        self.workstation
+            .get_or_init(|| detect_workstation(&self.config.base_url))
+            .clone()
     }
 
     /// Stop and join every worker; idempotent. In-flight HTTP calls are interrupted.
@@ -131,22 +139,23 @@ fn detect_workstation(base_url: &str) -> Workstation {
         .ok()
         .and_then(|mut addrs| addrs.next())
         .and_then(|addr| {
-            let bind = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+            let bind = if addr.is_ipv4() {
+                "0.0.0.0:0"
+            } else {
+                "[::]:0"
+            };
             let socket = UdpSocket::bind(bind).ok()?;
             socket.connect(addr).ok()?;
             socket.local_addr().ok()
         })
         .map(|a| a.ip());
-    let mac = mac_address::get_mac_address()
-        .ok()
-        .flatten()
-        .map(|m| {
-            m.bytes()
-                .iter()
-                .map(|b| format!("{b:02X}"))
-                .collect::<Vec<_>>()
-                .join(":")
-        });
+    let mac = mac_address::get_mac_address().ok().flatten().map(|m| {
+        m.bytes()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    });
     Workstation {
         ip: ip.map(|ip| ip.to_string()),
         mac,

@@ -214,9 +214,8 @@ impl Config {
         let bytes = std::fs::read(path).map_err(|e| {
             Error::config(format!("cannot read config file '{}': {e}", path.display()))
         })?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Error::config(format!("config file '{}' is not UTF-8", path.display()))
-        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::config(format!("config file '{}' is not UTF-8", path.display())))?;
         let text = text.trim_start_matches('\u{feff}');
         let is_json = match path.extension().and_then(|e| e.to_str()) {
             Some(ext) if ext.eq_ignore_ascii_case("json") => true,
@@ -232,14 +231,20 @@ impl Config {
     }
 
     pub fn from_json(text: &str) -> Result<Config> {
-        let raw: RawConfig = serde_json::from_str(text)
-            .map_err(|e| Error::config(format!("config: {e}")))?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| path_error(&e.path().to_string(), &e.inner().to_string()))?;
+        de.end().map_err(|e| {
+            Error::config(format!("config: trailing text after the JSON object: {e}"))
+        })?;
         raw.validate()
     }
 
     pub fn from_toml(text: &str) -> Result<Config> {
-        let raw: RawConfig = toml::from_str(text)
+        let de = toml::Deserializer::parse(text)
             .map_err(|e| Error::config(format!("config: {}", e.to_string().trim())))?;
+        let raw: RawConfig = serde_path_to_error::deserialize(de)
+            .map_err(|e| path_error(&e.path().to_string(), e.inner().to_string().trim()))?;
         raw.validate()
     }
 
@@ -316,14 +321,19 @@ impl RawConfig {
         let dicom = match self.dicom {
             None => DicomConfig::default(),
             Some(raw) => {
-                for (key, ae) in [("dicom.local_ae", &raw.local_ae), ("dicom.peer_ae", &raw.peer_ae)] {
+                for (key, ae) in [
+                    ("dicom.local_ae", &raw.local_ae),
+                    ("dicom.peer_ae", &raw.peer_ae),
+                ] {
                     if let Some(ae) = ae {
                         check_ae_title(key, ae)?;
                     }
                 }
                 for (key, port) in [("dicom.port", raw.port), ("dicom.move_port", raw.move_port)] {
                     if port == Some(0) {
-                        return Err(Error::config(format!("config key '{key}' must be 1..=65535")));
+                        return Err(Error::config(format!(
+                            "config key '{key}' must be 1..=65535"
+                        )));
                     }
                 }
                 DicomConfig {
@@ -378,14 +388,28 @@ impl RawConfig {
     }
 }
 
+/// A parse error located at a key path (`sm2.mode`), or in the text itself (`?`/`.`).
+fn path_error(path: &str, why: &str) -> Error {
+    match path {
+        "?" | "." | "" => Error::config(format!("config: {why}")),
+        key => Error::config(format!("config key '{key}': {why}")),
+    }
+}
+
 /// An `http://host[:port][/prefix]` URL without query; returned without a trailing `/`.
 fn check_http_url(key: &str, url: &str) -> Result<String> {
     let url = url.trim();
-    let bad = |why: &str| Error::config(format!("config key '{key}' is not a usable URL ({why}): '{url}'"));
+    let bad = |why: &str| {
+        Error::config(format!(
+            "config key '{key}' is not a usable URL ({why}): '{url}'"
+        ))
+    };
     let rest = if let Some(rest) = url.strip_prefix("http://") {
         rest
     } else if url.starts_with("https://") {
-        return Err(bad("https is not supported: the front-end machine speaks plain HTTP on the hospital LAN"));
+        return Err(bad(
+            "https is not supported: the front-end machine speaks plain HTTP on the hospital LAN",
+        ));
     } else {
         return Err(bad("must start with http://"));
     };
@@ -405,7 +429,10 @@ fn check_http_url(key: &str, url: &str) -> Result<String> {
 
 fn check_ae_title(key: &str, ae: &str) -> Result<()> {
     let trimmed = ae.trim();
-    if trimmed.is_empty() || ae.len() > 16 || !ae.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\') {
+    if trimmed.is_empty()
+        || ae.len() > 16
+        || !ae.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
         return Err(Error::config(format!(
             "config key '{key}' must be 1-16 printable ASCII characters without '\\', got '{ae}'"
         )));
@@ -424,18 +451,39 @@ mod tests {
     fn minimal_json_gets_defaults() {
         let c = Config::from_json(MIN).unwrap();
         assert_eq!(c.timeout, Duration::from_millis(3000));
-        assert_eq!(c.url(&c.paths.qrurl), "http://127.0.0.1:8080/getway/reportAndFilm/api/qrurl");
+        assert_eq!(
+            c.url(&c.paths.qrurl),
+            "http://127.0.0.1:8080/getway/reportAndFilm/api/qrurl"
+        );
         assert_eq!(c.text_encoding, TextEncoding::Utf8);
         assert!(c.sm2.prefix_04);
     }
 
     #[test]
     fn unknown_key_is_named() {
-        let e = Config::from_json(r#"{"base_url":"http://a","hospital_id":"H","timeout":5}"#).unwrap_err();
+        let e = Config::from_json(r#"{"base_url":"http://a","hospital_id":"H","timeout":5}"#)
+            .unwrap_err();
         assert_eq!(e.status, Status::Config);
         assert!(e.message.contains("timeout"), "{}", e.message);
-        let e = Config::from_toml("base_url='http://a'\nhospital_id='H'\n[sm2]\nmdoe='c1c2c3'\n").unwrap_err();
+        let e = Config::from_toml("base_url='http://a'\nhospital_id='H'\n[sm2]\nmdoe='c1c2c3'\n")
+            .unwrap_err();
         assert!(e.message.contains("mdoe"), "{}", e.message);
+        let e = Config::from_toml("base_url='http://a'\nhospital_id='H'\n[sm2]\nmode='c3'\n")
+            .unwrap_err();
+        assert!(e.message.contains("sm2.mode"), "{}", e.message);
+        for (text, key) in [
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"port":70000}}"#,
+                "dicom.port",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","sm2":{"prefix_04":"yes"}}"#,
+                "sm2.prefix_04",
+            ),
+        ] {
+            let e = Config::from_json(text).unwrap_err();
+            assert!(e.message.contains(key), "{}", e.message);
+        }
     }
 
     #[test]
@@ -443,14 +491,38 @@ mod tests {
         for (text, key) in [
             (r#"{"base_url":"ftp://a","hospital_id":"H"}"#, "base_url"),
             (r#"{"base_url":"http://","hospital_id":"H"}"#, "base_url"),
-            (r#"{"base_url":"http://a","hospital_id":"H","timeout_ms":0}"#, "timeout_ms"),
-            (r#"{"base_url":"http://a","hospital_id":"H","text_encoding":"latin1"}"#, "latin1"),
-            (r#"{"base_url":"http://a","hospital_id":"H","sm2":{"mode":"c2c1c3"}}"#, "c2c1c3"),
-            (r#"{"base_url":"http://a","hospital_id":"H","sm2":{"public_key":"04abcd"}}"#, "sm2.public_key"),
-            (r#"{"base_url":"http://a","hospital_id":"H","log":{"level":"loud"}}"#, "log.level"),
-            (r#"{"base_url":"http://a","hospital_id":"H","dicom":{"local_ae":"WAY_TOO_LONG_AE_TITLE"}}"#, "dicom.local_ae"),
-            (r#"{"base_url":"http://a","hospital_id":"H","paths":{"qrurl":"qr"}}"#, "paths.qrurl"),
-            (r#"{"base_url":"http://a","hospital_id":"H","plugin":{"login_via":"exe"}}"#, "plugin.exe"),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","timeout_ms":0}"#,
+                "timeout_ms",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","text_encoding":"latin1"}"#,
+                "text_encoding",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","sm2":{"mode":"c2c1c3"}}"#,
+                "sm2.mode",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","sm2":{"public_key":"04abcd"}}"#,
+                "sm2.public_key",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","log":{"level":"loud"}}"#,
+                "log.level",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"local_ae":"WAY_TOO_LONG_AE_TITLE"}}"#,
+                "dicom.local_ae",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","paths":{"qrurl":"qr"}}"#,
+                "paths.qrurl",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","plugin":{"login_via":"exe"}}"#,
+                "plugin.exe",
+            ),
             (r#"{"base_url":"http://a"}"#, "hospital_id"),
             (r#"{"base_url":"http://a","hospital_id":"H","qr":{"source":"qrimage"}}"#, "qrimage"),
             (r#"{"base_url":"http://a","hospital_id":"H","qr":{"sorce":"qrurl"}}"#, "sorce"),

@@ -2,6 +2,7 @@
 //! a cap on reply size, and the cloud's `{code, message, data}` envelope.
 
 use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Replies larger than this are refused: the cloud's answers are a few hundred bytes, and a
@@ -12,6 +13,7 @@ pub const MAX_REPLY_BYTES: u64 = 4 << 20;
 pub struct Http {
     agent: ureq::Agent,
     timeout: Duration,
+    closed: AtomicBool,
 }
 
 /// The cloud's reply envelope, `code == 200` meaning success.
@@ -32,11 +34,16 @@ impl Http {
             .max_idle_connections_per_host(4)
             .build()
             .into();
-        Http { agent, timeout }
+        Http {
+            agent,
+            timeout,
+            closed: AtomicBool::new(false),
+        }
     }
 
     /// Interrupt every call in flight on this agent and refuse new ones (used by `miic_close`).
     pub fn shutdown(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         self.agent.clone().shutdown();
     }
 
@@ -92,12 +99,17 @@ impl Http {
 
     fn map_error(&self, path: &str, e: ureq::Error) -> Error {
         use std::io::ErrorKind;
+        if self.closed.load(Ordering::SeqCst) {
+            return Error::state(format!("{path}: the client was closed during the call"));
+        }
         match e {
             ureq::Error::Timeout(_) => Error::timeout(format!(
                 "{path}: no answer within timeout_ms = {}",
                 self.timeout.as_millis()
             )),
-            ureq::Error::Io(io) if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            ureq::Error::Io(io)
+                if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) =>
+            {
                 Error::timeout(format!(
                     "{path}: no answer within timeout_ms = {}",
                     self.timeout.as_millis()
@@ -106,9 +118,9 @@ impl Http {
             ureq::Error::Io(io) => Error::network(format!("{path}: {io}")),
             ureq::Error::HostNotFound => Error::network(format!("{path}: host not found")),
             ureq::Error::ConnectionFailed => Error::network(format!("{path}: connection failed")),
-            ureq::Error::BodyExceedsLimit(limit) => Error::protocol(format!(
-                "{path}: reply larger than {limit} bytes"
-            )),
+            ureq::Error::BodyExceedsLimit(limit) => {
+                Error::protocol(format!("{path}: reply larger than {limit} bytes"))
+            }
             other => Error::protocol(format!("{path}: {other}")),
         }
     }
@@ -126,10 +138,7 @@ impl CloudReply {
     /// Parse the envelope; `code` may come as a number or a string (`"200"`).
     pub fn parse(what: &str, body: &[u8]) -> Result<CloudReply> {
         let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
-            Error::protocol(format!(
-                "{what}: reply is not JSON: {}",
-                preview(body)
-            ))
+            Error::protocol(format!("{what}: reply is not JSON: {}", preview(body)))
         })?;
         let object = value
             .as_object()
@@ -148,7 +157,10 @@ impl CloudReply {
         Ok(CloudReply {
             code,
             message,
-            data: object.get("data").cloned().unwrap_or(serde_json::Value::Null),
+            data: object
+                .get("data")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
         })
     }
 
@@ -183,14 +195,23 @@ mod tests {
     fn envelope_accepts_string_codes_and_reports_failures() {
         let r = CloudReply::parse("qrurl", br#"{"code":"200","data":"u","message":"ok"}"#).unwrap();
         assert_eq!(r.code, 200);
-        let e = CloudReply::parse("qrurl", "{\"code\":202,\"message\":\"少传参数\"}".as_bytes())
-            .unwrap()
-            .into_success("qrurl")
-            .unwrap_err();
+        let e = CloudReply::parse(
+            "qrurl",
+            "{\"code\":202,\"message\":\"少传参数\"}".as_bytes(),
+        )
+        .unwrap()
+        .into_success("qrurl")
+        .unwrap_err();
         assert_eq!(e.status, Status::Server);
         assert!(e.message.contains("202") && e.message.contains("少传参数"));
-        assert_eq!(CloudReply::parse("x", b"<html>").unwrap_err().status, Status::Protocol);
-        assert_eq!(CloudReply::parse("x", b"{\"data\":1}").unwrap_err().status, Status::Protocol);
+        assert_eq!(
+            CloudReply::parse("x", b"<html>").unwrap_err().status,
+            Status::Protocol
+        );
+        assert_eq!(
+            CloudReply::parse("x", b"{\"data\":1}").unwrap_err().status,
+            Status::Protocol
+        );
     }
 
     #[test]

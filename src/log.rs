@@ -116,7 +116,11 @@ impl log::Log for Logger {
         for dir in dirs {
             // A full disk or a missing folder must never fail the doctor's call.
             let _ = std::fs::create_dir_all(&dir);
-            if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(dir.join(&name)) {
+            if let Ok(mut f) = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(&name))
+            {
                 let _ = f.write_all(text.as_bytes());
             }
         }
@@ -142,7 +146,8 @@ pub fn mask_line(line: &str) -> String {
                 i += 1;
             }
             let run = &chars[start..i];
-            let looks_personal = (run.len() == 11 && run[0] == '1') || run.len() == 15 || run.len() == 18;
+            let looks_personal =
+                (run.len() == 11 && run[0] == '1') || run.len() == 15 || run.len() == 18;
             if looks_personal {
                 out.extend(&run[..3]);
                 out.extend(std::iter::repeat_n('*', run.len() - 5));
@@ -177,7 +182,10 @@ mod tests {
 
     #[test]
     fn id_and_phone_numbers_are_masked() {
-        assert_eq!(mask_line("id 11010119900307777X ok"), "id 110*************7X ok");
+        assert_eq!(
+            mask_line("id 11010119900307777X ok"),
+            "id 110*************7X ok"
+        );
         assert_eq!(mask_line("tel 15395092817"), "tel 153******17");
         assert_eq!(mask_line("acc 202305010001"), "acc 202305010001");
     }

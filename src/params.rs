@@ -131,7 +131,10 @@ mod tests {
     #[test]
     fn json_values_ignore_host_encoding() {
         let p = Params::from_json("{\"patientName \":\"测试\",\"age\":7}".as_bytes()).unwrap();
-        assert_eq!(p.get("patientName", TextEncoding::Gbk).unwrap().unwrap(), "测试");
+        assert_eq!(
+            p.get("patientName", TextEncoding::Gbk).unwrap().unwrap(),
+            "测试"
+        );
         assert_eq!(p.get("age", TextEncoding::Utf8).unwrap().unwrap(), "7");
     }
 
@@ -139,7 +142,10 @@ mod tests {
     fn raw_values_decode_with_client_encoding() {
         let mut p = Params::new();
         p.set_raw(b"doctorName", &[0xD5, 0xC5]).unwrap();
-        assert_eq!(p.get("doctorName", TextEncoding::Gbk).unwrap().unwrap(), "张");
+        assert_eq!(
+            p.get("doctorName", TextEncoding::Gbk).unwrap().unwrap(),
+            "张"
+        );
         let e = p.get("doctorName", TextEncoding::Utf8).unwrap_err();
         assert!(e.message.contains("doctorName"));
     }

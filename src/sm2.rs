@@ -43,7 +43,8 @@ impl Sm2Key {
         }
         let is_hex = !text.is_empty() && text.bytes().all(|b| b.is_ascii_hexdigit());
         let bytes = if is_hex && (text.len() == 130 || text.len() == 66 || text.len() == 128) {
-            let mut bytes = hex::decode(text).map_err(|e| Error::crypto(format!("bad hex: {e}")))?;
+            let mut bytes =
+                hex::decode(text).map_err(|e| Error::crypto(format!("bad hex: {e}")))?;
             if bytes.len() == 64 {
                 bytes.insert(0, 0x04);
             }
@@ -135,18 +136,31 @@ mod tests {
     #[test]
     fn c1c3c2_hex_decrypts_with_rustcrypto() {
         let (dk, pk) = key_pair();
-        let format = CipherFormat { mode: CipherMode::C1c3c2, encoding: CipherEncoding::Hex, prefix_04: true };
+        let format = CipherFormat {
+            mode: CipherMode::C1c3c2,
+            encoding: CipherEncoding::Hex,
+            prefix_04: true,
+        };
         let c = encrypt(&pk, "110101199003077777", format).unwrap();
         assert!(c.starts_with("04"));
         assert_eq!(c.len(), 2 * (65 + 32 + 18));
-        assert_eq!(dk.decrypt(&hex::decode(c).unwrap()).unwrap(), b"110101199003077777");
+        assert_eq!(
+            dk.decrypt(&hex::decode(c).unwrap()).unwrap(),
+            b"110101199003077777"
+        );
     }
 
     #[test]
     fn c1c2c3_without_prefix_swaps_parts() {
         let (dk, pk) = key_pair();
-        let format = CipherFormat { mode: CipherMode::C1c2c3, encoding: CipherEncoding::Base64, prefix_04: false };
-        let c = base64::engine::general_purpose::STANDARD.decode(encrypt(&pk, "abc", format).unwrap()).unwrap();
+        let format = CipherFormat {
+            mode: CipherMode::C1c2c3,
+            encoding: CipherEncoding::Base64,
+            prefix_04: false,
+        };
+        let c = base64::engine::general_purpose::STANDARD
+            .decode(encrypt(&pk, "abc", format).unwrap())
+            .unwrap();
         assert_eq!(c.len(), 64 + 3 + 32);
         // Rebuild C1C3C2 with 04 for RustCrypto's decrypter.
         let mut std = vec![4u8];

@@ -17,14 +17,12 @@ impl TextEncoding {
     /// Host bytes to a Rust string; `field` names the value in the error.
     pub fn decode(self, bytes: &[u8], field: &str) -> Result<String> {
         match self {
-            TextEncoding::Utf8 => std::str::from_utf8(bytes)
-                .map(str::to_owned)
-                .map_err(|e| {
-                    Error::encoding(format!(
-                        "'{field}' is not valid UTF-8 (bad byte at offset {})",
-                        e.valid_up_to()
-                    ))
-                }),
+            TextEncoding::Utf8 => std::str::from_utf8(bytes).map(str::to_owned).map_err(|e| {
+                Error::encoding(format!(
+                    "'{field}' is not valid UTF-8 (bad byte at offset {})",
+                    e.valid_up_to()
+                ))
+            }),
             TextEncoding::Gbk => {
                 // GB18030 is a superset of GBK: every GBK byte string decodes the same way.
                 let (text, had_errors) = encoding_rs::GB18030
@@ -62,12 +60,17 @@ mod tests {
     fn gbk_round_trips_chinese_name() {
         let gbk = TextEncoding::Gbk.encode("张医生");
         assert_eq!(gbk, vec![0xD5, 0xC5, 0xD2, 0xBD, 0xC9, 0xFA]);
-        assert_eq!(TextEncoding::Gbk.decode(&gbk, "doctorName").unwrap(), "张医生");
+        assert_eq!(
+            TextEncoding::Gbk.decode(&gbk, "doctorName").unwrap(),
+            "张医生"
+        );
     }
 
     #[test]
     fn invalid_utf8_names_the_field() {
-        let e = TextEncoding::Utf8.decode(b"\xff\xfe", "patientName").unwrap_err();
+        let e = TextEncoding::Utf8
+            .decode(b"\xff\xfe", "patientName")
+            .unwrap_err();
         assert_eq!(e.status, crate::error::Status::Encoding);
         assert!(e.message.contains("patientName"));
     }

@@ -1,5 +1,8 @@
 //! QR code PNGs (spec 4.3) through the C ABI: decoded by independent decoders (rqrr, and
-//! Debian's zbarimg reading the file itself), caption ink, sizes, DPI, and errors.
+//! Debian's zbarimg reading the file itself), caption ink, sizes, DPI, and errors; end to end
+//! from C (tests/c/qr_image_test.c) and from `miic-cli qr` against the cloud simulator.
+
+mod common;
 
 use miic::ffi::boundary::miic_last_error;
 use miic::ffi::params::{miic_params, miic_params_free, miic_params_new, miic_params_set};
@@ -417,4 +420,136 @@ fn null_empty_and_oversized_text_are_argument_errors() {
         "{}",
         last_error()
     );
+}
+
+// ---- end to end: C host and CLI against the cloud simulator ----
+
+fn qr_c_program() -> PathBuf {
+    common::c_program("qr_image_test", "tests/c/qr_image_test.c", &[], true)
+}
+
+/// Run the C program; returns (url printed by miic_qr_url, status name, last error).
+fn run_c_image(config: &str, png: &Path, params: &str) -> (Option<String>, String, String) {
+    let out = common::run_c(
+        &qr_c_program(),
+        &["image", png.to_str().unwrap(), params],
+        &[("MIIC_TEST_CONFIG", config.to_owned())],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "C program failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let url = stdout.lines().find_map(|l| l.strip_prefix("url=")).map(str::to_owned);
+    let last = stdout.lines().find_map(|l| l.strip_prefix("status=")).expect("status line");
+    let (status, error) = last.split_once(" error=").unwrap();
+    (url, status.to_owned(), error.to_owned())
+}
+
+fn requests_to(sim: &common::Sim, endpoint: &str) -> Vec<serde_json::Value> {
+    sim.requests().into_iter().filter(|r| r["endpoint"] == endpoint).collect()
+}
+
+const EXAM: &str = r#"{"accessNumber":"CT20261126001","modality":"CT"}"#;
+
+#[test]
+fn c_host_gets_a_captioned_png_of_the_qrurl_url() {
+    let sim = common::Sim::start(&[]);
+    let dir = temp_dir("e2e-url");
+    let png = dir.join("报告二维码.png");
+    let (url, status, error) = run_c_image(&sim.config(""), &png, EXAM);
+    assert_eq!(status, "MIIC_OK", "{error}");
+    let url = url.expect("qrurl answered");
+    assert!(url.starts_with("http://wx.imagingunion.com/"), "{url}");
+    let image = read_png(&png);
+    assert_eq!(image.decode(), url, "the PNG holds the URL the cloud gave");
+    assert_eq!(zbarimg(&png), url);
+    let (_, _, ink) = image.ink(image.width, image.height);
+    assert!(image.height > image.width && ink > 0, "caption under the code");
+    let asked = requests_to(&sim, "qrurl");
+    assert_eq!(asked.len(), 2, "one qrurl call each for miic_qr_url and miic_qr_image");
+    assert_eq!(asked[1]["params"]["hospitalId"], "H4401");
+    assert_eq!(asked[1]["problems"], serde_json::json!([]));
+    assert!(requests_to(&sim, "qrcode").is_empty());
+}
+
+#[test]
+fn c_host_gets_the_cloud_qrcode_picture_with_caption_at_print_size() {
+    let sim = common::Sim::start(&[]);
+    let dir = temp_dir("e2e-picture");
+    let png = dir.join("qr.png");
+    let params = r#"{"accessNumber":"CT20261126001","modality":"CT","sizeMm":"30","dpi":"300"}"#;
+    let (url, status, error) = run_c_image(&sim.config(r#""qr":{"source":"qrcode"}"#), &png, params);
+    assert_eq!(status, "MIIC_OK", "{error}");
+    let image = read_png(&png);
+    assert_eq!(image.width, 354, "30 mm at 300 DPI");
+    assert_eq!(image.phys, Some((11811, 11811, 1)));
+    assert_eq!(image.decode(), url.expect("qrurl answered"), "the cloud's picture encodes the film URL");
+    let (_, _, ink) = image.ink(image.width, image.height);
+    assert!(image.height > image.width && ink > 0, "caption added under the cloud's picture");
+    assert_eq!(requests_to(&sim, "qrcode").len(), 1, "the picture came from qrcode");
+}
+
+#[test]
+fn cloud_refusal_and_bad_options_write_no_file() {
+    let sim = common::Sim::start(&[]);
+    let dir = temp_dir("e2e-errors");
+    let png = dir.join("qr.png");
+    sim.fault(serde_json::json!({"mode": "code202"}));
+    let (_, status, error) = run_c_image(&sim.config(""), &png, EXAM);
+    assert_eq!(status, "MIIC_E_SERVER", "{error}");
+    assert!(error.contains("202"), "{error}");
+    assert!(!png.exists());
+    sim.reset();
+    let with_typo = r#"{"accessNumber":"CT20261126001","modality":"CT","modulepx":"4"}"#;
+    let (_, status, error) = run_c_image(&sim.config(""), &png, with_typo);
+    assert_eq!(status, "MIIC_E_ARGUMENT");
+    assert!(error.contains("modulepx"), "{error}");
+    assert_eq!(requests_to(&sim, "qrurl").len(), 1, "only miic_qr_url reached the cloud");
+    let unwritable = dir.join("missing").join("qr.png");
+    let (_, status, error) = run_c_image(&sim.config(""), &unwritable, EXAM);
+    assert_eq!(status, "MIIC_E_IO");
+    assert!(error.contains(unwritable.to_str().unwrap()), "{error}");
+    assert!(!png.exists());
+}
+
+#[test]
+fn c_host_renders_any_text_without_a_client() {
+    let dir = temp_dir("e2e-render");
+    let png = dir.join("qr.png");
+    let out = common::run_c(
+        &qr_c_program(),
+        &["render", png.to_str().unwrap(), r#"{"modulePx":"5","caption":"0"}"#],
+        &[("MIIC_TEST_TEXT", long_url())],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("status=MIIC_OK"), "{stdout}");
+    let image = read_png(&png);
+    assert_eq!((image.width % 5, image.width), (0, image.height));
+    assert_eq!(image.decode(), long_url());
+}
+
+#[test]
+fn cli_qr_writes_the_png_for_an_exam() {
+    let sim = common::Sim::start(&[]);
+    let dir = temp_dir("cli");
+    let png = dir.join("out.png");
+    let config = dir.join("miic.json");
+    std::fs::write(&config, sim.config("")).unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(common::cli_binary())
+            .args(["qr", "--config", config.to_str().unwrap(), "--access-number", "CT20261126001"])
+            .args(["--modality", "CT"])
+            .args(extra)
+            .output()
+            .expect("run miic-cli qr")
+    };
+    let url_out = run(&[]);
+    assert!(url_out.status.success(), "{}", String::from_utf8_lossy(&url_out.stderr));
+    let url = String::from_utf8(url_out.stdout).unwrap().trim().to_owned();
+    let png_out = run(&["--png", png.to_str().unwrap(), "--size-px", "400", "--dpi", "300"]);
+    assert!(png_out.status.success(), "{}", String::from_utf8_lossy(&png_out.stderr));
+    let image = read_png(&png);
+    assert_eq!(image.width, 400);
+    assert_eq!(image.decode(), url);
+    let bad = run(&["--png", png.to_str().unwrap(), "--ec-level", "L"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ecLevel"));
 }

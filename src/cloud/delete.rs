@@ -48,7 +48,13 @@ impl Deletion {
         let hospital_id = params
             .get_nonempty("hospitalId", enc)?
             .unwrap_or_else(|| client.config.hospital_id.clone());
-        Ok(Deletion { patient_name, accession_no, hospital_id, operate_doctor_name, operate_date_time })
+        Ok(Deletion {
+            patient_name,
+            accession_no,
+            hospital_id,
+            operate_doctor_name,
+            operate_date_time,
+        })
     }
 
     /// The body: the table's `operateDateTime` and the sample's `deleteDateTime`, same value.
@@ -64,7 +70,11 @@ impl Deletion {
     }
 
     pub fn label(&self) -> String {
-        format!("accessionNo={} patient={}", self.accession_no, mask_name(&self.patient_name))
+        format!(
+            "accessionNo={} patient={}",
+            self.accession_no,
+            mask_name(&self.patient_name)
+        )
     }
 }
 

@@ -3,7 +3,13 @@
 use crate::error::{Error, Result};
 
 /// 5.2 患者类型 patientType.
-pub const PATIENT_TYPE: &[(&str, &str)] = &[("1", "门诊"), ("2", "住院"), ("3", "体检"), ("4", "急诊"), ("9", "未说明")];
+pub const PATIENT_TYPE: &[(&str, &str)] = &[
+    ("1", "门诊"),
+    ("2", "住院"),
+    ("3", "体检"),
+    ("4", "急诊"),
+    ("9", "未说明"),
+];
 /// 5.2 性别 sex.
 pub const SEX: &[(&str, &str)] = &[("0", "未知"), ("1", "男"), ("2", "女"), ("9", "未说明性别")];
 /// 5.7 人员类型 doctorType.

@@ -25,6 +25,24 @@ pub fn dollar(value: &str) -> String {
     uri_component(value).replace('%', "$")
 }
 
+/// Inverse of [`dollar`]: `$XX` back to bytes, which must be UTF-8. `None` when malformed.
+pub fn undollar(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let hex = value.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// `key=value&…` with each value `$`-encoded, keys as given (they are ASCII field names).
 pub fn dollar_query(pairs: &[(&str, String)]) -> String {
     pairs
@@ -50,12 +68,25 @@ mod tests {
     #[test]
     fn dollar_encoding_matches_the_spec_example() {
         assert_eq!(dollar("张医生"), "$E5$BC$A0$E5$8C$BB$E7$94$9F");
-        assert_eq!(dollar_query(&[("hisUserId", "1001".into()), ("type", "1".into())]), "hisUserId=1001&type=1");
+        assert_eq!(
+            dollar_query(&[("hisUserId", "1001".into()), ("type", "1".into())]),
+            "hisUserId=1001&type=1"
+        );
     }
 
     #[test]
     fn dollar_encoding_keeps_reserved_characters_unambiguous() {
         assert_eq!(dollar("a&b=c $d"), "a$26b$3Dc$20$24d");
         assert_eq!(dollar("A-z_0.9!~*'()"), "A-z_0.9!~*'()");
+    }
+
+    #[test]
+    fn undollar_inverts_dollar_and_rejects_malformed_escapes() {
+        for text in ["张医生", "a&b=c $d", "", "$$"] {
+            assert_eq!(undollar(&dollar(text)).unwrap(), text);
+        }
+        assert_eq!(undollar("$E5$BC"), None, "truncated UTF-8");
+        assert_eq!(undollar("$G1"), None);
+        assert_eq!(undollar("$4"), None);
     }
 }

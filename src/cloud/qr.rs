@@ -22,7 +22,11 @@ impl Exam {
         let access_number = params.require("accessNumber", enc)?;
         let modality = params.require("modality", enc)?;
         // DICOM modality codes (CT, MR, DX, US, …): short, upper-case ASCII.
-        if modality.len() > 16 || !modality.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+        if modality.len() > 16
+            || !modality
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
             return Err(Error::argument(format!(
                 "'modality' = '{modality}' is not a modality code (upper-case letters such as CT, MR, DX)"
             )));
@@ -30,7 +34,11 @@ impl Exam {
         let hospital_id = params
             .get_nonempty("hospitalId", enc)?
             .unwrap_or_else(|| client.config.hospital_id.clone());
-        Ok(Exam { access_number, modality, hospital_id })
+        Ok(Exam {
+            access_number,
+            modality,
+            hospital_id,
+        })
     }
 
     fn query(&self) -> String {
@@ -45,12 +53,20 @@ impl Exam {
 /// GET `qrurl` and return the film URL from `data`. Codes 202 and 500 are `MIIC_E_SERVER`.
 pub fn qr_url(client: &Client, params: &Params) -> Result<String> {
     let exam = Exam::from_params(client, params)?;
-    let url = format!("{}?{}", client.config.url(&client.config.paths.qrurl), exam.query());
+    let url = format!(
+        "{}?{}",
+        client.config.url(&client.config.paths.qrurl),
+        exam.query()
+    );
     let body = client.http.get(&url)?;
     let reply = CloudReply::parse(WHAT, &body)?.into_success(WHAT)?;
     match reply.data {
         serde_json::Value::String(s) if !s.trim().is_empty() => {
-            log::info!("qrurl for accessNumber={}: {} characters", exam.access_number, s.len());
+            log::info!(
+                "qrurl for accessNumber={}: {} characters",
+                exam.access_number,
+                s.len()
+            );
             Ok(s)
         }
         other => Err(Error::protocol(format!(

@@ -14,7 +14,13 @@ use std::thread::JoinHandle;
 const WHAT: &str = "patient reminder";
 
 /// Optional patient identifiers passed through when present.
-const OPTIONAL: [&str; 5] = ["outpatientId", "insuranceId", "hospitalizationId", "medicareNo", "healthNo"];
+const OPTIONAL: [&str; 5] = [
+    "outpatientId",
+    "insuranceId",
+    "hospitalizationId",
+    "medicareNo",
+    "healthNo",
+];
 
 /// A reminder checked locally and ready to encrypt and send.
 #[derive(Debug, Clone)]
@@ -47,17 +53,37 @@ impl Reminder {
                 ))
             })
         };
-        let his_user_id = from_session("hisUserId", get("hisUserId")?.or(session.as_ref().map(|d| d.his_user_id.clone())))?;
-        let his_user_name = from_session("hisUserName", get("hisUserName")?.or(session.as_ref().map(|d| d.doctor_name.clone())))?;
-        let doctor_type = from_session("doctorType", get("doctorType")?.or(session.as_ref().map(|d| d.doctor_type.clone())))?;
+        let his_user_id = from_session(
+            "hisUserId",
+            get("hisUserId")?.or(session.as_ref().map(|d| d.his_user_id.clone())),
+        )?;
+        let his_user_name = from_session(
+            "hisUserName",
+            get("hisUserName")?.or(session.as_ref().map(|d| d.doctor_name.clone())),
+        )?;
+        let doctor_type = from_session(
+            "doctorType",
+            get("doctorType")?.or(session.as_ref().map(|d| d.doctor_type.clone())),
+        )?;
         dict::check("doctorType", &doctor_type, dict::DOCTOR_TYPE)?;
-        let doctor_code = from_session("doctorCode", get("doctorCode")?.or(session.as_ref().map(|d| d.doctor_code.clone())))?;
+        let doctor_code = from_session(
+            "doctorCode",
+            get("doctorCode")?.or(session.as_ref().map(|d| d.doctor_code.clone())),
+        )?;
         let (doctor_id_plain, doctor_id_cipher) = match get("doctorIdCardNo")? {
             Some(plain) => (Some(plain), None),
-            None => (None, Some(from_session("doctorIdCardNo", session.as_ref().map(|d| d.doctor_id_cipher.clone()))?)),
+            None => (
+                None,
+                Some(from_session(
+                    "doctorIdCardNo",
+                    session.as_ref().map(|d| d.doctor_id_cipher.clone()),
+                )?),
+            ),
         };
         if client.config.sm2.public_key.is_none() {
-            return Err(Error::config("config key 'sm2.public_key' is not set; it is needed to encrypt ID numbers"));
+            return Err(Error::config(
+                "config key 'sm2.public_key' is not set; it is needed to encrypt ID numbers",
+            ));
         }
         let hospital_id = get("hospitalId")?.unwrap_or_else(|| client.config.hospital_id.clone());
 
@@ -97,14 +123,20 @@ impl Reminder {
             fields,
             doctor_id_cipher,
             doctor_id_plain,
-            label: format!("accessNumber={access_number} patient={}", mask_name(&patient_name)),
+            label: format!(
+                "accessNumber={access_number} patient={}",
+                mask_name(&patient_name)
+            ),
         })
     }
 
     /// The JSON body with both ID numbers encrypted and clean keys.
     pub fn body(&self, client: &Client) -> Result<Value> {
         let mut body = Map::new();
-        body.insert("idCardNo".into(), Value::String(client.encrypt(&self.patient_id_card_no)?));
+        body.insert(
+            "idCardNo".into(),
+            Value::String(client.encrypt(&self.patient_id_card_no)?),
+        );
         for (key, value) in &self.fields {
             body.insert((*key).into(), Value::String(value.clone()));
         }
@@ -165,7 +197,9 @@ impl ReminderWorker {
     pub fn submit(&self, client: &Arc<Client>, reminder: Reminder) -> Result<()> {
         let (lock, cvar) = &*self.shared;
         {
-            let mut queue = lock.lock().map_err(|_| Error::internal("reminder queue poisoned"))?;
+            let mut queue = lock
+                .lock()
+                .map_err(|_| Error::internal("reminder queue poisoned"))?;
             if queue.stopping {
                 return Err(Error::state("client is closing"));
             }
@@ -175,7 +209,10 @@ impl ReminderWorker {
             }
         }
         cvar.notify_one();
-        let mut thread = self.thread.lock().map_err(|_| Error::internal("reminder worker poisoned"))?;
+        let mut thread = self
+            .thread
+            .lock()
+            .map_err(|_| Error::internal("reminder worker poisoned"))?;
         if thread.is_none() {
             let shared = Arc::clone(&self.shared);
             let client = Arc::downgrade(client);
@@ -237,7 +274,9 @@ fn run(shared: Arc<(Mutex<Queue>, Condvar)>, client: std::sync::Weak<Client>) {
                 };
             }
         };
-        let Some(client) = client.upgrade() else { return };
+        let Some(client) = client.upgrade() else {
+            return;
+        };
         let result = reminder.send(&client);
         drop(client);
         let Ok(mut queue) = lock.lock() else { return };

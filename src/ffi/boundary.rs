@@ -45,7 +45,9 @@ pub fn guard<R: FfiDefault>(body: impl FnOnce() -> Result<R>) -> R {
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
-        Err(Error::internal(format!("internal error (please report): {what}")))
+        Err(Error::internal(format!(
+            "internal error (please report): {what}"
+        )))
     });
     match outcome {
         Ok(value) => value,
@@ -111,7 +113,10 @@ pub unsafe fn c_text(ptr: *const c_char, name: &str, encoding: TextEncoding) -> 
 ///
 /// # Safety
 /// `out` is NULL or a valid, writable `char **`.
-pub unsafe fn out_string_slot<'a>(out: *mut *mut c_char, name: &str) -> Result<&'a mut *mut c_char> {
+pub unsafe fn out_string_slot<'a>(
+    out: *mut *mut c_char,
+    name: &str,
+) -> Result<&'a mut *mut c_char> {
     if out.is_null() {
         return Err(Error::argument(format!("'{name}' is NULL")));
     }

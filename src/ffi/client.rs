@@ -1,6 +1,9 @@
 //! Opening and closing clients, SM2, and the log callback.
 
-use super::boundary::{c_bytes, c_text, give_string, guard, guard_status, out_string_slot, set_call_encoding, MiicStatus};
+use super::boundary::{
+    c_bytes, c_text, give_string, guard, guard_status, out_string_slot, set_call_encoding,
+    MiicStatus,
+};
 use super::handles::Registry;
 use crate::client::Client;
 use crate::error::{Result, Status};
@@ -63,7 +66,11 @@ pub extern "C" fn miic_close(c: *mut miic_client) {
 /// # Safety
 /// `plain` is a NUL-terminated string; `cipher_out` is a writable pointer.
 #[no_mangle]
-pub unsafe extern "C" fn miic_sm2_encrypt(c: *mut miic_client, plain: *const c_char, cipher_out: *mut *mut c_char) -> MiicStatus {
+pub unsafe extern "C" fn miic_sm2_encrypt(
+    c: *mut miic_client,
+    plain: *const c_char,
+    cipher_out: *mut *mut c_char,
+) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
         let slot = unsafe { out_string_slot(cipher_out, "cipher_out") }?;
@@ -76,7 +83,8 @@ pub unsafe extern "C" fn miic_sm2_encrypt(c: *mut miic_client, plain: *const c_c
 
 /// A host log sink: `level` is 1 = error, 2 = warn, 3 = info, 4 = debug, 5 = trace; `message`
 /// is UTF-8, valid only during the call. May be called from miic's worker threads.
-pub type miic_log_fn = Option<unsafe extern "C" fn(user: *mut c_void, level: i32, message: *const c_char)>;
+pub type miic_log_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, level: i32, message: *const c_char)>;
 
 /// Send miic's log lines (info and above, ID and phone numbers masked) to `fn`, replacing any
 /// earlier callback; NULL removes it. `user` is passed back unchanged. The callback must stay

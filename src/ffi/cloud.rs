@@ -37,7 +37,11 @@ pub extern "C" fn miic_logout(c: *mut miic_client) -> MiicStatus {
 /// # Safety
 /// `url_out` is a writable pointer.
 #[no_mangle]
-pub unsafe extern "C" fn miic_plugin_url(c: *mut miic_client, doctor: *const miic_params, url_out: *mut *mut c_char) -> MiicStatus {
+pub unsafe extern "C" fn miic_plugin_url(
+    c: *mut miic_client,
+    doctor: *const miic_params,
+    url_out: *mut *mut c_char,
+) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
         let slot = unsafe { out_string_slot(url_out, "url_out") }?;
@@ -53,7 +57,10 @@ pub unsafe extern "C" fn miic_plugin_url(c: *mut miic_client, doctor: *const mii
 /// doctor's fields come from the login session unless given; `MIIC_E_STATE` when neither.
 /// hospitalId comes from the config, clientIp and mac from this workstation, unless given.
 #[no_mangle]
-pub extern "C" fn miic_patient_reminder(c: *mut miic_client, patient: *const miic_params) -> MiicStatus {
+pub extern "C" fn miic_patient_reminder(
+    c: *mut miic_client,
+    patient: *const miic_params,
+) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
         let params = params_ref(patient, "patient")?;
@@ -67,7 +74,10 @@ pub extern "C" fn miic_patient_reminder(c: *mut miic_client, patient: *const mii
 /// is still waiting to be sent, the new one replaces it (the doctor has moved on to another
 /// patient). Outcomes are logged. The queue lives in memory: `miic_close` drops what waits.
 #[no_mangle]
-pub extern "C" fn miic_patient_reminder_async(c: *mut miic_client, patient: *const miic_params) -> MiicStatus {
+pub extern "C" fn miic_patient_reminder_async(
+    c: *mut miic_client,
+    patient: *const miic_params,
+) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
         let params = params_ref(patient, "patient")?;
@@ -84,7 +94,11 @@ pub extern "C" fn miic_patient_reminder_async(c: *mut miic_client, patient: *con
 /// # Safety
 /// `url_out` is a writable pointer.
 #[no_mangle]
-pub unsafe extern "C" fn miic_qr_url(c: *mut miic_client, exam: *const miic_params, url_out: *mut *mut c_char) -> MiicStatus {
+pub unsafe extern "C" fn miic_qr_url(
+    c: *mut miic_client,
+    exam: *const miic_params,
+    url_out: *mut *mut c_char,
+) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
         let slot = unsafe { out_string_slot(url_out, "url_out") }?;
@@ -99,7 +113,10 @@ pub unsafe extern "C" fn miic_qr_url(c: *mut miic_client, exam: *const miic_para
 /// doctor), operateDateTime `yyyy-MM-dd HH:mm:ss` (default: now), hospitalId (default: config).
 /// Sent with both `operateDateTime` and `deleteDateTime`. `MIIC_OK` when the cloud answered 200.
 #[no_mangle]
-pub extern "C" fn miic_delete_notify(c: *mut miic_client, deletion: *const miic_params) -> MiicStatus {
+pub extern "C" fn miic_delete_notify(
+    c: *mut miic_client,
+    deletion: *const miic_params,
+) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
         let params = params_ref(deletion, "deletion")?;

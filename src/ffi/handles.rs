@@ -15,7 +15,11 @@ pub struct Registry<T> {
 
 impl<T> Registry<T> {
     pub const fn new(what: &'static str) -> Self {
-        Registry { what, next: AtomicUsize::new(1), live: Mutex::new(None) }
+        Registry {
+            what,
+            next: AtomicUsize::new(1),
+            live: Mutex::new(None),
+        }
     }
 
     /// Register `value` and return its token (non-zero, unique for the process lifetime
@@ -23,7 +27,8 @@ impl<T> Registry<T> {
     pub fn insert(&self, value: T) -> usize {
         let token = self.next.fetch_add(1, Ordering::Relaxed).wrapping_mul(16) | 0x8;
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.get_or_insert_with(HashMap::new).insert(token, Arc::new(value));
+        live.get_or_insert_with(HashMap::new)
+            .insert(token, Arc::new(value));
         token
     }
 
@@ -35,7 +40,10 @@ impl<T> Registry<T> {
         live.as_ref()
             .and_then(|m| m.get(&token).cloned())
             .ok_or_else(|| {
-                Error::argument(format!("'{name}' is not a live {} handle (closed, freed or invalid)", self.what))
+                Error::argument(format!(
+                    "'{name}' is not a live {} handle (closed, freed or invalid)",
+                    self.what
+                ))
             })
     }
 
@@ -44,7 +52,8 @@ impl<T> Registry<T> {
         live.as_mut().and_then(|m| m.remove(&token))
     }
 
-    pub fn len(&self) -> usize {
+    /// How many handles are live (leak checks in tests).
+    pub fn live_count(&self) -> usize {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.as_ref().map_or(0, HashMap::len)
     }

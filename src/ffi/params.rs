@@ -18,7 +18,9 @@ pub(crate) static PARAMS: Registry<Mutex<Params>> = Registry::new("miic_params")
 /// Resolve a params handle for a call (a snapshot: the bag may be reused afterwards).
 pub(crate) fn params_ref(p: *const miic_params, name: &str) -> Result<Params> {
     let bag = PARAMS.get(p as usize, name)?;
-    let guard = bag.lock().map_err(|_| Error::internal("params lock poisoned"))?;
+    let guard = bag
+        .lock()
+        .map_err(|_| Error::internal("params lock poisoned"))?;
     Ok(guard.clone())
 }
 
@@ -39,7 +41,11 @@ pub extern "C" fn miic_params_new() -> *mut miic_params {
 /// # Safety
 /// `key` and `value` are NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn miic_params_set(p: *mut miic_params, key: *const c_char, value: *const c_char) -> MiicStatus {
+pub unsafe extern "C" fn miic_params_set(
+    p: *mut miic_params,
+    key: *const c_char,
+    value: *const c_char,
+) -> MiicStatus {
     guard_status(|| {
         let bag = bag(p)?;
         let key = unsafe { c_bytes(key, "key") }?;
@@ -57,7 +63,10 @@ pub unsafe extern "C" fn miic_params_set(p: *mut miic_params, key: *const c_char
 /// # Safety
 /// `json` is a NUL-terminated string; `out` is a writable pointer.
 #[no_mangle]
-pub unsafe extern "C" fn miic_params_from_json(json: *const c_char, out: *mut *mut miic_params) -> MiicStatus {
+pub unsafe extern "C" fn miic_params_from_json(
+    json: *const c_char,
+    out: *mut *mut miic_params,
+) -> MiicStatus {
     guard_status(|| {
         if out.is_null() {
             return Err(Error::argument("'out' is NULL"));

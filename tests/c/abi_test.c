@@ -1,0 +1,471 @@
+/* C-side tests of miic's ABI: each case is run by tests/c_abi.rs against the cloud simulator.
+ * Usage: abi_test CASE  (config and expectations come from MIIC_TEST_* environment variables).
+ * Prints one line per check and exits 0 only when every check passed. */
+#include "miic.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <pthread.h>
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (cond) {                                                        \
+            printf("ok   %s:%d ", __func__, __LINE__);                      \
+        } else {                                                           \
+            printf("FAIL %s:%d ", __func__, __LINE__);                      \
+            failures++;                                                    \
+        }                                                                  \
+        printf(__VA_ARGS__);                                               \
+        printf("  [last_error: %s]\n", miic_last_error());                 \
+    } while (0)
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static const char *env(const char *name) {
+    const char *v = getenv(name);
+    if (!v) {
+        fprintf(stderr, "missing environment variable %s\n", name);
+        exit(2);
+    }
+    return v;
+}
+
+static miic_client *open_client(void) {
+    miic_client *c = miic_open(env("MIIC_TEST_CONFIG"));
+    if (!c) {
+        fprintf(stderr, "miic_open failed: %s\n", miic_last_error());
+        exit(2);
+    }
+    return c;
+}
+
+static miic_params *doctor_params(void) {
+    miic_params *p = NULL;
+    int32_t rc = miic_params_from_json(
+        "{\"hisUserId\":\"1001\",\"doctorName\":\"张医生\",\"department\":\"放射科\","
+        "\"departmentCode\":\"FSK01\",\"doctorSex\":\"1\",\"doctorType\":\"1\","
+        "\"doctorCode\":\"D440100001\",\"doctorIdCardNo\":\"11010119800101123X\","
+        "\"phoneNumber\":\"13800138000\"}",
+        &p);
+    if (rc != MIIC_OK) {
+        fprintf(stderr, "doctor params: %s\n", miic_last_error());
+        exit(2);
+    }
+    return p;
+}
+
+static miic_params *patient_params(void) {
+    miic_params *p = miic_params_new();
+    miic_params_set(p, "idCardNo", "440101199001011234");
+    miic_params_set(p, "patientName", "李小明");
+    miic_params_set(p, "mobilePhone", "15395092817");
+    miic_params_set(p, "patientType", "1");
+    miic_params_set(p, "accessNumber", "202305010001");
+    miic_params_set(p, "outpatientId", "MZ0001");
+    return p;
+}
+
+static miic_params *exam_params(void) {
+    miic_params *p = miic_params_new();
+    miic_params_set(p, "accessNumber", "202305010001");
+    miic_params_set(p, "modality", "CT");
+    return p;
+}
+
+static miic_params *deletion_params(void) {
+    miic_params *p = miic_params_new();
+    miic_params_set(p, "patientName", "李小明");
+    miic_params_set(p, "accessionNo", "202305010001");
+    miic_params_set(p, "operateDoctorName", "张医生");
+    miic_params_set(p, "operateDateTime", "2023-05-08 15:00:01");
+    return p;
+}
+
+/* ---- cases ---- */
+
+static void workflow(void) {
+    miic_client *c = open_client();
+    miic_params *doctor = doctor_params();
+    CHECK(miic_login(c, doctor) == MIIC_OK, "login with a Chinese doctor name");
+    miic_params *patient = patient_params();
+    CHECK(miic_patient_reminder(c, patient) == MIIC_OK, "reminder filled from the session");
+    char *url = NULL;
+    miic_params *exam = exam_params();
+    CHECK(miic_qr_url(c, exam, &url) == MIIC_OK && url && strncmp(url, "http", 4) == 0,
+          "qr url returned: %s", url ? url : "(null)");
+    if (url) printf("QR_URL=%s\n", url);
+    miic_string_free(url);
+    miic_params *del = deletion_params();
+    CHECK(miic_delete_notify(c, del) == MIIC_OK, "delete notification delivered");
+    CHECK(miic_logout(c) == MIIC_OK, "logout");
+    CHECK(miic_logout(c) == MIIC_E_STATE, "second logout has no doctor");
+    miic_params_free(doctor);
+    miic_params_free(patient);
+    miic_params_free(exam);
+    miic_params_free(del);
+    miic_close(c);
+}
+
+static void null_pointers(void) {
+    miic_client *c = open_client();
+    miic_params *p = miic_params_new();
+    char *out = NULL;
+    miic_params *pout = NULL;
+#define NULL_ARG(call, what)                                                    \
+    do {                                                                         \
+        int32_t rc_ = (call);                                                    \
+        CHECK(rc_ == MIIC_E_ARGUMENT && strstr(miic_last_error(), what) != NULL, \
+              #call " -> %d", rc_);                                              \
+    } while (0)
+    NULL_ARG(miic_params_set(NULL, "k", "v"), "params");
+    NULL_ARG(miic_params_set(p, NULL, "v"), "key");
+    NULL_ARG(miic_params_set(p, "k", NULL), "value");
+    NULL_ARG(miic_params_from_json(NULL, &pout), "json");
+    NULL_ARG(miic_params_from_json("{}", NULL), "out");
+    NULL_ARG(miic_login(NULL, p), "client");
+    NULL_ARG(miic_login(c, NULL), "doctor");
+    NULL_ARG(miic_logout(NULL), "client");
+    NULL_ARG(miic_plugin_url(NULL, p, &out), "client");
+    NULL_ARG(miic_plugin_url(c, NULL, &out), "doctor");
+    NULL_ARG(miic_plugin_url(c, p, NULL), "url_out");
+    NULL_ARG(miic_patient_reminder(NULL, p), "client");
+    NULL_ARG(miic_patient_reminder(c, NULL), "patient");
+    NULL_ARG(miic_patient_reminder_async(NULL, p), "client");
+    NULL_ARG(miic_patient_reminder_async(c, NULL), "patient");
+    NULL_ARG(miic_qr_url(NULL, p, &out), "client");
+    NULL_ARG(miic_qr_url(c, NULL, &out), "exam");
+    NULL_ARG(miic_qr_url(c, p, NULL), "url_out");
+    NULL_ARG(miic_delete_notify(NULL, p), "client");
+    NULL_ARG(miic_delete_notify(c, NULL), "deletion");
+    NULL_ARG(miic_sm2_encrypt(NULL, "x", &out), "client");
+    NULL_ARG(miic_sm2_encrypt(c, NULL, &out), "plain");
+    NULL_ARG(miic_sm2_encrypt(c, "x", NULL), "cipher_out");
+    CHECK(miic_open(NULL) == NULL && strstr(miic_last_error(), "config"), "miic_open(NULL) is NULL");
+    /* NULL-safe frees and closes */
+    miic_close(NULL);
+    miic_params_free(NULL);
+    miic_string_free(NULL);
+    miic_set_log_callback(NULL, NULL);
+    CHECK(1, "free functions accept NULL");
+    /* stale handles are reported, not dereferenced */
+    miic_params_free(p);
+    NULL_ARG(miic_params_set(p, "k", "v"), "params");
+    miic_params_free(p); /* double free is harmless */
+    miic_close(c);
+    miic_params *q = miic_params_new();
+    NULL_ARG(miic_login(c, q), "client");
+    miic_close(c); /* double close is harmless */
+    miic_params_free(q);
+}
+
+static void missing_fields(void) {
+    miic_client *c = open_client();
+    static const char *doctor_fields[] = {"hisUserId", "doctorName", "department", "departmentCode",
+                                          "doctorSex", "doctorType", "doctorCode", "doctorIdCardNo"};
+    for (size_t i = 0; i < sizeof doctor_fields / sizeof *doctor_fields; i++) {
+        miic_params *d = doctor_params();
+        miic_params_set(d, doctor_fields[i], "");
+        int32_t rc = miic_login(c, d);
+        CHECK(rc == MIIC_E_ARGUMENT && strstr(miic_last_error(), doctor_fields[i]),
+              "login without %s -> %d", doctor_fields[i], rc);
+        miic_params_free(d);
+    }
+    miic_params *d = doctor_params();
+    miic_params_set(d, "doctorSex", "3");
+    CHECK(miic_login(c, d) == MIIC_E_ARGUMENT && strstr(miic_last_error(), "doctorSex"),
+          "doctorSex outside its dictionary");
+    miic_params_free(d);
+
+    d = doctor_params();
+    miic_login(c, d);
+    miic_params_free(d);
+    static const char *patient_fields[] = {"idCardNo", "patientName", "mobilePhone", "patientType",
+                                           "accessNumber"};
+    for (size_t i = 0; i < sizeof patient_fields / sizeof *patient_fields; i++) {
+        miic_params *p = patient_params();
+        miic_params_set(p, patient_fields[i], " ");
+        int32_t rc = miic_patient_reminder(c, p);
+        CHECK(rc == MIIC_E_ARGUMENT && strstr(miic_last_error(), patient_fields[i]),
+              "reminder without %s -> %d", patient_fields[i], rc);
+        rc = miic_patient_reminder_async(c, p);
+        CHECK(rc == MIIC_E_ARGUMENT && strstr(miic_last_error(), patient_fields[i]),
+              "async reminder without %s -> %d", patient_fields[i], rc);
+        miic_params_free(p);
+    }
+    miic_params *p = patient_params();
+    miic_params_set(p, "patientType", "0");
+    CHECK(miic_patient_reminder(c, p) == MIIC_E_ARGUMENT && strstr(miic_last_error(), "patientType"),
+          "patientType 0 is not in the dictionary");
+    miic_params_free(p);
+
+    char *url = NULL;
+    miic_params *e = exam_params();
+    miic_params_set(e, "modality", "");
+    CHECK(miic_qr_url(c, e, &url) == MIIC_E_ARGUMENT && url == NULL && strstr(miic_last_error(), "modality"),
+          "qr without modality");
+    miic_params_free(e);
+
+    miic_params *del = deletion_params();
+    miic_params_set(del, "accessionNo", "");
+    CHECK(miic_delete_notify(c, del) == MIIC_E_ARGUMENT && strstr(miic_last_error(), "accessionNo"),
+          "delete without accessionNo");
+    miic_params_set(del, "accessionNo", "A1");
+    miic_params_set(del, "operateDateTime", "2023-02-30 10:00:00");
+    CHECK(miic_delete_notify(c, del) == MIIC_E_ARGUMENT && strstr(miic_last_error(), "operateDateTime"),
+          "delete with an impossible date");
+    miic_params_free(del);
+    miic_close(c);
+}
+
+static void invalid_utf8(void) {
+    miic_client *c = open_client();
+    miic_params *d = doctor_params();
+    miic_login(c, d);
+    miic_params_free(d);
+    miic_params *p = patient_params();
+    miic_params_set(p, "patientName", "\xff\xfe bad");
+    int32_t rc = miic_patient_reminder(c, p);
+    CHECK(rc == MIIC_E_ENCODING && strstr(miic_last_error(), "patientName"), "invalid UTF-8 -> %d", rc);
+    char *out = NULL;
+    rc = miic_sm2_encrypt(c, "\xc3\x28", &out);
+    CHECK(rc == MIIC_E_ENCODING && out == NULL, "invalid UTF-8 plaintext -> %d", rc);
+    miic_params *bad = NULL;
+    rc = miic_params_from_json("{\"a\":\"\xff\"}", &bad);
+    CHECK(rc == MIIC_E_ENCODING && bad == NULL, "params JSON must be UTF-8 -> %d", rc);
+    miic_params_free(p);
+    miic_close(c);
+}
+
+/* Open with text_encoding = gbk (MIIC_TEST_CONFIG says so); all text in and out is GBK. */
+static void gbk_client(void) {
+    miic_client *c = open_client();
+    miic_params *d = miic_params_new();
+    miic_params_set(d, "hisUserId", "1002");
+    miic_params_set(d, "doctorName", "\xd5\xc5\xd2\xbd\xc9\xfa"); /* 张医生 in GBK */
+    miic_params_set(d, "department", "\xb7\xc5\xc9\xe4\xbf\xc6");  /* 放射科 */
+    miic_params_set(d, "departmentCode", "FSK01");
+    miic_params_set(d, "doctorSex", "2");
+    miic_params_set(d, "doctorType", "2");
+    miic_params_set(d, "doctorCode", "T001");
+    miic_params_set(d, "doctorIdCardNo", "110101198001011234");
+    CHECK(miic_login(c, d) == MIIC_OK, "GBK login");
+    char *url = NULL;
+    CHECK(miic_plugin_url(c, d, &url) == MIIC_OK && url &&
+              strstr(url, "doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F") != NULL,
+          "plugin URL carries the UTF-8 $-encoded name: %s", url ? url : "(null)");
+    miic_string_free(url);
+    /* UTF-8 bytes of 张 are not valid GBK text here: 0xE5 0xBC 0xA0 -> E5BC is GBK, A0 alone is not */
+    miic_params_set(d, "doctorName", "\xe5\xbc\xa0");
+    CHECK(miic_login(c, d) == MIIC_E_ENCODING && strstr(miic_last_error(), "doctorName"),
+          "invalid GBK is an encoding error");
+    miic_params_free(d);
+    /* An error message from the cloud in Chinese reaches the host in GBK. */
+    miic_params *e = exam_params();
+    int32_t rc = miic_qr_url(c, e, &url);
+    const char *msg = miic_last_error();
+    CHECK(rc == MIIC_E_SERVER && strstr(msg, "\xb4\xab\xb2\xce") != NULL, /* 传参 in GBK */
+          "cloud message in GBK -> %d", rc);
+    miic_params_free(e);
+    miic_close(c);
+}
+
+static void expect_status(void) {
+    /* MIIC_TEST_EXPECT: the status the qr call must return; MIIC_TEST_MAX_MS: its time bound. */
+    int32_t expected = atoi(env("MIIC_TEST_EXPECT"));
+    double max_ms = atof(env("MIIC_TEST_MAX_MS"));
+    miic_client *c = open_client();
+    miic_params *e = exam_params();
+    char *url = NULL;
+    double t0 = now_ms();
+    int32_t rc = miic_qr_url(c, e, &url);
+    double took = now_ms() - t0;
+    printf("STATUS=%d TOOK_MS=%.1f\n", rc, took);
+    CHECK(rc == expected, "qr_url -> %s (expected %s)", miic_status_name(rc), miic_status_name(expected));
+    CHECK(url == NULL, "no URL on failure");
+    CHECK(took <= max_ms, "returned in %.1f ms (bound %.0f ms)", took, max_ms);
+    CHECK(strlen(miic_last_error()) > 0, "error message present");
+    miic_params_free(e);
+    miic_close(c);
+}
+
+static void async_reminder(void) {
+    /* The simulator hangs: the async call must still return at once, and close promptly. */
+    miic_client *c = open_client();
+    miic_params *d = doctor_params();
+    miic_login(c, d); /* fails with timeout: the cloud hangs; the doctor is kept */
+    miic_params_free(d);
+    miic_params *p = patient_params();
+    double worst = 0;
+    for (int i = 0; i < 20; i++) {
+        double t0 = now_ms();
+        int32_t rc = miic_patient_reminder_async(c, p);
+        double took = now_ms() - t0;
+        if (took > worst) worst = took;
+        if (rc != MIIC_OK) CHECK(0, "async reminder %d -> %d", i, rc);
+    }
+    printf("ASYNC_WORST_MS=%.3f\n", worst);
+    CHECK(worst < 50.0, "20 async reminders each returned within 50 ms (worst %.3f ms)", worst);
+    miic_params_free(p);
+    double t0 = now_ms();
+    miic_close(c);
+    double took = now_ms() - t0;
+    printf("CLOSE_MS=%.1f\n", took);
+    CHECK(took < 500.0, "miic_close returned in %.1f ms with a reminder in flight", took);
+}
+
+static void no_session(void) {
+    miic_client *c = open_client();
+    miic_params *p = patient_params();
+    int32_t rc = miic_patient_reminder(c, p);
+    CHECK(rc == MIIC_E_STATE && strstr(miic_last_error(), "hisUserId"), "reminder before login -> %d", rc);
+    rc = miic_patient_reminder_async(c, p);
+    CHECK(rc == MIIC_E_STATE, "async reminder before login -> %d", rc);
+    /* With the doctor's fields given explicitly, no session is needed. */
+    miic_params_set(p, "hisUserId", "1001");
+    miic_params_set(p, "hisUserName", "张医生");
+    miic_params_set(p, "doctorType", "1");
+    miic_params_set(p, "doctorCode", "D440100001");
+    miic_params_set(p, "doctorIdCardNo", "11010119800101123X");
+    CHECK(miic_patient_reminder(c, p) == MIIC_OK, "reminder with explicit doctor fields");
+    CHECK(miic_logout(c) == MIIC_E_STATE, "logout before login");
+    miic_params_free(p);
+    miic_close(c);
+}
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 16];
+
+static void capture_log(void *user, int32_t level, const char *message) {
+    (void)user;
+    pthread_mutex_lock(&log_lock);
+    size_t used = strlen(log_text);
+    snprintf(log_text + used, sizeof log_text - used, "%d %s\n", level, message);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void logs_mask_personal_data(void) {
+    int marker = 42;
+    miic_set_log_callback(capture_log, &marker);
+    miic_client *c = open_client(); /* config has [log] dir = MIIC_TEST_LOG_DIR */
+    miic_params *d = doctor_params();
+    miic_login(c, d);
+    miic_params *p = patient_params();
+    miic_patient_reminder(c, p);
+    miic_patient_reminder_async(c, p);
+    miic_params *del = deletion_params();
+    miic_delete_notify(c, del);
+    miic_params_set(p, "mobilePhone", "");
+    miic_patient_reminder(c, p); /* an error path too */
+    miic_close(c); /* joins the async worker, so its lines are in */
+    miic_set_log_callback(NULL, NULL);
+    printf("---- captured log ----\n%s----\n", log_text);
+    CHECK(strlen(log_text) > 0, "the callback received lines");
+    CHECK(strstr(log_text, "11010119800101123X") == NULL, "no plaintext doctor ID number");
+    CHECK(strstr(log_text, "440101199001011234") == NULL, "no plaintext patient ID number");
+    CHECK(strstr(log_text, "15395092817") == NULL && strstr(log_text, "13800138000") == NULL,
+          "no plaintext phone number");
+    CHECK(strstr(log_text, "李小明") == NULL && strstr(log_text, "张医生") == NULL, "no full names");
+    miic_params_free(d);
+    miic_params_free(p);
+    miic_params_free(del);
+}
+
+static void plugin_url_and_exe(void) {
+    miic_client *c = open_client(); /* login_via = exe, exe = a recorder script */
+    miic_params *d = doctor_params();
+    char *url = NULL;
+    CHECK(miic_plugin_url(c, d, &url) == MIIC_OK && url, "plugin url");
+    if (url) printf("PLUGIN_URL=%s\n", url);
+    CHECK(url && strncmp(url, "WYHT://hisUserId=1001&type=1&doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F&", 70) == 0,
+          "WYHT URL starts as the spec's example");
+    CHECK(url && strchr(url, ' ') == NULL && strchr(url, '%') == NULL, "no spaces, no %%");
+    miic_string_free(url);
+    miic_params_set(d, "type", "3");
+    CHECK(miic_plugin_url(c, d, &url) == MIIC_E_ARGUMENT && strstr(miic_last_error(), "type"), "type 3 rejected");
+    miic_params_set(d, "type", "1");
+    CHECK(miic_login(c, d) == MIIC_OK, "login launches the plugin exe");
+    CHECK(miic_logout(c) == MIIC_OK, "logout launches the plugin exe again");
+    miic_params_free(d);
+    miic_close(c);
+}
+
+static void sm2_encrypt_lines(void) {
+    /* Print ciphertexts for the Rust side to decrypt with gmssl. */
+    miic_client *c = open_client();
+    const char *plains[] = {"11010119800101123X", "440101199001011234", "张医生 ID"};
+    for (int i = 0; i < 3; i++) {
+        char *cipher = NULL;
+        int32_t rc = miic_sm2_encrypt(c, plains[i], &cipher);
+        CHECK(rc == MIIC_OK && cipher, "encrypt %d", i);
+        if (cipher) printf("CIPHER=%s\n", cipher);
+        miic_string_free(cipher);
+    }
+    char *cipher = NULL;
+    CHECK(miic_sm2_encrypt(c, "", &cipher) == MIIC_E_ARGUMENT && cipher == NULL, "empty plaintext rejected");
+    miic_close(c);
+}
+
+static void bad_configs(void) {
+    static const struct { const char *config; const char *names; } cases[] = {
+        {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"timeout\":1}", "timeout"},
+        {"{\"base_url\":\"htp://x\",\"hospital_id\":\"H\"}", "base_url"},
+        {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"sm2\":{\"public_key\":\"04zz\"}}", "sm2.public_key"},
+        {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"sm2\":{\"mode\":\"c3c2c1\"}}", "sm2.mode"},
+        {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"text_encoding\":\"big5\"}", "text_encoding"},
+        {"/nonexistent/miic.toml", "/nonexistent/miic.toml"},
+        {"{not json", "config"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        miic_client *c = miic_open(cases[i].config);
+        CHECK(c == NULL && strstr(miic_last_error(), cases[i].names), "bad config names '%s'", cases[i].names);
+    }
+}
+
+static void versions(void) {
+    CHECK(miic_abi_version() == MIIC_ABI_VERSION, "ABI version matches the header");
+    CHECK(strcmp(miic_version(), MIIC_VERSION_STRING) == 0, "version %s", miic_version());
+    CHECK(MIIC_VERSION_NUMBER == MIIC_VERSION_MAJOR * 10000 + MIIC_VERSION_MINOR * 100 + MIIC_VERSION_PATCH,
+          "version number packs MAJOR, MINOR and PATCH once each");
+    CHECK(strcmp(miic_status_name(MIIC_E_TIMEOUT), "MIIC_E_TIMEOUT") == 0, "status name");
+    CHECK(strcmp(miic_status_name(12345), "MIIC_UNKNOWN") == 0, "unknown status name");
+    CHECK(0 - MIIC_E_ARGUMENT == 1, "negative codes are parenthesised");
+}
+
+int main(int argc, char **argv) {
+    static const struct { const char *name; void (*run)(void); } cases[] = {
+        {"workflow", workflow},
+        {"null_pointers", null_pointers},
+        {"missing_fields", missing_fields},
+        {"invalid_utf8", invalid_utf8},
+        {"gbk_client", gbk_client},
+        {"expect_status", expect_status},
+        {"async_reminder", async_reminder},
+        {"no_session", no_session},
+        {"logs_mask_personal_data", logs_mask_personal_data},
+        {"plugin_url_and_exe", plugin_url_and_exe},
+        {"sm2_encrypt_lines", sm2_encrypt_lines},
+        {"bad_configs", bad_configs},
+        {"versions", versions},
+    };
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CASE\n", argv[0]);
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (strcmp(argv[1], cases[i].name) == 0) {
+            cases[i].run();
+            printf("%s: %d failed\n", argv[1], failures);
+            return failures == 0 ? 0 : 1;
+        }
+    }
+    fprintf(stderr, "unknown case %s\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,357 @@
+//! The C ABI proven from C: tests/c/abi_test.c is compiled with gcc against include/miic.h and
+//! the built cdylib, and each case runs against the cloud simulator, which then confirms what
+//! arrived on the wire.
+
+mod common;
+
+use common::{closed_port, Sim};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+const DOCTOR_ID: &str = "11010119800101123X";
+const PATIENT_ID: &str = "440101199001011234";
+
+fn abi_test_binary() -> PathBuf {
+    common::c_program("abi_test", "tests/c/abi_test.c", &["-lpthread"], true)
+}
+
+/// Run one C case with `config`; returns its stdout. Panics (with the output) when it fails.
+fn run_case(case: &str, config: &str, env: &[(&str, String)]) -> String {
+    let mut env = env.to_vec();
+    env.push(("MIIC_TEST_CONFIG", config.to_owned()));
+    let output = common::run_c(&abi_test_binary(), &[case], &env);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "C case {case} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+fn requests_to(sim: &Sim, path: &str) -> Vec<Value> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r["path"] == path)
+        .collect()
+}
+
+#[test]
+fn doctor_workflow_reaches_the_cloud_in_the_spec_wire_format() {
+    let sim = Sim::start(&[]);
+    let out = run_case("workflow", &sim.config(""), &[]);
+
+    let logins = requests_to(&sim, "/hrball/");
+    assert_eq!(logins.len(), 2, "login and logout: {logins:#?}");
+    for (r, login_type) in logins.iter().zip(["1", "2"]) {
+        assert_eq!(r["method"], "GET");
+        let p = &r["params"];
+        assert_eq!(p["type"], login_type);
+        assert_eq!(p["doctorName"], "张医生");
+        assert_eq!(p["department"], "放射科");
+        assert_eq!(p["departmentCode"], "FSK01");
+        assert_eq!(p["hospitalId"], "H4401");
+        assert_eq!(p["phoneNumber"], "13800138000");
+        assert_eq!(r["decrypted"]["doctorIdCardNo"], DOCTOR_ID);
+        let query = r["query"].as_str().unwrap();
+        assert!(
+            query.contains("doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F"),
+            "{query}"
+        );
+        assert!(!query.contains('%') && !query.contains(' '), "{query}");
+        assert_eq!(r["problems"], json!([]), "{r:#?}");
+    }
+
+    let reminders = requests_to(&sim, "/iuWorkStation/swipingIdCardNo");
+    assert_eq!(reminders.len(), 1);
+    let r = &reminders[0];
+    let p = &r["params"];
+    assert_eq!(p["patientName"], "李小明");
+    assert_eq!(p["hisUserId"], "1001");
+    assert_eq!(p["hisUserName"], "张医生");
+    assert_eq!(p["doctorType"], "1");
+    assert_eq!(p["hospitalId"], "H4401");
+    assert_eq!(
+        p["clientIp"], "127.0.0.1",
+        "the local address of the route to base_url"
+    );
+    assert_eq!(p["outpatientId"], "MZ0001");
+    assert_eq!(r["decrypted"]["idCardNo"], PATIENT_ID);
+    assert_eq!(r["decrypted"]["doctorIdCardNo"], DOCTOR_ID);
+    assert!(p.as_object().unwrap().keys().all(|k| !k.contains(' ')));
+    assert_eq!(r["problems"], json!([]), "{r:#?}");
+
+    let qr = requests_to(&sim, "/getway/reportAndFilm/api/qrurl");
+    assert_eq!(qr.len(), 1);
+    assert_eq!(qr[0]["params"]["accessNumber"], "202305010001");
+    assert_eq!(qr[0]["params"]["modality"], "CT");
+    assert_eq!(qr[0]["params"]["hospitalId"], "H4401");
+    assert!(out.contains("QR_URL=http://"), "{out}");
+
+    let deletes = requests_to(&sim, "/standardInterface/standardHttp/deleteDicom");
+    assert_eq!(deletes.len(), 1);
+    let p = &deletes[0]["params"];
+    assert_eq!(p["patientName"], "李小明");
+    assert_eq!(p["accessionNo"], "202305010001");
+    assert_eq!(p["operateDoctorName"], "张医生");
+    assert_eq!(p["operateDateTime"], "2023-05-08 15:00:01");
+    assert_eq!(p["deleteDateTime"], "2023-05-08 15:00:01");
+    assert_eq!(deletes[0]["problems"], json!([]));
+}
+
+#[test]
+fn every_export_rejects_null_pointers_and_stale_handles() {
+    let sim = Sim::start(&[]);
+    run_case("null_pointers", &sim.config(""), &[]);
+    assert!(sim.requests().is_empty(), "nothing may reach the cloud");
+}
+
+#[test]
+fn missing_or_invalid_fields_are_named_before_anything_is_sent() {
+    let sim = Sim::start(&[]);
+    run_case("missing_fields", &sim.config(""), &[]);
+    // Only the one valid login went out.
+    let sent: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .map(|r| r["path"].clone())
+        .collect();
+    assert_eq!(sent, vec![json!("/hrball/")], "{sent:?}");
+}
+
+#[test]
+fn invalid_utf8_is_an_encoding_error_naming_the_field() {
+    let sim = Sim::start(&[]);
+    run_case("invalid_utf8", &sim.config(""), &[]);
+}
+
+#[test]
+fn gbk_client_round_trips_chinese_names() {
+    let sim = Sim::start(&[]);
+    sim.fault(json!({"mode": "code202", "path": "/getway/reportAndFilm/api/qrurl"}));
+    run_case("gbk_client", &sim.config(r#""text_encoding":"gbk""#), &[]);
+    let logins = requests_to(&sim, "/hrball/");
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0]["params"]["doctorName"], "张医生");
+    assert_eq!(logins[0]["params"]["department"], "放射科");
+    assert_eq!(
+        logins[0]["decrypted"]["doctorIdCardNo"],
+        "110101198001011234"
+    );
+}
+
+fn expect(sim_fault: Option<Value>, config: String, status: i32, max_ms: u64) -> String {
+    let sim = Sim::start(&[]);
+    if let Some(f) = sim_fault {
+        sim.fault(f);
+    }
+    let config = config
+        .replace("SIM_URL", &sim.url)
+        .replace("SIM_KEY", &sim.public_key);
+    run_case(
+        "expect_status",
+        &config,
+        &[
+            ("MIIC_TEST_EXPECT", status.to_string()),
+            ("MIIC_TEST_MAX_MS", max_ms.to_string()),
+        ],
+    )
+}
+
+const SIM_CONFIG: &str = r#"{"base_url":"SIM_URL","hospital_id":"H4401","timeout_ms":1000,"sm2":{"public_key":"SIM_KEY"}}"#;
+
+#[test]
+fn refused_connection_is_a_network_error_at_once() {
+    let config = format!(
+        r#"{{"base_url":"http://127.0.0.1:{}","hospital_id":"H","timeout_ms":3000}}"#,
+        closed_port()
+    );
+    expect(None, config, -5, 1000);
+}
+
+#[test]
+fn hung_cloud_is_a_timeout_within_timeout_ms_plus_200() {
+    let out = expect(Some(json!({"mode": "hang"})), SIM_CONFIG.into(), -6, 1200);
+    println!("{out}");
+}
+
+#[test]
+fn http_500_is_a_protocol_error() {
+    expect(
+        Some(json!({"mode": "http500"})),
+        SIM_CONFIG.into(),
+        -8,
+        1200,
+    );
+}
+
+#[test]
+fn cloud_code_500_is_a_server_error() {
+    expect(
+        Some(json!({"mode": "code500"})),
+        SIM_CONFIG.into(),
+        -7,
+        1200,
+    );
+}
+
+#[test]
+fn non_json_reply_is_a_protocol_error() {
+    expect(
+        Some(json!({"mode": "garbage"})),
+        SIM_CONFIG.into(),
+        -8,
+        1200,
+    );
+}
+
+#[test]
+fn oversized_reply_is_a_protocol_error() {
+    expect(
+        Some(json!({"mode": "oversized"})),
+        SIM_CONFIG.into(),
+        -8,
+        1200,
+    );
+}
+
+#[test]
+fn slow_cloud_beyond_the_deadline_is_a_timeout() {
+    expect(
+        Some(json!({"mode": "slow", "delay_ms": 3000})),
+        SIM_CONFIG.into(),
+        -6,
+        1200,
+    );
+}
+
+#[test]
+fn async_reminder_returns_at_once_and_close_is_prompt_with_the_cloud_hung() {
+    let sim = Sim::start(&[]);
+    sim.fault(json!({"mode": "hang"}));
+    let out = run_case("async_reminder", &sim.config(""), &[]);
+    println!("{out}");
+}
+
+#[test]
+fn reminder_without_login_or_doctor_fields_is_a_state_error() {
+    let sim = Sim::start(&[]);
+    run_case("no_session", &sim.config(""), &[]);
+    let reminders = requests_to(&sim, "/iuWorkStation/swipingIdCardNo");
+    assert_eq!(reminders.len(), 1);
+    assert_eq!(reminders[0]["decrypted"]["doctorIdCardNo"], DOCTOR_ID);
+    assert_eq!(reminders[0]["problems"], json!([]));
+}
+
+#[test]
+fn no_log_line_holds_a_plaintext_id_phone_or_full_name() {
+    let sim = Sim::start(&[]);
+    let dir = tempdir("logs");
+    let config = sim.config(&format!(
+        r#""log":{{"dir":"{}","level":"debug"}}"#,
+        dir.display()
+    ));
+    run_case("logs_mask_personal_data", &config, &[]);
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        files += 1;
+        assert!(text.lines().count() > 3, "{text}");
+        for secret in [
+            DOCTOR_ID,
+            PATIENT_ID,
+            "15395092817",
+            "13800138000",
+            "李小明",
+            "张医生",
+        ] {
+            assert!(!text.contains(secret), "log file holds {secret}:\n{text}");
+        }
+    }
+    assert_eq!(files, 1, "one daily log file");
+}
+
+#[test]
+fn plugin_url_and_exe_login_carry_the_dollar_encoded_parameter_string() {
+    let sim = Sim::start(&[]);
+    let dir = tempdir("plugin");
+    let record = dir.join("argv.txt");
+    let exe = dir.join("plugin.sh");
+    std::fs::write(
+        &exe,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$#\" \"$1\" >> '{}'\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = sim.config(&format!(
+        r#""plugin":{{"exe":"{}","login_via":"exe"}}"#,
+        exe.display()
+    ));
+    let out = run_case("plugin_url_and_exe", &config, &[]);
+    let url = out
+        .lines()
+        .find_map(|l| l.strip_prefix("PLUGIN_URL="))
+        .unwrap();
+    // Wait for both launches to have written their argv (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut lines = Vec::new();
+    while std::time::Instant::now() < deadline {
+        lines = std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if lines.len() >= 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(lines.len(), 4, "two launches, one argument each: {lines:?}");
+    assert_eq!(lines[0], "1");
+    assert!(
+        lines[1].starts_with("hisUserId=1001&type=1&doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F&"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[3].contains("&type=2&"), "{}", lines[3]);
+    // The exe receives what the WYHT:// URL carries, apart from the ciphertext (SM2 is randomised).
+    let strip = |s: &str| {
+        s.split('&')
+            .filter(|kv| !kv.starts_with("doctorIdCardNo="))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    assert_eq!(
+        strip(url.strip_prefix("WYHT://").unwrap()),
+        strip(&lines[1])
+    );
+    assert!(
+        requests_to(&sim, "/hrball/").is_empty(),
+        "exe login sends no HTTP"
+    );
+}
+
+#[test]
+fn bad_configs_fail_at_open_naming_the_key() {
+    run_case("bad_configs", "{}", &[]);
+}
+
+#[test]
+fn header_macros_and_library_versions_agree() {
+    run_case("versions", "{}", &[]);
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "miic-test-{tag}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
