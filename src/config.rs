@@ -524,8 +524,14 @@ mod tests {
                 "plugin.exe",
             ),
             (r#"{"base_url":"http://a"}"#, "hospital_id"),
-            (r#"{"base_url":"http://a","hospital_id":"H","qr":{"source":"qrimage"}}"#, "qrimage"),
-            (r#"{"base_url":"http://a","hospital_id":"H","qr":{"sorce":"qrurl"}}"#, "sorce"),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","qr":{"source":"qrimage"}}"#,
+                "qrimage",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","qr":{"sorce":"qrurl"}}"#,
+                "sorce",
+            ),
         ] {
             let e = Config::from_json(text).unwrap_err();
             assert_eq!(e.status, Status::Config);

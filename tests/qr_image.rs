@@ -436,15 +436,28 @@ fn run_c_image(config: &str, png: &Path, params: &str) -> (Option<String>, Strin
         &[("MIIC_TEST_CONFIG", config.to_owned())],
     );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "C program failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let url = stdout.lines().find_map(|l| l.strip_prefix("url=")).map(str::to_owned);
-    let last = stdout.lines().find_map(|l| l.strip_prefix("status=")).expect("status line");
+    assert!(
+        out.status.success(),
+        "C program failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("url="))
+        .map(str::to_owned);
+    let last = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("status="))
+        .expect("status line");
     let (status, error) = last.split_once(" error=").unwrap();
     (url, status.to_owned(), error.to_owned())
 }
 
 fn requests_to(sim: &common::Sim, endpoint: &str) -> Vec<serde_json::Value> {
-    sim.requests().into_iter().filter(|r| r["endpoint"] == endpoint).collect()
+    sim.requests()
+        .into_iter()
+        .filter(|r| r["endpoint"] == endpoint)
+        .collect()
 }
 
 const EXAM: &str = r#"{"accessNumber":"CT20261126001","modality":"CT"}"#;
@@ -462,9 +475,16 @@ fn c_host_gets_a_captioned_png_of_the_qrurl_url() {
     assert_eq!(image.decode(), url, "the PNG holds the URL the cloud gave");
     assert_eq!(zbarimg(&png), url);
     let (_, _, ink) = image.ink(image.width, image.height);
-    assert!(image.height > image.width && ink > 0, "caption under the code");
+    assert!(
+        image.height > image.width && ink > 0,
+        "caption under the code"
+    );
     let asked = requests_to(&sim, "qrurl");
-    assert_eq!(asked.len(), 2, "one qrurl call each for miic_qr_url and miic_qr_image");
+    assert_eq!(
+        asked.len(),
+        2,
+        "one qrurl call each for miic_qr_url and miic_qr_image"
+    );
     assert_eq!(asked[1]["params"]["hospitalId"], "H4401");
     assert_eq!(asked[1]["problems"], serde_json::json!([]));
     assert!(requests_to(&sim, "qrcode").is_empty());
@@ -476,15 +496,27 @@ fn c_host_gets_the_cloud_qrcode_picture_with_caption_at_print_size() {
     let dir = temp_dir("e2e-picture");
     let png = dir.join("qr.png");
     let params = r#"{"accessNumber":"CT20261126001","modality":"CT","sizeMm":"30","dpi":"300"}"#;
-    let (url, status, error) = run_c_image(&sim.config(r#""qr":{"source":"qrcode"}"#), &png, params);
+    let (url, status, error) =
+        run_c_image(&sim.config(r#""qr":{"source":"qrcode"}"#), &png, params);
     assert_eq!(status, "MIIC_OK", "{error}");
     let image = read_png(&png);
     assert_eq!(image.width, 354, "30 mm at 300 DPI");
     assert_eq!(image.phys, Some((11811, 11811, 1)));
-    assert_eq!(image.decode(), url.expect("qrurl answered"), "the cloud's picture encodes the film URL");
+    assert_eq!(
+        image.decode(),
+        url.expect("qrurl answered"),
+        "the cloud's picture encodes the film URL"
+    );
     let (_, _, ink) = image.ink(image.width, image.height);
-    assert!(image.height > image.width && ink > 0, "caption added under the cloud's picture");
-    assert_eq!(requests_to(&sim, "qrcode").len(), 1, "the picture came from qrcode");
+    assert!(
+        image.height > image.width && ink > 0,
+        "caption added under the cloud's picture"
+    );
+    assert_eq!(
+        requests_to(&sim, "qrcode").len(),
+        1,
+        "the picture came from qrcode"
+    );
 }
 
 #[test]
@@ -502,7 +534,11 @@ fn cloud_refusal_and_bad_options_write_no_file() {
     let (_, status, error) = run_c_image(&sim.config(""), &png, with_typo);
     assert_eq!(status, "MIIC_E_ARGUMENT");
     assert!(error.contains("modulepx"), "{error}");
-    assert_eq!(requests_to(&sim, "qrurl").len(), 1, "only miic_qr_url reached the cloud");
+    assert_eq!(
+        requests_to(&sim, "qrurl").len(),
+        1,
+        "only miic_qr_url reached the cloud"
+    );
     let unwritable = dir.join("missing").join("qr.png");
     let (_, status, error) = run_c_image(&sim.config(""), &unwritable, EXAM);
     assert_eq!(status, "MIIC_E_IO");
@@ -516,7 +552,11 @@ fn c_host_renders_any_text_without_a_client() {
     let png = dir.join("qr.png");
     let out = common::run_c(
         &qr_c_program(),
-        &["render", png.to_str().unwrap(), r#"{"modulePx":"5","caption":"0"}"#],
+        &[
+            "render",
+            png.to_str().unwrap(),
+            r#"{"modulePx":"5","caption":"0"}"#,
+        ],
         &[("MIIC_TEST_TEXT", long_url())],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -535,17 +575,38 @@ fn cli_qr_writes_the_png_for_an_exam() {
     std::fs::write(&config, sim.config("")).unwrap();
     let run = |extra: &[&str]| {
         std::process::Command::new(common::cli_binary())
-            .args(["qr", "--config", config.to_str().unwrap(), "--access-number", "CT20261126001"])
+            .args([
+                "qr",
+                "--config",
+                config.to_str().unwrap(),
+                "--access-number",
+                "CT20261126001",
+            ])
             .args(["--modality", "CT"])
             .args(extra)
             .output()
             .expect("run miic-cli qr")
     };
     let url_out = run(&[]);
-    assert!(url_out.status.success(), "{}", String::from_utf8_lossy(&url_out.stderr));
+    assert!(
+        url_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&url_out.stderr)
+    );
     let url = String::from_utf8(url_out.stdout).unwrap().trim().to_owned();
-    let png_out = run(&["--png", png.to_str().unwrap(), "--size-px", "400", "--dpi", "300"]);
-    assert!(png_out.status.success(), "{}", String::from_utf8_lossy(&png_out.stderr));
+    let png_out = run(&[
+        "--png",
+        png.to_str().unwrap(),
+        "--size-px",
+        "400",
+        "--dpi",
+        "300",
+    ]);
+    assert!(
+        png_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&png_out.stderr)
+    );
     let image = read_png(&png);
     assert_eq!(image.width, 400);
     assert_eq!(image.decode(), url);
