@@ -1,16 +1,21 @@
-//! `miic-cli`: the cloud simulator, and one subcommand per library call for trying a config.
+//! `miic-cli`: the cloud simulator, one subcommand per library call (through the C ABI, as a
+//! host calls it), and a demo of the whole doctor workflow.
+
+#![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
+use miic_cli::{abi, sim};
 use std::process::ExitCode;
 
+mod commands;
+mod demo;
 mod qr_cmd;
-mod sim;
 
 #[derive(Parser)]
 #[command(
     name = "miic-cli",
     version,
-    about = "miic command line: cloud simulator and library calls"
+    about = "miic command line: cloud simulator, library calls, demo"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,21 +26,53 @@ struct Cli {
 enum Command {
     /// Run the cloud simulator (docs/simulator.md) until killed.
     Sim(sim::SimArgs),
-    /// 4.3: print an exam's film URL, or with --png write the QR code with its caption.
+    /// Run the whole doctor workflow against an in-process simulator; exit 0 if every step passed.
+    Demo,
+    /// 4.4.3.1 login (type=1): miic_login with the doctor's fields.
+    Login(commands::CallArgs),
+    /// 4.4.3.1 logout (type=2) of the doctor given by the fields (see docs/cli.md).
+    Logout(commands::CallArgs),
+    /// The WYHT:// plugin URL (method 2) for the doctor's fields (type defaults to 1).
+    PluginUrl(commands::CallArgs),
+    /// 4.4.3.2 patient reminder: miic_patient_reminder with the patient's and doctor's fields.
+    Remind(commands::CallArgs),
+    /// 4.3 QR URL: miic_qr_url with accessNumber and modality; prints the URL. With --png,
+    /// miic_qr_image writes the QR code with its caption 扫描查看数字影像 instead.
     Qr(qr_cmd::QrArgs),
+    /// 4.5 delete notification: miic_delete_notify with patientName and accessionNo.
+    Delete(commands::CallArgs),
+    /// SM2-encrypt a text with the config's key and layout: miic_sm2_encrypt.
+    Sm2Encrypt(commands::EncryptArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Sim(args) => sim::run(&args),
-        Command::Qr(args) => qr_cmd::run(&args).map_err(|e| e.to_string()),
+    let (what, result) = match &cli.command {
+        Command::Sim(args) => ("sim", sim::run(args).map_err(Some)),
+        Command::Demo => ("demo", demo::run().map_err(Some)),
+        Command::Login(a) => ("login", call("login", commands::login(a))),
+        Command::Logout(a) => ("logout", call("logout", commands::logout(a))),
+        Command::PluginUrl(a) => ("plugin-url", call("plugin-url", commands::plugin_url(a))),
+        Command::Remind(a) => ("remind", call("remind", commands::remind(a))),
+        Command::Qr(a) => ("qr", call("qr", qr_cmd::run(a))),
+        Command::Delete(a) => ("delete", call("delete", commands::delete(a))),
+        Command::Sm2Encrypt(a) => ("sm2-encrypt", call("sm2-encrypt", commands::sm2_encrypt(a))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("miic-cli: {e}");
+        Err(message) => {
+            if let Some(message) = message {
+                eprintln!("miic-cli {what}: {message}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Library failures are printed with their status name; `Err(None)` means already printed.
+fn call(what: &str, result: abi::Outcome<()>) -> Result<(), Option<String>> {
+    result.map_err(|f| {
+        commands::report(what, &f);
+        None
+    })
 }
