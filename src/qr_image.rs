@@ -594,12 +594,8 @@ pub fn qr_image(client: &Client, params: &Params, path: &Path) -> Result<()> {
         QrSource::Qrcode => render_picture(&qr::qr_picture(client, params)?, &options)?,
     };
     write_atomically(path, &encode_png(&image, options.dpi)?)?;
-    log::info!(
-        "QR image written: {} ({}x{} pixels)",
-        path.display(),
-        image.width,
-        image.height
-    );
+    // Not the path: report tools may name the file after the patient.
+    log::info!("QR image written: {}x{} pixels", image.width, image.height);
     Ok(())
 }
 

@@ -614,3 +614,28 @@ fn cli_qr_writes_the_png_for_an_exam() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("ecLevel"));
 }
+
+#[test]
+fn gbk_host_passes_a_chinese_png_path_in_gbk() {
+    use std::os::unix::ffi::OsStrExt;
+    let sim = common::Sim::start(&[]);
+    let dir = temp_dir("e2e-gbk");
+    let wanted = dir.join("报告二维码.png");
+    let (gbk, _, _) = encoding_rs::GBK.encode(wanted.to_str().unwrap());
+    let out = std::process::Command::new(qr_c_program())
+        .arg("image")
+        .arg(std::ffi::OsStr::from_bytes(&gbk))
+        .arg(EXAM)
+        .env("LD_LIBRARY_PATH", common::cdylib().parent().unwrap())
+        .env("MIIC_TEST_CONFIG", sim.config(r#""text_encoding":"gbk""#))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("status=MIIC_OK"), "{stdout}");
+    let url = stdout.lines().find_map(|l| l.strip_prefix("url=")).unwrap();
+    assert_eq!(
+        read_png(&wanted).decode(),
+        url,
+        "written under the Unicode name"
+    );
+}
