@@ -639,3 +639,51 @@ fn gbk_host_passes_a_chinese_png_path_in_gbk() {
         "written under the Unicode name"
     );
 }
+
+#[test]
+fn valgrind_finds_no_leak_or_invalid_access_in_qr_exports() {
+    let sim = common::Sim::start(&[]);
+    let dir = temp_dir("valgrind");
+    let picture = r#"{"accessNumber":"CT20261126001","modality":"CT","modulePx":"2"}"#;
+    let runs: [(&str, &str, String); 3] = [
+        ("image", picture, sim.config("")),
+        ("image", picture, sim.config(r#""qr":{"source":"qrcode"}"#)),
+        ("render", r#"{"modulePx":"2","dpi":"300"}"#, String::new()),
+    ];
+    for (i, (mode, json, config)) in runs.iter().enumerate() {
+        let png = dir.join(format!("{i}.png"));
+        let out = std::process::Command::new("/usr/bin/valgrind")
+            .args([
+                "--tool=memcheck",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+            ])
+            .arg("--error-exitcode=99")
+            .arg(qr_c_program())
+            .args([*mode, png.to_str().unwrap(), json])
+            .env("LD_LIBRARY_PATH", common::cdylib().parent().unwrap())
+            .env("MIIC_TEST_CONFIG", config)
+            .env("MIIC_TEST_TEXT", URL)
+            .output()
+            .expect("valgrind is installed by scripts/test.sh");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode} #{i}: {stdout}\n{stderr}"
+        );
+        assert!(stdout.contains("status=MIIC_OK"), "{mode} #{i}: {stdout}");
+        assert!(stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+        assert!(
+            stderr.contains("definitely lost: 0 bytes")
+                || stderr.contains("All heap blocks were freed"),
+            "{stderr}"
+        );
+        let want = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("url="))
+            .unwrap_or(URL);
+        assert_eq!(read_png(&png).decode(), want, "{mode} #{i}");
+    }
+}
