@@ -686,4 +686,34 @@ mod tests {
         assert!(image.height > image.width, "caption band added");
         assert_eq!(&image.pixels[..bare.pixels.len()], &bare.pixels[..]);
     }
+
+    #[test]
+    fn cloud_picture_module_px_rescales_and_ec_level_is_refused() {
+        let bare = render_text(
+            "http://h/x",
+            &RenderOptions {
+                caption: false,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let png = encode_png(&bare, None).unwrap();
+        let half = RenderOptions {
+            size: Some(Size::ModulePx(4)),
+            caption: false,
+            ..Default::default()
+        };
+        let image = render_picture(&png, &half).unwrap();
+        assert_eq!(
+            (image.width, image.height),
+            (bare.width / 2, bare.height / 2)
+        );
+        let mut p = Params::new();
+        p.set("ecLevel", "H").unwrap();
+        let o = RenderOptions::from_params(&p, TextEncoding::Utf8, &[]).unwrap();
+        let e = render_picture(&png, &o).unwrap_err();
+        assert!(e.message.contains("ecLevel"), "{}", e.message);
+        let e = render_picture(b"GIF89a", &RenderOptions::default()).unwrap_err();
+        assert_eq!(e.status, Status::Protocol);
+    }
 }
