@@ -418,6 +418,50 @@ void miic_params_free(struct miic_params *p);
 MiicStatus miic_report_validate(const char *report_json, char **problems_out);
 
 /**
+ * 4.3 QR code for an exam, written as a PNG file ready to place on the printed report: the code
+ * (error correction M or better, 4-module quiet zone) with the caption 扫描查看数字影像 centred
+ * under it, drawn from a font embedded in miic.
+ *
+ * `exam` holds accessNumber, modality and hospitalId (default: the config), as for
+ * `miic_qr_url`, plus optional rendering options:
+ *  - `modulePx`: pixels per module (1-100, default 8), or
+ *  - `sizePx`: exact image width in pixels (the code with its quiet zone; the caption adds
+ *    height below), or `sizeMm` with `dpi`: the same in millimetres for print (`dpi` 36-4800,
+ *    default 300 with `sizeMm`); only one of modulePx, sizePx, sizeMm;
+ *  - `dpi`: written to the PNG (pHYs chunk) so report tools print it at its physical size;
+ *  - `caption`: 1 (default) or 0; `ecLevel`: M (default), Q or H.
+ *
+ * With config `[qr] source = "qrurl"` (default) the URL comes from `qrurl` and miic draws the
+ * code; with `"qrcode"` the cloud's base64 picture is used as it is (given a full quiet zone,
+ * scaled to the asked size) and the caption added.
+ *
+ * `png_path` (client's text encoding) is written whole or not at all (temporary file, then
+ * rename); the caller owns the file. Unknown or bad options: `MIIC_E_ARGUMENT` naming the key;
+ * a path that cannot be written: `MIIC_E_IO` naming it; cloud errors as for `miic_qr_url`.
+ *
+ * # Safety
+ * `png_path` is a NUL-terminated string.
+ */
+MiicStatus miic_qr_image(struct miic_client *c,
+                         const struct miic_params *exam,
+                         const char *png_path);
+
+/**
+ * Render any `text` (UTF-8) as a QR code PNG at `png_path`, exactly as `miic_qr_image` draws
+ * it; no client and no network. `options` may be NULL (defaults) or a params bag with the
+ * rendering options of `miic_qr_image` (modulePx, sizePx, sizeMm, dpi, caption, ecLevel) and
+ * nothing else. `png_path` is UTF-8 (read as GBK if it is not valid UTF-8); the file is written
+ * whole or not at all and the caller owns it. Empty or too long text and bad options:
+ * `MIIC_E_ARGUMENT` naming them; a path that cannot be written: `MIIC_E_IO` naming it.
+ *
+ * # Safety
+ * `text` and `png_path` are NUL-terminated strings.
+ */
+MiicStatus miic_qr_render(const char *text,
+                          const char *png_path,
+                          const struct miic_params *options);
+
+/**
  * The library version, e.g. "0.1.0". Static: never free it.
  */
 const char *miic_version(void);

@@ -26,6 +26,22 @@ pub struct Config {
     pub dicom: DicomConfig,
     pub dicom_http_base_url: Option<String>,
     pub paths: Paths,
+    pub qr: QrConfig,
+}
+
+/// Where `miic_qr_image` gets the code: the film URL (`qrurl`, rendered by miic) or the cloud's
+/// finished picture (`qrcode`, base64 PNG, to which miic adds the caption).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QrSource {
+    #[default]
+    Qrurl,
+    Qrcode,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QrConfig {
+    pub source: QrSource,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +151,13 @@ struct RawConfig {
     dicom: Option<RawDicom>,
     dicom_http: Option<RawDicomHttp>,
     paths: Option<RawPaths>,
+    qr: Option<RawQr>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQr {
+    source: Option<QrSource>,
 }
 
 #[derive(Deserialize)]
@@ -388,6 +411,9 @@ impl RawConfig {
             dicom,
             dicom_http_base_url,
             paths,
+            qr: QrConfig {
+                source: self.qr.and_then(|q| q.source).unwrap_or_default(),
+            },
         })
     }
 }
@@ -532,6 +558,14 @@ mod tests {
                 "dicom.max_pdu",
             ),
             (r#"{"base_url":"http://a"}"#, "hospital_id"),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","qr":{"source":"qrimage"}}"#,
+                "qrimage",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","qr":{"sorce":"qrurl"}}"#,
+                "sorce",
+            ),
         ] {
             let e = Config::from_json(text).unwrap_err();
             assert_eq!(e.status, Status::Config);

@@ -12,6 +12,7 @@ pub mod ffi;
 pub mod http;
 pub mod log;
 pub mod params;
+pub mod qr_image;
 pub mod report;
 pub mod sm2;
 pub mod text;

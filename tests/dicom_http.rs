@@ -122,7 +122,7 @@ fn http_fetch_downloads_every_file_valid_and_resumes() {
     let dest = Scratch::new("http-ok-dest");
     let (originals, dcm_path) = served_study(root.path(), 6);
     let server = HttpServer::serve(root.path());
-    let client = ClientHandle::open(&config(server.port, 3000));
+    let client = ClientHandle::open(&config(server.port, 15000));
     let (status, manifest) = fetch(&client, &dcm_path, dest.path());
     let manifest = manifest.expect("manifest");
     assert_eq!(status, MIIC_OK, "{} {manifest:#}", last_error());
@@ -173,7 +173,7 @@ fn http_fetch_reports_404_non_dicom_and_traversal_per_file() {
         r"{dcm_path},\wadocloud\2025\1\1\missing.dcm,\wadocloud\error.html,\..\..\outside.dcm,C:\Windows\win.ini,\\server\share\x.dcm"
     );
     let server = HttpServer::serve(root.path());
-    let client = ClientHandle::open(&config(server.port, 3000));
+    let client = ClientHandle::open(&config(server.port, 15000));
     let (status, manifest) = fetch(&client, &list, dest.path());
     let manifest = manifest.expect("manifest even on partial failure");
     assert_eq!(status, MIIC_E_DICOM, "{manifest:#}");
@@ -257,7 +257,7 @@ fn http_fetch_flags_a_file_of_another_study_as_warning() {
     );
     let list = format!(r"{dcm_path},\other\img0001.dcm");
     let server = HttpServer::serve(root.path());
-    let client = ClientHandle::open(&config(server.port, 3000));
+    let client = ClientHandle::open(&config(server.port, 15000));
     let (status, manifest) = fetch(&client, &list, dest.path());
     let manifest = manifest.unwrap();
     assert_eq!(status, MIIC_OK, "{} {manifest:#}", last_error());

@@ -14,6 +14,7 @@ use miic::ffi::dicom::{
 use miic::ffi::params::{
     miic_params, miic_params_free, miic_params_from_json, miic_params_new, miic_params_set,
 };
+use miic::ffi::qr_image::{miic_qr_image, miic_qr_render};
 use miic::ffi::report::miic_report_validate;
 use miic::ffi::version::{miic_status_name, miic_string_free};
 use miic::text::TextEncoding;
@@ -196,6 +197,14 @@ impl Client {
         Ok(take_string(out, self.encoding))
     }
 
+    /// `miic_qr_image`: the exam's QR code with its caption, written to `png_path`.
+    pub fn qr_image(&self, exam: &Params, png_path: &str) -> Outcome<i32> {
+        let path = c_text(png_path, self.encoding, "png_path")?;
+        // SAFETY: `path` is NUL-terminated and outlives the call; the handles are live.
+        let status = unsafe { miic_qr_image(self.raw, exam.raw, path.as_ptr()) };
+        check(status, self.encoding)
+    }
+
     pub fn delete_notify(&self, deletion: &Params) -> Outcome<i32> {
         check(miic_delete_notify(self.raw, deletion.raw), self.encoding)
     }
@@ -303,6 +312,31 @@ impl Drop for Client {
         // Joins the client's workers (an async reminder still queued is sent or dropped first).
         miic_close(self.raw);
     }
+}
+
+/// `miic_qr_render`: any text as a captioned QR code PNG, no client; `options` as fields
+/// (modulePx, sizePx, sizeMm, dpi, caption, ecLevel), all UTF-8.
+pub fn qr_render(text: &str, png_path: &str, options: &[(String, String)]) -> Outcome<i32> {
+    let text = c_text(text, TextEncoding::Utf8, "text")?;
+    let path = c_text(png_path, TextEncoding::Utf8, "png_path")?;
+    let bag = Params {
+        raw: miic_params_new(),
+    };
+    if bag.raw.is_null() {
+        return Err(Failure::argument("miic_params_new returned NULL"));
+    }
+    for (key, value) in options {
+        let k = c_text(key, TextEncoding::Utf8, "option name")?;
+        let v = c_text(value, TextEncoding::Utf8, key)?;
+        // SAFETY: both strings are NUL-terminated and outlive the call; the bag is live.
+        check(
+            unsafe { miic_params_set(bag.raw, k.as_ptr(), v.as_ptr()) },
+            TextEncoding::Utf8,
+        )?;
+    }
+    // SAFETY: the strings are NUL-terminated and outlive the call; the bag is live.
+    let status = unsafe { miic_qr_render(text.as_ptr(), path.as_ptr(), bag.raw) };
+    check(status, TextEncoding::Utf8)
 }
 
 /// A params bag (`miic_params_new`/`miic_params_from_json` … `miic_params_free`).

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 mod commands;
 mod demo;
 mod dicom_cmd;
+mod qr_cmd;
 mod report_check;
 mod sim_pacs;
 
@@ -38,8 +39,9 @@ enum Command {
     PluginUrl(commands::CallArgs),
     /// 4.4.3.2 patient reminder: miic_patient_reminder with the patient's and doctor's fields.
     Remind(commands::CallArgs),
-    /// 4.3 QR URL: miic_qr_url with accessNumber and modality; prints the URL.
-    Qr(commands::CallArgs),
+    /// 4.3 QR URL: miic_qr_url with accessNumber and modality; prints the URL. With --png,
+    /// miic_qr_image writes the QR code with its caption 扫描查看数字影像 instead.
+    Qr(qr_cmd::QrArgs),
     /// 4.5 delete notification: miic_delete_notify with patientName and accessionNo.
     Delete(commands::CallArgs),
     /// SM2-encrypt a text with the config's key and layout: miic_sm2_encrypt.
@@ -70,7 +72,7 @@ fn main() -> ExitCode {
         Command::Logout(a) => ("logout", call("logout", commands::logout(a))),
         Command::PluginUrl(a) => ("plugin-url", call("plugin-url", commands::plugin_url(a))),
         Command::Remind(a) => ("remind", call("remind", commands::remind(a))),
-        Command::Qr(a) => ("qr", call("qr", commands::qr(a))),
+        Command::Qr(a) => ("qr", call("qr", qr_cmd::run(a))),
         Command::Delete(a) => ("delete", call("delete", commands::delete(a))),
         Command::Sm2Encrypt(a) => ("sm2-encrypt", call("sm2-encrypt", commands::sm2_encrypt(a))),
         Command::Echo(a) => ("echo", call("echo", dicom_cmd::echo(a))),

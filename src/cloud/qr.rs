@@ -75,3 +75,77 @@ pub fn qr_url(client: &Client, params: &Params) -> Result<String> {
         ))),
     }
 }
+
+/// GET `qrcode` and return the PNG picture decoded from the base64 text in `data`
+/// (a `data:image/png;base64,` prefix and line breaks are tolerated).
+pub fn qr_picture(client: &Client, params: &Params) -> Result<Vec<u8>> {
+    const PICTURE: &str = "qrcode";
+    let exam = Exam::from_params(client, params)?;
+    let url = format!(
+        "{}?{}",
+        client.config.url(&client.config.paths.qrcode),
+        exam.query()
+    );
+    let body = client.http.get(&url)?;
+    let reply = CloudReply::parse(PICTURE, &body)?.into_success(PICTURE)?;
+    let text = match reply.data {
+        serde_json::Value::String(s) if !s.trim().is_empty() => s,
+        other => {
+            return Err(Error::protocol(format!(
+                "{PICTURE}: reply 'data' is not base64 text: {}",
+                crate::http::short(&other.to_string())
+            )))
+        }
+    };
+    let png = picture_bytes(&text)?;
+    log::info!(
+        "qrcode for accessNumber={}: {} bytes of picture",
+        exam.access_number,
+        png.len()
+    );
+    Ok(png)
+}
+
+/// The bytes of the base64 picture in `data`; Java servers may send a data URI, MIME line breaks
+/// or no padding.
+fn picture_bytes(text: &str) -> Result<Vec<u8>> {
+    use base64::Engine;
+    let text = text.trim();
+    let payload = match text.split_once("base64,") {
+        Some((prefix, rest)) if prefix.starts_with("data:") => rest,
+        _ => text,
+    };
+    let compact: String = payload
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    engine
+        .decode(compact.as_bytes())
+        .map_err(|e| Error::protocol(format!("qrcode: reply 'data' is not base64: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Status;
+
+    #[test]
+    fn picture_base64_tolerates_data_uri_line_breaks_and_missing_padding() {
+        let want = b"\x89PNG\r\n\x1a\n..".to_vec();
+        for text in [
+            "iVBORw0KGgouLg==",
+            "data:image/png;base64,iVBORw0KGgouLg==",
+            " iVBORw0K\r\nGgouLg ",
+        ] {
+            assert_eq!(picture_bytes(text).unwrap(), want, "{text:?}");
+        }
+        let e = picture_bytes("not base64!").unwrap_err();
+        assert_eq!(e.status, Status::Protocol);
+        assert!(e.message.contains("qrcode"), "{}", e.message);
+    }
+}

@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod dicom;
 pub mod handles;
 pub mod params;
+pub mod qr_image;
 pub mod report;
 pub mod version;
 
