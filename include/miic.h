@@ -391,33 +391,6 @@ MiicStatus miic_params_from_json(const char *json, struct miic_params **out);
 void miic_params_free(struct miic_params *p);
 
 /**
- * Check report data against spec 4.1 (the `View_Pacs_Text_Info` columns / the 4.1.2 reply)
- * and the dictionaries of section 5. No client is needed; the text is UTF-8 JSON.
- *
- * `report_json` is one record object, an array of records, or a 4.1.2 reply
- * `{"data": [...], "code": 0, "message": "..."}`; at most 64 MiB, nested at most 128 deep.
- * Names of the 4.1.2.4 sample reply (`uname`, `sex`, `accessNumber`, …) are accepted as
- * aliases of the table's names and listed under `"aliases"`.
- *
- * Returns `MIIC_OK` when the check ran, conformant or not: `*problems_out` then holds JSON
- * `{"conformant": true/false, "records": n, "errors": n, "warnings": n, "rules": {rule: count},
- * "aliases": [{"alias", "field", "kind", "records"}], "extra_fields": {name: count},
- * "envelope": {"code", "message"} | null, "problems": [{"record": index | null, "field",
- * "rule", "severity": "error" | "warning", "message"}], "truncated": true/false}`. `conformant` is
- * true when no problem has severity "error"; personal values are masked in messages; at most
- * 10000 problems are listed (`rules` always counts all). Caller frees `*problems_out` with
- * `miic_string_free`.
- *
- * Input that is not report data at all (NULL, not UTF-8, not JSON, too large, too deep, not
- * an object or array) returns `MIIC_E_ARGUMENT` (`MIIC_E_ENCODING` for bad UTF-8) with
- * `*problems_out` set to NULL and `miic_last_error()` saying why.
- *
- * # Safety
- * `report_json` is a NUL-terminated string; `problems_out` is a writable pointer.
- */
-MiicStatus miic_report_validate(const char *report_json, char **problems_out);
-
-/**
  * 4.3 QR code for an exam, written as a PNG file ready to place on the printed report: the code
  * (error correction M or better, 4-module quiet zone) with the caption 扫描查看数字影像 centred
  * under it, drawn from a font embedded in miic.
@@ -460,6 +433,33 @@ MiicStatus miic_qr_image(struct miic_client *c,
 MiicStatus miic_qr_render(const char *text,
                           const char *png_path,
                           const struct miic_params *options);
+
+/**
+ * Check report data against spec 4.1 (the `View_Pacs_Text_Info` columns / the 4.1.2 reply)
+ * and the dictionaries of section 5. No client is needed; the text is UTF-8 JSON.
+ *
+ * `report_json` is one record object, an array of records, or a 4.1.2 reply
+ * `{"data": [...], "code": 0, "message": "..."}`; at most 64 MiB, nested at most 128 deep.
+ * Names of the 4.1.2.4 sample reply (`uname`, `sex`, `accessNumber`, …) are accepted as
+ * aliases of the table's names and listed under `"aliases"`.
+ *
+ * Returns `MIIC_OK` when the check ran, conformant or not: `*problems_out` then holds JSON
+ * `{"conformant": true/false, "records": n, "errors": n, "warnings": n, "rules": {rule: count},
+ * "aliases": [{"alias", "field", "kind", "records"}], "extra_fields": {name: count},
+ * "envelope": {"code", "message"} | null, "problems": [{"record": index | null, "field",
+ * "rule", "severity": "error" | "warning", "message"}], "truncated": true/false}`. `conformant` is
+ * true when no problem has severity "error"; personal values are masked in messages; at most
+ * 10000 problems are listed (`rules` always counts all). Caller frees `*problems_out` with
+ * `miic_string_free`.
+ *
+ * Input that is not report data at all (NULL, not UTF-8, not JSON, too large, too deep, not
+ * an object or array) returns `MIIC_E_ARGUMENT` (`MIIC_E_ENCODING` for bad UTF-8) with
+ * `*problems_out` set to NULL and `miic_last_error()` saying why.
+ *
+ * # Safety
+ * `report_json` is a NUL-terminated string; `problems_out` is a writable pointer.
+ */
+MiicStatus miic_report_validate(const char *report_json, char **problems_out);
 
 /**
  * The library version, e.g. "0.1.0". Static: never free it.

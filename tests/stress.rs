@@ -28,7 +28,7 @@ fn sixteen_threads_of_mixed_calls_on_one_client_all_answer_correctly() {
     let sim = Sim::start(&[]);
     let out = stress(
         "storm",
-        sim.config(""),
+        sim.config_with_timeout(15000, ""),
         &[
             ("MIIC_TEST_THREADS", "16".into()),
             ("MIIC_TEST_CALLS", "1000".into()),
@@ -53,13 +53,23 @@ fn sixteen_threads_of_mixed_calls_on_one_client_all_answer_correctly() {
 #[test]
 fn close_racing_busy_threads_neither_crashes_nor_deadlocks() {
     let sim = Sim::start(&[]);
-    println!("{}", stress("close_race", sim.config(""), &[]));
+    println!(
+        "{}",
+        stress("close_race", sim.config_with_timeout(15000, ""), &[])
+    );
 }
 
 #[test]
 fn hundred_open_use_close_cycles_leave_no_thread_and_stable_memory() {
     let sim = Sim::start(&[]);
-    println!("{}", stress("lifecycle_open_close", sim.config(""), &[]));
+    println!(
+        "{}",
+        stress(
+            "lifecycle_open_close",
+            sim.config_with_timeout(15000, ""),
+            &[]
+        )
+    );
 }
 
 #[test]

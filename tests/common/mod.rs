@@ -112,6 +112,16 @@ impl Sim {
             .expect("POST /__sim/fault");
     }
 
+    /// Like [`Sim::config`] with another `timeout_ms`: for tests of correctness, not timing,
+    /// that must not fail because a loaded machine answers slowly.
+    pub fn config_with_timeout(&self, timeout_ms: u32, extra: &str) -> String {
+        self.config(extra).replacen(
+            r#""timeout_ms":1000"#,
+            &format!(r#""timeout_ms":{timeout_ms}"#),
+            1,
+        )
+    }
+
     /// A minimal inline JSON config pointing at this simulator.
     pub fn config(&self, extra: &str) -> String {
         let mut cfg = format!(
