@@ -6,6 +6,7 @@ pub mod boundary;
 pub mod client;
 pub mod cloud;
 pub mod handles;
+pub mod outbox;
 pub mod params;
 pub mod version;
 
