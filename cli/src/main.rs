@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod outbox_cmd;
 mod sim;
 
 #[derive(Parser)]
@@ -20,12 +21,15 @@ struct Cli {
 enum Command {
     /// Run the cloud simulator (docs/simulator.md) until killed.
     Sim(sim::SimArgs),
+    /// The delete notifications' outbox: list | dead | retry | purge-dead.
+    Outbox(outbox_cmd::OutboxArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sim(args) => sim::run(&args),
+        Command::Outbox(args) => outbox_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

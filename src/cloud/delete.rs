@@ -127,8 +127,11 @@ pub fn delete_notify(client: &Arc<Client>, params: &Params) -> Result<Status> {
         &deletion.accession_no,
         &deletion.patient_name,
         &deletion.body().to_string(),
+        outbox::caller_hold(client),
     )?;
     log::info!("delete notification stored as #{id}: {}", deletion.label());
-    client.outbox.start(client)?;
+    if let Err(e) = client.outbox.start(client) {
+        log::warn!("{e}: notification #{id} waits for a flush or the next miic_open");
+    }
     outbox::deliver_now(client, &store, &deletion.accession_no, id, deadline)
 }

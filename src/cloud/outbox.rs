@@ -25,7 +25,7 @@ const SCHEMA_VERSION: i64 = 1;
 /// Writes are a few milliseconds; another process holding the lock longer than this is stuck.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A lease outlives the send it covers (bounded by the HTTP deadline) by this margin.
-const LEASE_MARGIN: Duration = Duration::from_secs(3);
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
 /// The worker looks at the file at least this often: other processes add and free items too.
 const IDLE_POLL: Duration = Duration::from_secs(15);
 /// Below this much time left, a call does not start another send.
@@ -285,14 +285,27 @@ impl Store {
         Ok(self.conn.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Commit a notification (durably: fsync) and return its id. Due at once.
-    pub fn enqueue(&self, accession_no: &str, patient_name: &str, body: &str) -> Result<i64> {
+    /// Commit a notification (durably: fsync) and return its id. Workers leave it alone for
+    /// `hold` (the caller's own try); after that, or at once for a flush, it is due.
+    pub fn enqueue(
+        &self,
+        accession_no: &str,
+        patient_name: &str,
+        body: &str,
+        hold: Duration,
+    ) -> Result<i64> {
         let conn = self.conn()?;
         let now = now_ms();
         conn.execute(
             "INSERT INTO outbox (accession_no, patient_name, body, created_at, next_try_at)
-             VALUES (?1, ?2, ?3, ?4, ?4)",
-            params![accession_no, patient_name, body, now],
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                accession_no,
+                patient_name,
+                body,
+                now,
+                now.saturating_add(ms(hold))
+            ],
         )
         .map_err(|e| self.err("cannot store the notification", e))?;
         Ok(conn.last_insert_rowid())
@@ -618,10 +631,32 @@ fn deliver(client: &Client, store: &Store, item: &Item, limit: Duration) -> Resu
     }
 }
 
-/// The caller's own try (`miic_delete_notify`): send the accession's older pending items and
-/// then item `id`, until `deadline`. `Ok(Ok)` when `id` was delivered, `Ok(Queued)` when it
-/// waits in the outbox, `Err(Server)` when the cloud rejected it.
+/// How long a freshly stored item is left to its caller before workers may take it.
+pub(crate) fn caller_hold(client: &Client) -> Duration {
+    client.config.timeout + LEASE_MARGIN
+}
+
+/// The caller's own try (`miic_delete_notify`) of the stored item `id`: send the accession's
+/// older pending items and then `id`, until `deadline`. `Ok(Ok)` when `id` was delivered,
+/// `Ok(Queued)` when it waits in the outbox, `Err(Server)` when the cloud rejected it. The item
+/// is stored already, so trouble with the file from here on means "queued", not failure.
 pub(crate) fn deliver_now(
+    client: &Client,
+    store: &Store,
+    accession: &str,
+    id: i64,
+    deadline: Instant,
+) -> Result<Status> {
+    match try_deliver(client, store, accession, id, deadline) {
+        Err(e) if e.status != Status::Server => {
+            log::warn!("delete notification #{id} stays queued: {e}");
+            Ok(Status::Queued)
+        }
+        other => other,
+    }
+}
+
+fn try_deliver(
     client: &Client,
     store: &Store,
     accession: &str,
@@ -646,7 +681,10 @@ pub(crate) fn deliver_now(
             continue;
         };
         match deliver(client, store, &item, remaining)? {
-            Delivery::Delivered if item.id == id => return Ok(Status::Ok),
+            Delivery::Delivered if item.id == id => {
+                client.outbox.cloud_answered();
+                return Ok(Status::Ok);
+            }
             Delivery::Rejected(reason) if item.id == id => {
                 return Err(rejected(accession, &reason))
             }
@@ -738,6 +776,8 @@ pub struct OutboxService {
 struct WorkerState {
     stopping: bool,
     kicked: bool,
+    /// A caller's own send went through: the cloud is back, drop the worker's pause.
+    cloud_answered: bool,
 }
 
 impl OutboxService {
@@ -787,6 +827,16 @@ impl OutboxService {
         cvar.notify_all();
     }
 
+    /// The cloud took a notification outside the worker: end the worker's pause, so what
+    /// waits goes out now rather than after the backoff of an outage that is over.
+    pub fn cloud_answered(&self) {
+        let (lock, cvar) = &*self.shared;
+        let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
+        state.cloud_answered = true;
+        state.kicked = true;
+        cvar.notify_all();
+    }
+
     /// Ask the worker to stop; the caller then interrupts HTTP and calls [`Self::join`].
     pub fn signal_stop(&self) {
         let (lock, cvar) = &*self.shared;
@@ -810,11 +860,9 @@ enum Step {
 
 fn run(shared: &(Mutex<WorkerState>, Condvar), client: &Weak<Client>) {
     let (lock, cvar) = shared;
-    // After a failed send the worker pauses for that item's backoff instead of trying every
-    // other item against a cloud that is down.
-    let mut paused_until: Option<Instant> = None;
+    let mut pause = Pause::default();
     loop {
-        let sleep = match step(client, &mut paused_until) {
+        let sleep = match step(client, &mut pause) {
             Step::Worked => Duration::ZERO,
             Step::Idle(d) => d,
             Step::Gone => return,
@@ -827,22 +875,39 @@ fn run(shared: &(Mutex<WorkerState>, Condvar), client: &Weak<Client>) {
                 .0;
         }
         state.kicked = false;
+        if std::mem::take(&mut state.cloud_answered) && pause.failures > 0 {
+            pause = Pause {
+                recovered: true,
+                ..Pause::default()
+            };
+        }
         if state.stopping {
             return;
         }
     }
 }
 
-fn step(client: &Weak<Client>, paused_until: &mut Option<Instant>) -> Step {
+/// The worker's backoff against the cloud as a whole: after `failures` sends in a row failed,
+/// it waits [`backoff`]`(failures)` before the next one, whichever item is due, instead of
+/// trying every item against a cloud that is down. Items keep their own schedule as well.
+#[derive(Default)]
+struct Pause {
+    failures: u32,
+    until: Option<Instant>,
+    /// The cloud answered again after failures: what waits becomes due now.
+    recovered: bool,
+}
+
+fn step(client: &Weak<Client>, pause: &mut Pause) -> Step {
     let Some(client) = client.upgrade() else {
         return Step::Gone;
     };
-    if let Some(until) = *paused_until {
+    if let Some(until) = pause.until {
         let now = Instant::now();
         if now < until {
             return Step::Idle(until - now);
         }
-        *paused_until = None;
+        pause.until = None;
     }
     let store = match client.outbox_store() {
         Ok(store) => store,
@@ -851,6 +916,12 @@ fn step(client: &Weak<Client>, paused_until: &mut Option<Instant>) -> Step {
             return Step::Idle(IDLE_POLL);
         }
     };
+    if std::mem::take(&mut pause.recovered) {
+        match store.retry_now() {
+            Ok(n) => log::info!("cloud answers again: {n} waiting notification(s) due now"),
+            Err(e) => log::warn!("outbox worker: {e}"),
+        }
+    }
     let limit = client.config.timeout;
     let attempt = store
         .claim(Pick::Due, limit + LEASE_MARGIN)
@@ -859,11 +930,18 @@ fn step(client: &Weak<Client>, paused_until: &mut Option<Instant>) -> Step {
                 .transpose()
         });
     match attempt {
-        Ok(Some(Delivery::Retry { delay, .. })) => {
-            *paused_until = Some(Instant::now() + delay);
+        Ok(Some(Delivery::Retry { .. })) => {
+            pause.failures = pause.failures.saturating_add(1);
+            pause.until = Some(Instant::now() + backoff(pause.failures));
             Step::Worked
         }
-        Ok(Some(_)) => Step::Worked,
+        Ok(Some(_)) => {
+            *pause = Pause {
+                recovered: pause.failures > 0,
+                ..Pause::default()
+            };
+            Step::Worked
+        }
         Ok(None) => {
             let wait = match store.next_due() {
                 Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)),
@@ -911,9 +989,9 @@ mod tests {
         let path = dir.join("o.sqlite");
         let a = Store::open(&path).unwrap();
         let b = Store::open(&path).unwrap();
-        let first = a.enqueue("A1", "张三", "{}").unwrap();
-        let second = a.enqueue("A1", "张三", "{}").unwrap();
-        let other = a.enqueue("B2", "李四", "{}").unwrap();
+        let first = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap();
+        let second = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap();
+        let other = a.enqueue("B2", "李四", "{}", Duration::ZERO).unwrap();
         let lease = Duration::from_secs(30);
         assert_eq!(a.claim(Pick::Due, lease).unwrap().unwrap().id, first);
         // Process b sees A1's head leased and A1's second item blocked behind it.
