@@ -201,7 +201,7 @@ fn next_random(state: &mut u64) -> u64 {
 #[test]
 fn sigkilled_hosts_lose_no_acknowledged_delete_notification() {
     const ROUNDS: usize = 24;
-    const PER_ROUND: usize = 40;
+    const PER_ROUND: usize = 60;
     let sim = Sim::start(&[]);
     sim.fault(json!({"mode": "reset"})); // the cloud refuses every notification
     let outbox = fresh_outbox_path();

@@ -120,18 +120,27 @@ pub fn attempt(client: &Client, body: &str, limit: Duration) -> Outcome {
 /// `timeout_ms`: `Ok` when the cloud took it, `Queued` when it waits for the retry worker.
 /// Validation errors and a code-400 rejection fail at once.
 pub fn delete_notify(client: &Arc<Client>, params: &Params) -> Result<Status> {
-    let deadline = Instant::now() + client.config.timeout;
     let deletion = Deletion::from_params(client, params)?;
     let store = client.outbox_store()?;
-    let id = store.enqueue(
+    let stored = store.enqueue(
         &deletion.accession_no,
         &deletion.patient_name,
         &deletion.body().to_string(),
         outbox::caller_hold(client),
     )?;
-    log::info!("delete notification stored as #{id}: {}", deletion.label());
+    // The send gets the whole timeout_ms; storing (a few ms) is the "small margin" of the
+    // reliability rules.
+    let deadline = Instant::now() + client.config.timeout;
+    log::info!(
+        "delete notification stored as #{}: {}",
+        stored.0,
+        deletion.label()
+    );
     if let Err(e) = client.outbox.start(client) {
-        log::warn!("{e}: notification #{id} waits for a flush or the next miic_open");
+        log::warn!(
+            "{e}: notification #{} waits for a flush or the next miic_open",
+            stored.0
+        );
     }
-    outbox::deliver_now(client, &store, &deletion.accession_no, id, deadline)
+    outbox::deliver_now(client, &store, &deletion.accession_no, stored, deadline)
 }

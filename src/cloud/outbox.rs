@@ -1,6 +1,6 @@
 //! The durable outbox of delete notifications (spec 4.5).
 //!
-//! A notification is committed to an SQLite file (WAL, `synchronous = FULL`) before its first
+//! A notification is committed to an SQLite file (WAL, fsync'ed: `synchronous = FULL`) before its first
 //! send and leaves it only when the cloud answered code 200, or moves to the dead-letter table
 //! when the cloud rejected it with code 400. Several clients and processes of one user may share
 //! the file: an item is sent only under a lease taken in a `BEGIN IMMEDIATE` transaction, and per
@@ -164,6 +164,9 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// Written into leases: which process (and store) is sending an item.
     owner: String,
+    /// WAL mode: only storing a notification must reach the disk (fsync); the bookkeeping
+    /// after it may be lost to a power cut at worst, which means a resend, never a loss.
+    wal: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -213,7 +216,8 @@ impl Store {
                 path.display()
             );
         }
-        conn.pragma_update(None, "synchronous", "FULL")
+        let wal = mode.eq_ignore_ascii_case("wal");
+        conn.pragma_update(None, "synchronous", if wal { "NORMAL" } else { "FULL" })
             .map_err(|e| fail("cannot open", &e))?;
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
@@ -233,6 +237,7 @@ impl Store {
                 std::process::id(),
                 getrandom::u64().unwrap_or(0)
             ),
+            wal,
         };
         store.migrate()?;
         Ok(store)
@@ -285,30 +290,64 @@ impl Store {
         Ok(self.conn.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Commit a notification (durably: fsync) and return its id. Workers leave it alone for
-    /// `hold` (the caller's own try); after that, or at once for a flush, it is due.
+    /// Commit a notification durably (fsync) and return its id. When it is the only pending
+    /// item of its accession number, it comes back already leased to the caller for `hold`, so
+    /// the caller's own send costs no second transaction; workers leave it alone that long
+    /// either way (a flush does not wait).
     pub fn enqueue(
         &self,
         accession_no: &str,
         patient_name: &str,
         body: &str,
         hold: Duration,
-    ) -> Result<i64> {
-        let conn = self.conn()?;
-        let now = now_ms();
-        conn.execute(
-            "INSERT INTO outbox (accession_no, patient_name, body, created_at, next_try_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                accession_no,
-                patient_name,
-                body,
-                now,
-                now.saturating_add(ms(hold))
-            ],
-        )
-        .map_err(|e| self.err("cannot store the notification", e))?;
-        Ok(conn.last_insert_rowid())
+    ) -> Result<(i64, Option<Item>)> {
+        let mut conn = self.conn()?;
+        let fail = |e| self.err("cannot store the notification", e);
+        if self.wal {
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(fail)?;
+        }
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let until = now.saturating_add(ms(hold));
+            let older: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE accession_no = ?1)",
+                params![accession_no],
+                |r| r.get(0),
+            )?;
+            let lease = (!older).then_some((self.owner.as_str(), until));
+            tx.execute(
+                "INSERT INTO outbox (accession_no, patient_name, body, created_at, next_try_at,
+                                     lease_owner, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    accession_no,
+                    patient_name,
+                    body,
+                    now,
+                    until,
+                    lease.map(|l| l.0),
+                    lease.map(|l| l.1)
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok((id, older))
+        })();
+        if self.wal {
+            // Back to cheap commits for the bookkeeping; a failure here only costs speed.
+            let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+        }
+        let (id, older) = result.map_err(fail)?;
+        let item = (!older).then(|| Item {
+            id,
+            accession_no: accession_no.to_owned(),
+            patient_name: patient_name.to_owned(),
+            body: body.to_owned(),
+            attempts: 0,
+        });
+        Ok((id, item))
     }
 
     /// Take an item under a lease of `lease`; `None` when nothing matches or it is leased.
@@ -632,7 +671,7 @@ fn deliver(client: &Client, store: &Store, item: &Item, limit: Duration) -> Resu
 }
 
 /// How long a freshly stored item is left to its caller before workers may take it.
-pub(crate) fn caller_hold(client: &Client) -> Duration {
+pub fn caller_hold(client: &Client) -> Duration {
     client.config.timeout + LEASE_MARGIN
 }
 
@@ -644,10 +683,10 @@ pub(crate) fn deliver_now(
     client: &Client,
     store: &Store,
     accession: &str,
-    id: i64,
+    (id, leased): (i64, Option<Item>),
     deadline: Instant,
 ) -> Result<Status> {
-    match try_deliver(client, store, accession, id, deadline) {
+    match try_deliver(client, store, accession, id, leased, deadline) {
         Err(e) if e.status != Status::Server => {
             log::warn!("delete notification #{id} stays queued: {e}");
             Ok(Status::Queued)
@@ -661,6 +700,7 @@ fn try_deliver(
     store: &Store,
     accession: &str,
     id: i64,
+    mut leased: Option<Item>,
     deadline: Instant,
 ) -> Result<Status> {
     loop {
@@ -668,8 +708,11 @@ fn try_deliver(
         if remaining < MIN_ATTEMPT {
             return Ok(Status::Queued);
         }
-        let Some(item) = store.claim(Pick::Accession(accession, id), remaining + LEASE_MARGIN)?
-        else {
+        let claimed = match leased.take() {
+            Some(item) => Some(item),
+            None => store.claim(Pick::Accession(accession, id), remaining + LEASE_MARGIN)?,
+        };
+        let Some(item) = claimed else {
             // Either gone (another worker delivered or rejected it) or being sent right now.
             if !store_has(store, id)? {
                 return match store.dead_reason(id)? {
@@ -989,10 +1032,12 @@ mod tests {
         let path = dir.join("o.sqlite");
         let a = Store::open(&path).unwrap();
         let b = Store::open(&path).unwrap();
-        let first = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap();
-        let second = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap();
-        let other = a.enqueue("B2", "李四", "{}", Duration::ZERO).unwrap();
+        let first = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap().0;
+        let second = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap().0;
+        let other = a.enqueue("B2", "李四", "{}", Duration::ZERO).unwrap().0;
         let lease = Duration::from_secs(30);
+        // Stored with no hold: due (and the caller's lease over) a moment later.
+        std::thread::sleep(Duration::from_millis(5));
         assert_eq!(a.claim(Pick::Due, lease).unwrap().unwrap().id, first);
         // Process b sees A1's head leased and A1's second item blocked behind it.
         assert_eq!(b.claim(Pick::Due, lease).unwrap().unwrap().id, other);
