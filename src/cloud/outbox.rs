@@ -224,8 +224,8 @@ impl Store {
             .map_err(|e| fail("not a usable database", &e))?;
         if check != "ok" {
             return Err(Error::io(format!(
-                "outbox '{}' is damaged ({check}); move it aside to start a new one (its pending \
-                 notifications would be lost)",
+                "outbox '{}' is damaged ({check}); keep it for support (its pending \
+                 notifications are in it) and move it aside to start a new one",
                 path.display()
             )));
         }
