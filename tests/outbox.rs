@@ -204,7 +204,7 @@ fn sigkilled_hosts_lose_no_acknowledged_delete_notification() {
     const MIN_ROUNDS: usize = 24;
     const MIN_ACKED: usize = 300;
     const MAX_ROUNDS: usize = 80;
-    const PER_ROUND: usize = 60;
+    const PER_ROUND: usize = 100;
     let sim = Sim::start(&[]);
     sim.fault(json!({"mode": "reset"})); // the cloud refuses every notification
     let outbox = fresh_outbox_path();
