@@ -101,6 +101,16 @@
 #define MIIC_ABI_VERSION 1
 
 /**
+ * Largest JSON text accepted (a day of reports is far below; a runaway reply is not).
+ */
+#define MAX_INPUT_BYTES ((64 * 1024) * 1024)
+
+/**
+ * Problems listed in the JSON output; counts per rule stay complete beyond it.
+ */
+#define MAX_LISTED_PROBLEMS 10000
+
+/**
  * A configured connection to the front-end machine. Thread-safe: one handle may be used from
  * many threads at once. Open with `miic_open`, close with `miic_close`.
  */
@@ -290,6 +300,33 @@ MiicStatus miic_params_from_json(const char *json, struct miic_params **out);
  * Free a params bag. NULL and already-freed bags are ignored.
  */
 void miic_params_free(struct miic_params *p);
+
+/**
+ * Check report data against spec 4.1 (the `View_Pacs_Text_Info` columns / the 4.1.2 reply)
+ * and the dictionaries of section 5. No client is needed; the text is UTF-8 JSON.
+ *
+ * `report_json` is one record object, an array of records, or a 4.1.2 reply
+ * `{"data": [...], "code": 0, "message": "..."}`; at most 64 MiB, nested at most 128 deep.
+ * Names of the 4.1.2.4 sample reply (`uname`, `sex`, `accessNumber`, …) are accepted as
+ * aliases of the table's names and listed under `"aliases"`.
+ *
+ * Returns `MIIC_OK` when the check ran, conformant or not: `*problems_out` then holds JSON
+ * `{"conformant": true/false, "records": n, "errors": n, "warnings": n, "rules": {rule: count},
+ * "aliases": [{"alias", "field", "kind", "records"}], "extra_fields": {name: count},
+ * "envelope": {"code", "message"} | null, "problems": [{"record": index | null, "field",
+ * "rule", "severity": "error" | "warning", "message"}], "truncated": true/false}`. `conformant` is
+ * true when no problem has severity "error"; personal values are masked in messages; at most
+ * 10000 problems are listed (`rules` always counts all). Caller frees `*problems_out` with
+ * `miic_string_free`.
+ *
+ * Input that is not report data at all (NULL, not UTF-8, not JSON, too large, too deep, not
+ * an object or array) returns `MIIC_E_ARGUMENT` (`MIIC_E_ENCODING` for bad UTF-8) with
+ * `*problems_out` set to NULL and `miic_last_error()` saying why.
+ *
+ * # Safety
+ * `report_json` is a NUL-terminated string; `problems_out` is a writable pointer.
+ */
+MiicStatus miic_report_validate(const char *report_json, char **problems_out);
 
 /**
  * The library version, e.g. "0.1.0". Static: never free it.

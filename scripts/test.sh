@@ -31,6 +31,9 @@ cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== build"
 cargo build --workspace -q
 
+echo "== fuzz smoke (10 s per target; scripts/fuzz.sh SECONDS for long runs)"
+scripts/fuzz.sh 10
+
 echo "== tests"
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt

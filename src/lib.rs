@@ -11,6 +11,7 @@ pub mod ffi;
 pub mod http;
 pub mod log;
 pub mod params;
+pub mod report;
 pub mod sm2;
 pub mod text;
 

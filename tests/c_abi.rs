@@ -275,13 +275,16 @@ fn no_log_line_holds_a_plaintext_id_phone_or_full_name() {
 fn plugin_url_and_exe_login_carry_the_dollar_encoded_parameter_string() {
     let sim = Sim::start(&[]);
     let dir = tempdir("plugin");
-    let record = dir.join("argv.txt");
     let exe = dir.join("plugin.sh");
+    // Each launch records its argument count and argument in a file of its own: the two
+    // launches are separate processes and may finish in either order.
     std::fs::write(
         &exe,
         format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$#\" \"$1\" >> '{}'\n",
-            record.display()
+            "#!/bin/sh\nprintf '%s\\n' \"$#\" \"$1\" > '{}/argv-'$$.tmp && mv '{}/argv-'$$.tmp '{}/argv-'$$.txt\n",
+            dir.display(),
+            dir.display(),
+            dir.display()
         ),
     )
     .unwrap();
@@ -298,20 +301,32 @@ fn plugin_url_and_exe_login_carry_the_dollar_encoded_parameter_string() {
         .unwrap();
     // Wait for both launches to have written their argv (bounded).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mut lines = Vec::new();
+    let mut launches: Vec<Vec<String>> = Vec::new();
     while std::time::Instant::now() < deadline {
-        lines = std::fs::read_to_string(&record)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
+        launches = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            })
             .collect();
-        if lines.len() >= 4 {
+        if launches.len() >= 2 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert_eq!(lines.len(), 4, "two launches, one argument each: {lines:?}");
-    assert_eq!(lines[0], "1");
+    assert_eq!(launches.len(), 2, "two launches: {launches:?}");
+    assert!(
+        launches.iter().all(|l| l.len() == 2 && l[0] == "1"),
+        "one argument each: {launches:?}"
+    );
+    launches.sort_by_key(|l| l[1].contains("&type=2&"));
+    let lines: Vec<String> = launches.concat();
     assert!(
         lines[1].starts_with("hisUserId=1001&type=1&doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F&"),
         "{}",

@@ -60,7 +60,10 @@ fn header_has_guards_macros_and_ownership_docs() {
         "no size_t or bool in the ABI"
     );
     // Every function that hands out a string says who frees it.
-    for decl in h.lines().filter(|l| l.contains("char **")) {
+    let declarations = h
+        .lines()
+        .filter(|l| l.contains("char **") && l.ends_with(");"));
+    for decl in declarations {
         let name = decl.split('(').next().unwrap();
         let idx = h.find(decl).unwrap();
         let doc = &h[h[..idx].rfind("/**").unwrap()..idx];

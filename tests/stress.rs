@@ -42,7 +42,7 @@ fn sixteen_threads_of_mixed_calls_on_one_client_all_answer_correctly() {
         .count();
     assert_eq!(
         qr,
-        16 * 1000 / 6 + 16 * usize::from(1000 % 6 > 0),
+        16 * 1000_usize.div_ceil(6),
         "every qr call reached the simulator once"
     );
     assert!(requests
@@ -123,6 +123,11 @@ fn valgrind_finds_no_leak_or_invalid_access_across_every_export() {
         "bad_configs",
         "versions",
     ] {
-        valgrind(case, sim.config(""));
+        // valgrind runs the library ~30x slower: give calls room so only memory errors fail.
+        valgrind(
+            case,
+            sim.config("")
+                .replace(r#""timeout_ms":1000"#, r#""timeout_ms":30000"#),
+        );
     }
 }

@@ -1,16 +1,23 @@
-//! `miic-cli`: the cloud simulator, and one subcommand per library call for trying a config.
+//! `miic-cli`: the cloud simulator, one subcommand per library call (through the C ABI, as a
+//! host calls it), and a demo of the whole doctor workflow.
+
+#![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
+use miic_cli::{abi, sim};
 use std::process::ExitCode;
 
+mod commands;
+mod demo;
 mod outbox_cmd;
-mod sim;
+mod report_check;
+mod sim_pacs;
 
 #[derive(Parser)]
 #[command(
     name = "miic-cli",
     version,
-    about = "miic command line: cloud simulator and library calls"
+    about = "miic command line: cloud simulator, library calls, demo"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,21 +28,62 @@ struct Cli {
 enum Command {
     /// Run the cloud simulator (docs/simulator.md) until killed.
     Sim(sim::SimArgs),
-    /// The delete notifications' outbox: list | dead | retry | purge-dead.
+    /// Run the whole doctor workflow against an in-process simulator; exit 0 if every step passed.
+    Demo,
+    /// 4.4.3.1 login (type=1): miic_login with the doctor's fields.
+    Login(commands::CallArgs),
+    /// 4.4.3.1 logout (type=2) of the doctor given by the fields (see docs/cli.md).
+    Logout(commands::CallArgs),
+    /// The WYHT:// plugin URL (method 2) for the doctor's fields (type defaults to 1).
+    PluginUrl(commands::CallArgs),
+    /// 4.4.3.2 patient reminder: miic_patient_reminder with the patient's and doctor's fields.
+    Remind(commands::CallArgs),
+    /// 4.3 QR URL: miic_qr_url with accessNumber and modality; prints the URL.
+    Qr(commands::CallArgs),
+    /// 4.5 delete notification: miic_delete_notify with patientName and accessionNo.
+    Delete(commands::CallArgs),
+    /// SM2-encrypt a text with the config's key and layout: miic_sm2_encrypt.
+    Sm2Encrypt(commands::EncryptArgs),
+    /// 4.1: check a PACS 4.1.2 report endpoint (or a file of records) as the cloud queries it.
+    ReportCheck(report_check::ReportCheckArgs),
+    /// Play a hospital PACS answering the 4.1.2 report query (docs/simulator-pacs.md).
+    SimPacs(sim_pacs::SimPacsArgs),
+    /// The delete notifications' outbox for hospital IT: list | dead | retry | purge-dead.
     Outbox(outbox_cmd::OutboxArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Sim(args) => sim::run(&args),
-        Command::Outbox(args) => outbox_cmd::run(&args),
+    let (what, result) = match &cli.command {
+        // The checker's exit status says conformant (0), not (1) or unable to check (2).
+        Command::ReportCheck(args) => return report_check::run(args),
+        Command::SimPacs(args) => ("sim-pacs", sim_pacs::run(args).map_err(Some)),
+        Command::Sim(args) => ("sim", sim::run(args).map_err(Some)),
+        Command::Outbox(args) => ("outbox", outbox_cmd::run(args).map_err(Some)),
+        Command::Demo => ("demo", demo::run().map_err(Some)),
+        Command::Login(a) => ("login", call("login", commands::login(a))),
+        Command::Logout(a) => ("logout", call("logout", commands::logout(a))),
+        Command::PluginUrl(a) => ("plugin-url", call("plugin-url", commands::plugin_url(a))),
+        Command::Remind(a) => ("remind", call("remind", commands::remind(a))),
+        Command::Qr(a) => ("qr", call("qr", commands::qr(a))),
+        Command::Delete(a) => ("delete", call("delete", commands::delete(a))),
+        Command::Sm2Encrypt(a) => ("sm2-encrypt", call("sm2-encrypt", commands::sm2_encrypt(a))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("miic-cli: {e}");
+        Err(message) => {
+            if let Some(message) = message {
+                eprintln!("miic-cli {what}: {message}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Library failures are printed with their status name; `Err(None)` means already printed.
+fn call(what: &str, result: abi::Outcome<()>) -> Result<(), Option<String>> {
+    result.map_err(|f| {
+        commands::report(what, &f);
+        None
+    })
 }

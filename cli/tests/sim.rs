@@ -678,7 +678,13 @@ fn fault_modes_answer_as_documented() {
     sim.fault(json!({"mode": "hang"}));
     let (got, closed) = sim.raw(&get, Duration::from_millis(700));
     assert!(got.is_empty() && !closed, "a hung request was answered");
-    assert_eq!(sim.last()["fault"], "hang");
+    let hung = sim.last();
+    assert_eq!(hung["fault"], "hang");
+    assert_eq!(
+        hung["params"]["accessNumber"], "1",
+        "faulted requests are still decoded"
+    );
+    assert_eq!(hung["http_status"], Value::Null);
 
     sim.fault(json!({"mode": "none"}));
     assert_eq!(sim.get_json(&qr)["code"], 200);
@@ -775,4 +781,86 @@ fn listing_names_every_endpoint() {
         .map(|e| e["path"].as_str().unwrap())
         .collect();
     assert_eq!(paths, [LOGIN, REMINDER, QRURL, QRCODE, DELETE]);
+}
+
+#[test]
+fn in_process_simulator_records_takes_faults_and_stops() {
+    use miic_cli::sim::state::{Fault, FaultMode};
+    let mut sim = miic_cli::sim::Sim::start(&miic_cli::sim::SimArgs::default()).unwrap();
+    assert!(sim.startup_line().starts_with(&format!(
+        "miic-sim listening on {} public_key=04",
+        sim.base_url()
+    )));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let url = format!(
+        "{}{QRURL}?accessNumber=1&modality=CT&hospitalId=H1",
+        sim.base_url()
+    );
+    let body = agent
+        .get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(body.contains("\"code\":200"), "{body}");
+    sim.set_fault(Fault {
+        mode: FaultMode::Code500,
+        delay_ms: 0,
+        count: Some(1),
+        path: None,
+    });
+    let body = agent
+        .get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(body.contains("\"code\":500"), "{body}");
+    assert_eq!(sim.requests().len(), 2);
+    assert_eq!(sim.requests()[1]["fault"], "code500");
+    sim.reset();
+    assert!(sim.requests().is_empty());
+    let addr = sim.addr();
+    sim.stop();
+    // Stopped: new connections are refused or closed unanswered.
+    let answered = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+        .ok()
+        .and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            s.write_all(b"GET /__sim HTTP/1.1\r\nHost: x\r\n\r\n")
+                .ok()?;
+            let mut buf = [0u8; 16];
+            s.read(&mut buf).ok().filter(|n| *n > 0)
+        });
+    assert!(answered.is_none(), "a stopped simulator answered");
+}
+
+#[test]
+fn expect_100_continue_gets_its_interim_answer() {
+    let sim = Sim::start(&[]);
+    let body = delete_body().to_string();
+    let head = format!(
+        "POST {DELETE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    let mut s = TcpStream::connect(sim.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let mut buf = [0u8; 25];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(body.as_bytes()).unwrap();
+    let mut rest = vec![0u8; 4096];
+    let n = s.read(&mut rest).unwrap();
+    let text = String::from_utf8_lossy(&rest[..n]);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.contains("请求成功"),
+        "{text}"
+    );
 }

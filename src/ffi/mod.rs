@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod handles;
 pub mod outbox;
 pub mod params;
+pub mod report;
 pub mod version;
 
 pub use boundary::{miic_last_error, MiicStatus};

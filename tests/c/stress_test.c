@@ -102,7 +102,7 @@ static int mixed_call(miic_client *c, int id, int i, int tolerate_closed) {
         miic_params_set(p, "accessNumber", "X");
         rc = miic_qr_url(c, p, &out); /* modality missing: a local error, every time */
         if (rc == MIIC_E_ARGUMENT && strstr(miic_last_error(), "modality")) rc = MIIC_OK;
-        else rc = -1000;
+        else if (!(rc == MIIC_E_ARGUMENT && strstr(miic_last_error(), "client"))) rc = -1000;
         miic_params_free(p);
         break;
     }

@@ -10,7 +10,7 @@ pub mod state;
 use crypto::{CipherEncoding, CipherMode, Decrypter, TEST_PRIVATE_KEY};
 use state::State;
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -100,7 +100,6 @@ impl Sim {
         })
     }
 
-    #[allow(dead_code)] // for in-process users (demo)
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -123,15 +122,33 @@ impl Sim {
     }
 
     /// The requests received so far (the objects of `GET /__sim/requests`).
-    #[allow(dead_code)] // for in-process users (demo)
     pub fn requests(&self) -> Vec<serde_json::Value> {
         self.shared.state.records()
     }
 
+    /// Inject a fault, as `POST /__sim/fault` does.
+    pub fn set_fault(&self, fault: state::Fault) {
+        self.shared.state.set_fault(fault);
+    }
+
+    /// Clear records and faults and release hung requests, as `POST /__sim/reset` does.
+    pub fn reset(&self) {
+        self.shared.state.reset();
+    }
+
+    /// Stop accepting and release hung requests (also done on drop).
     pub fn stop(&mut self) {
         self.shared.state.stop();
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
+        // Wake the accept loop so it sees the flag (0.0.0.0 is not connectable everywhere).
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(if wake.is_ipv4() {
+                Ipv4Addr::LOCALHOST.into()
+            } else {
+                Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, std::time::Duration::from_secs(1));
         if let Some(handle) = self.acceptor.take() {
             let _ = handle.join();
         }

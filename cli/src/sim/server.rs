@@ -101,6 +101,8 @@ fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Request, Re
                     ));
                 }
                 let content_type = header("content-type");
+                let expect_continue =
+                    header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
                 let length = match header("content-length") {
                     None => 0,
                     Some(v) => v
@@ -114,6 +116,12 @@ fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Request, Re
                     ));
                 }
                 buf.drain(..head_len);
+                if length > buf.len() && expect_continue {
+                    // .NET's HttpWebRequest waits for this before sending a POST body.
+                    stream
+                        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                        .map_err(|_| ReadError::Closed)?;
+                }
                 while buf.len() < length {
                     let n = stream.read(&mut chunk).map_err(|_| ReadError::Closed)?;
                     if n == 0 {
@@ -169,64 +177,62 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
 
     let fault = shared.state.take_fault(&path);
     let mode = fault.as_ref().map_or(FaultMode::None, |f| f.mode);
-    let record = |outcome: Option<&Outcome>, code: Value, http_status: Value| {
-        let mut r = json!({
-            "method": req.method, "path": path, "query": query,
-            "endpoint": null, "params": null, "decrypted": {}, "problems": [],
-            "code": code, "http_status": http_status,
-            "fault": fault.as_ref().map(|f| f.mode.name()), "reply": null,
-        });
-        if let Some(o) = outcome {
-            r["endpoint"] = json!(o.endpoint);
-            r["params"] = o.params.clone();
-            r["decrypted"] = Value::Object(o.decrypted.clone());
-            r["problems"] = json!(o.problems);
-        }
-        r
-    };
     let ctx = Ctx {
         decrypter: &shared.decrypter,
         hospital_id: shared.hospital_id.as_deref(),
     };
-    let run = || {
-        endpoints::handle(
-            &ctx,
-            &req.method,
-            &path,
-            query.as_deref(),
-            req.content_type.as_deref(),
-            &req.body,
-        )
+    // Every request is decoded and checked, faulted or not, so the record shows what arrived.
+    let mut outcome = endpoints::handle(
+        &ctx,
+        &req.method,
+        &path,
+        query.as_deref(),
+        req.content_type.as_deref(),
+        &req.body,
+    );
+    let record = |outcome: &Outcome, http_status: Option<u16>, reply: Option<&Value>| {
+        let shown_reply = match reply {
+            // The base64 picture is large; record its size, not the picture.
+            Some(r) if outcome.endpoint == Some("qrcode") && r["code"] == 200 => json!({
+                "code": 200, "message": r["message"],
+                "data_bytes": r["data"].as_str().map_or(0, str::len),
+            }),
+            Some(r) => r.clone(),
+            None => Value::Null,
+        };
+        shared.state.record(json!({
+            "method": req.method, "path": path, "query": query,
+            "endpoint": outcome.endpoint, "params": outcome.params,
+            "decrypted": outcome.decrypted, "problems": outcome.problems,
+            "code": reply.and_then(|r| r.get("code").cloned()),
+            "http_status": http_status,
+            "fault": fault.as_ref().map(|f| f.mode.name()), "reply": shown_reply,
+        }));
     };
 
     match mode {
         FaultMode::Reset => {
-            shared.state.record(record(None, Value::Null, Value::Null));
+            record(&outcome, None, None);
             return Ok(false);
         }
         FaultMode::Hang => {
-            shared.state.record(record(None, Value::Null, Value::Null));
+            record(&outcome, None, None);
             shared.state.hold(MAX_HOLD);
             return Ok(false);
         }
-        FaultMode::Http500 => {
-            let body = "<html><body><h1>500 Internal Server Error</h1></body></html>";
-            shared.state.record(record(None, Value::Null, json!(500)));
+        FaultMode::Http500 | FaultMode::Garbage => {
+            let (status, body) = if mode == FaultMode::Http500 {
+                (
+                    500,
+                    "<html><body><h1>500 Internal Server Error</h1></body></html>",
+                )
+            } else {
+                (200, "<html><body>upstream gateway error</body></html>")
+            };
+            record(&outcome, Some(status), None);
             write_response(
                 stream,
-                500,
-                "text/html; charset=utf-8",
-                body.as_bytes(),
-                req.keep_alive,
-            )?;
-            return Ok(true);
-        }
-        FaultMode::Garbage => {
-            let body = "<html><body>upstream gateway error</body></html>";
-            shared.state.record(record(None, Value::Null, json!(200)));
-            write_response(
-                stream,
-                200,
+                status,
                 "text/html; charset=utf-8",
                 body.as_bytes(),
                 req.keep_alive,
@@ -234,7 +240,7 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
             return Ok(true);
         }
         FaultMode::Oversized => {
-            shared.state.record(record(None, Value::Null, json!(200)));
+            record(&outcome, Some(200), None);
             write_oversized(stream, req.keep_alive)?;
             return Ok(true);
         }
@@ -242,34 +248,22 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
             let delay = fault.as_ref().map_or(0, |f| f.delay_ms);
             shared.state.hold(Duration::from_millis(delay));
         }
-        _ => {}
-    }
-
-    let mut outcome = run();
-    let forced = match mode {
-        FaultMode::Code500 => Some(json!({"code": 500, "message": "服务异常"})),
+        FaultMode::Code500 => outcome.reply = json!({"code": 500, "message": "服务异常"}),
         FaultMode::Code400 => {
-            Some(json!({"code": 400, "message": "sim:模拟的业务错误 (fault code400)"}))
+            outcome.reply = json!({"code": 400, "message": "sim:模拟的业务错误 (fault code400)"})
         }
-        FaultMode::Code202 => Some(json!({"code": 202, "message": "传参数不规范（少传参数）"})),
-        _ => None,
-    };
-    if let Some(reply) = forced {
-        outcome.reply = reply;
+        FaultMode::Code202 => {
+            outcome.reply = json!({"code": 202, "message": "传参数不规范（少传参数）"})
+        }
+        FaultMode::None => {}
+    }
+    if matches!(
+        mode,
+        FaultMode::Code500 | FaultMode::Code400 | FaultMode::Code202
+    ) {
         outcome.http_status = 200;
     }
-    let mut r = record(
-        Some(&outcome),
-        outcome.reply.get("code").cloned().unwrap_or(Value::Null),
-        json!(outcome.http_status),
-    );
-    r["reply"] = if outcome.endpoint == Some("qrcode") && outcome.reply["code"] == 200 {
-        // The base64 picture is large; record its size, not the picture.
-        json!({"code": 200, "message": outcome.reply["message"], "data_bytes": outcome.reply["data"].as_str().map_or(0, str::len)})
-    } else {
-        outcome.reply.clone()
-    };
-    shared.state.record(r);
+    record(&outcome, Some(outcome.http_status), Some(&outcome.reply));
     write_json(stream, outcome.http_status, &outcome.reply, req.keep_alive)?;
     Ok(true)
 }

@@ -1,0 +1,235 @@
+//! The library as a host sees it: the C ABI exports (`miic::ffi::…`), called exactly as a C, C# or
+//! Delphi host calls them, behind a small safe wrapper. This is the only `unsafe` code in miic-cli.
+
+use miic::ffi::boundary::miic_last_error;
+use miic::ffi::client::{miic_client, miic_close, miic_open, miic_sm2_encrypt};
+use miic::ffi::cloud::{
+    miic_delete_notify, miic_login, miic_logout, miic_patient_reminder,
+    miic_patient_reminder_async, miic_plugin_url, miic_qr_url,
+};
+use miic::ffi::params::{
+    miic_params, miic_params_free, miic_params_from_json, miic_params_new, miic_params_set,
+};
+use miic::ffi::report::miic_report_validate;
+use miic::ffi::version::{miic_status_name, miic_string_free};
+use miic::text::TextEncoding;
+use std::ffi::{c_char, CStr, CString};
+use std::fmt;
+
+/// A call that returned a negative status: the status, its name and `miic_last_error()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub status: i32,
+    pub name: String,
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure found before calling the library (e.g. a NUL byte in an argument).
+    pub fn argument(message: impl Into<String>) -> Failure {
+        Failure {
+            status: -1,
+            name: status_name(-1),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.name, self.status, self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+pub type Outcome<T> = Result<T, Failure>;
+
+/// `MIIC_OK`, `MIIC_E_SERVER`, … (static strings, never freed).
+pub fn status_name(status: i32) -> String {
+    // SAFETY: miic_status_name returns a static NUL-terminated string for any input.
+    unsafe { CStr::from_ptr(miic_status_name(status)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Read `miic_last_error()` now (it is valid only until the next miic call on this thread).
+fn last_error(encoding: TextEncoding) -> String {
+    let ptr = miic_last_error();
+    if ptr.is_null() {
+        return String::new();
+    }
+    // SAFETY: a non-NULL miic_last_error is a NUL-terminated thread-local string, copied at once.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec();
+    encoding
+        .decode(&bytes, "miic_last_error")
+        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn check(status: i32, encoding: TextEncoding) -> Outcome<i32> {
+    if status >= 0 {
+        Ok(status)
+    } else {
+        Err(Failure {
+            status,
+            name: status_name(status),
+            message: last_error(encoding),
+        })
+    }
+}
+
+/// Text for the library in `encoding`, NUL-terminated.
+fn c_text(text: &str, encoding: TextEncoding, what: &str) -> Outcome<CString> {
+    CString::new(encoding.encode(text))
+        .map_err(|_| Failure::argument(format!("'{what}' contains a NUL character")))
+}
+
+/// Take ownership of a string the library returned through `char **`, freeing it.
+fn take_string(ptr: *mut c_char, encoding: TextEncoding) -> String {
+    if ptr.is_null() {
+        return String::new();
+    }
+    // SAFETY: the library returned this string through an out-parameter; we copy it, then
+    // free it exactly once with miic_string_free.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec();
+    unsafe { miic_string_free(ptr) };
+    encoding
+        .decode(&bytes, "result")
+        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// An open client (`miic_open` … `miic_close`).
+pub struct Client {
+    raw: *mut miic_client,
+    encoding: TextEncoding,
+}
+
+// SAFETY: a client handle is a registry token and the ABI allows its use from many threads.
+unsafe impl Send for Client {}
+unsafe impl Sync for Client {}
+
+impl Client {
+    /// `config`: a path to a `.toml`/`.json` file, or inline JSON text.
+    pub fn open(config: &str) -> Outcome<Client> {
+        // The config's text encoding decides how we pass text in and read it out, as a host must know.
+        let encoding = miic::config::Config::load(config)
+            .map(|c| c.text_encoding)
+            .unwrap_or(TextEncoding::Utf8);
+        let source = c_text(config, TextEncoding::Utf8, "config")?;
+        // SAFETY: `source` is NUL-terminated and outlives the call.
+        let raw = unsafe { miic_open(source.as_ptr()) };
+        if raw.is_null() {
+            return Err(Failure {
+                status: -3,
+                name: status_name(-3),
+                message: last_error(TextEncoding::Utf8),
+            });
+        }
+        Ok(Client { raw, encoding })
+    }
+
+    /// A params bag from an optional JSON object, then `fields` set one by one (they win).
+    pub fn params(&self, json: Option<&str>, fields: &[(String, String)]) -> Outcome<Params> {
+        let params = match json {
+            Some(json) => {
+                let text = c_text(json, TextEncoding::Utf8, "json")?;
+                let mut raw: *mut miic_params = std::ptr::null_mut();
+                // SAFETY: `text` is NUL-terminated; `raw` is a writable slot.
+                let status = unsafe { miic_params_from_json(text.as_ptr(), &mut raw) };
+                check(status, TextEncoding::Utf8)?;
+                Params { raw }
+            }
+            None => {
+                let raw = miic_params_new();
+                if raw.is_null() {
+                    return Err(Failure::argument("miic_params_new returned NULL"));
+                }
+                Params { raw }
+            }
+        };
+        for (key, value) in fields {
+            let k = c_text(key, self.encoding, "field name")?;
+            let v = c_text(value, self.encoding, key)?;
+            // SAFETY: both strings are NUL-terminated and outlive the call; the bag is live.
+            let status = unsafe { miic_params_set(params.raw, k.as_ptr(), v.as_ptr()) };
+            check(status, self.encoding)?;
+        }
+        Ok(params)
+    }
+
+    pub fn login(&self, doctor: &Params) -> Outcome<i32> {
+        check(miic_login(self.raw, doctor.raw), self.encoding)
+    }
+
+    pub fn logout(&self) -> Outcome<i32> {
+        check(miic_logout(self.raw), self.encoding)
+    }
+
+    pub fn plugin_url(&self, doctor: &Params) -> Outcome<String> {
+        let mut out: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `out` is a writable slot; the handles are live.
+        let status = unsafe { miic_plugin_url(self.raw, doctor.raw, &mut out) };
+        check(status, self.encoding)?;
+        Ok(take_string(out, self.encoding))
+    }
+
+    pub fn patient_reminder(&self, patient: &Params) -> Outcome<i32> {
+        check(miic_patient_reminder(self.raw, patient.raw), self.encoding)
+    }
+
+    pub fn patient_reminder_async(&self, patient: &Params) -> Outcome<i32> {
+        check(
+            miic_patient_reminder_async(self.raw, patient.raw),
+            self.encoding,
+        )
+    }
+
+    pub fn qr_url(&self, exam: &Params) -> Outcome<String> {
+        let mut out: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `out` is a writable slot; the handles are live.
+        let status = unsafe { miic_qr_url(self.raw, exam.raw, &mut out) };
+        check(status, self.encoding)?;
+        Ok(take_string(out, self.encoding))
+    }
+
+    pub fn delete_notify(&self, deletion: &Params) -> Outcome<i32> {
+        check(miic_delete_notify(self.raw, deletion.raw), self.encoding)
+    }
+
+    pub fn sm2_encrypt(&self, plain: &str) -> Outcome<String> {
+        let text = c_text(plain, self.encoding, "plain")?;
+        let mut out: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `text` is NUL-terminated; `out` is a writable slot.
+        let status = unsafe { miic_sm2_encrypt(self.raw, text.as_ptr(), &mut out) };
+        check(status, self.encoding)?;
+        Ok(take_string(out, self.encoding))
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Joins the client's workers (an async reminder still queued is sent or dropped first).
+        miic_close(self.raw);
+    }
+}
+
+/// A params bag (`miic_params_new`/`miic_params_from_json` … `miic_params_free`).
+pub struct Params {
+    raw: *mut miic_params,
+}
+
+impl Drop for Params {
+    fn drop(&mut self) {
+        miic_params_free(self.raw);
+    }
+}
+
+/// 4.1 `miic_report_validate`: the problems JSON for report data (UTF-8 JSON, no client).
+pub fn report_validate(json: &str) -> Outcome<String> {
+    let text = c_text(json, TextEncoding::Utf8, "report_json")?;
+    let mut out: *mut c_char = std::ptr::null_mut();
+    // SAFETY: `text` is NUL-terminated; `out` is a writable slot.
+    let status = unsafe { miic_report_validate(text.as_ptr(), &mut out) };
+    check(status, TextEncoding::Utf8)?;
+    Ok(take_string(out, TextEncoding::Utf8))
+}

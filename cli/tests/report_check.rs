@@ -1,0 +1,176 @@
+//! `miic-cli report-check` against `miic-cli sim-pacs` (loopback), and against files.
+
+use miic::report::sample::{valid_record, BROKEN};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_miic-cli");
+
+/// A running PACS simulator, killed when dropped.
+struct SimPacs {
+    child: Child,
+    url: String,
+}
+
+impl SimPacs {
+    fn start(extra: &[&str]) -> SimPacs {
+        let mut child = Command::new(BIN)
+            .args(["sim-pacs", "--host", "127.0.0.1", "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start sim-pacs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("listening line");
+        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        SimPacs { child, url }
+    }
+}
+
+impl Drop for SimPacs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn check(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .arg("report-check")
+        .args(args)
+        .output()
+        .expect("run report-check");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const WINDOW: [&str; 4] = [
+    "--start",
+    "2025-03-14 00:00:00",
+    "--end",
+    "2025-03-14 23:59:59",
+];
+
+#[test]
+fn checker_against_broken_pacs_exits_non_zero_naming_each_rule() {
+    let sim = SimPacs::start(&["--broken", "--records", "4"]);
+    let mut args = vec![
+        "--url",
+        sim.url.as_str(),
+        "--json",
+        "--probe-dcm",
+        "--timeout-ms",
+        "5000",
+    ];
+    args.extend(WINDOW);
+    let (code, stdout, stderr) = check(&args);
+    assert_eq!(code, 1, "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON output");
+    assert_eq!(result["conformant"], false);
+    let rules = result["rules"].as_object().unwrap();
+    for (rule, what) in BROKEN {
+        assert!(
+            rules.contains_key(*rule),
+            "{rule} ({what}) not named: {:?}",
+            rules.keys()
+        );
+    }
+    for rule in ["outside_window", "wrong_record", "dcm_unreachable"] {
+        assert!(rules.contains_key(rule), "{rule} not named");
+    }
+    // The cloud's three request shapes were all sent: 4 window types, accession, patient name.
+    let queries: Vec<&str> = result["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["query"].as_str().unwrap())
+        .collect();
+    assert_eq!(queries.len(), 6, "{queries:?}");
+    assert!(queries[4].starts_with("accessNumber=") && queries[5].starts_with("patientName="));
+    assert!(!stdout.contains("测试甲"), "patient name printed unmasked");
+
+    // The human summary names the rules too.
+    let mut args = vec!["--url", sim.url.as_str()];
+    args.extend(WINDOW);
+    let (code, stdout, _) = check(&args);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("NOT CONFORMANT")
+            && stdout.contains("certno_checksum")
+            && stdout.contains("worst records")
+    );
+}
+
+#[test]
+fn checker_against_conformant_pacs_exits_zero() {
+    let sim = SimPacs::start(&["--records", "12"]);
+    let mut args = vec![
+        "--url",
+        sim.url.as_str(),
+        "--probe-dcm",
+        "--timeout-ms",
+        "5000",
+    ];
+    args.extend(WINDOW);
+    let (code, stdout, stderr) = check(&args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("CONFORMANT: "), "{stdout}");
+}
+
+#[test]
+fn checker_reports_an_unreachable_endpoint_as_unable_to_check() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/pacs/report");
+    let (code, stdout, _) = check(&["--url", &url, "--timeout-ms", "2000"]);
+    assert_eq!(code, 2, "{stdout}");
+}
+
+#[test]
+fn checker_reads_files_of_records() {
+    let dir = std::env::temp_dir().join(format!("miic-report-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exam = chrono::NaiveDate::from_ymd_opt(2025, 3, 14)
+        .unwrap()
+        .and_hms_opt(8, 0, 0)
+        .unwrap();
+    let good = dir.join("good.json");
+    let records: Vec<Value> = (0..5)
+        .map(|i| Value::Object(valid_record(i, exam)))
+        .collect();
+    std::fs::write(
+        &good,
+        json!({"data": records, "code": 0, "message": "成功"}).to_string(),
+    )
+    .unwrap();
+    assert_eq!(check(&["--file", good.to_str().unwrap()]).0, 0);
+
+    let bad = dir.join("bad.json");
+    let mut record = valid_record(0, exam);
+    record.insert("brdy".into(), json!("2023-02-30"));
+    std::fs::write(&bad, Value::Object(record).to_string()).unwrap();
+    let (code, stdout, _) = check(&["--file", bad.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("date_format"));
+
+    // The spec's sample reply as printed is not JSON: the checker says why and exits 2.
+    let sample = dir.join("sample.json");
+    std::fs::write(&sample, miic::report::tables::SAMPLE_REPLY).unwrap();
+    let (code, _, stderr) = check(&["--file", sample.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("fullwidth") || stderr.contains("backslash"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
