@@ -206,9 +206,11 @@ impl Store {
                 path.display()
             )));
         }
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| fail("not a usable database", &e))?;
+        // Switching a new file to WAL while another process creates it too can fail at once
+        // with "database is locked" (SQLite skips the busy handler there): retry.
+        let mode: String =
+            retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+                .map_err(|e| fail("not a usable database", &e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             // Some network shares cannot do WAL; the rollback journal is slower but as safe.
             log::warn!(
@@ -219,8 +221,7 @@ impl Store {
         let wal = mode.eq_ignore_ascii_case("wal");
         conn.pragma_update(None, "synchronous", if wal { "NORMAL" } else { "FULL" })
             .map_err(|e| fail("cannot open", &e))?;
-        let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        let check: String = retry_busy(|| conn.query_row("PRAGMA quick_check", [], |r| r.get(0)))
             .map_err(|e| fail("not a usable database", &e))?;
         if check != "ok" {
             return Err(Error::io(format!(
@@ -249,32 +250,15 @@ impl Store {
             .conn
             .get_mut()
             .map_err(|_| Error::internal("outbox lock poisoned"))?;
-        let fail = |e: rusqlite::Error| {
-            Error::io(format!("outbox '{}': cannot set up: {e}", path.display()))
-        };
-        let current: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(fail)?;
-        if current == SCHEMA_VERSION {
-            // Set up already: opening costs no write (and no fsync).
-            return Ok(());
-        }
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        let version: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(fail)?;
-        if version > SCHEMA_VERSION {
-            return Err(Error::io(format!(
+        retry_busy(|| set_up_schema(conn)).map_err(|e| match e {
+            SetUp::Newer(version) => Error::io(format!(
                 "outbox '{}' was written by a newer miic (schema {version}); use that version",
                 path.display()
-            )));
-        }
-        tx.execute_batch(SCHEMA).map_err(fail)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(fail)?;
-        tx.commit().map_err(fail)
+            )),
+            SetUp::Sqlite(e) => {
+                Error::io(format!("outbox '{}': cannot set up: {e}", path.display()))
+            }
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -307,7 +291,7 @@ impl Store {
             conn.pragma_update(None, "synchronous", "FULL")
                 .map_err(fail)?;
         }
-        let result = (|| {
+        let result = retry_busy(|| -> rusqlite::Result<(i64, bool)> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
             let until = now.saturating_add(ms(hold));
@@ -334,7 +318,7 @@ impl Store {
             let id = tx.last_insert_rowid();
             tx.commit()?;
             Ok((id, older))
-        })();
+        });
         if self.wal {
             // Back to cheap commits for the bookkeeping; a failure here only costs speed.
             let _ = conn.pragma_update(None, "synchronous", "NORMAL");
@@ -629,6 +613,69 @@ impl Store {
         };
         Ok(n as u64)
     }
+}
+
+/// SQLite's "busy" and "locked": another process holds the file for a moment.
+trait Busy {
+    fn is_busy(&self) -> bool;
+}
+
+impl Busy for rusqlite::Error {
+    fn is_busy(&self) -> bool {
+        matches!(
+            self.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+/// Retry `f` while the file is busy, up to the busy timeout.
+fn retry_busy<T, E: Busy>(
+    mut f: impl FnMut() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(e) if e.is_busy() && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+enum SetUp {
+    Newer(i64),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for SetUp {
+    fn from(e: rusqlite::Error) -> SetUp {
+        SetUp::Sqlite(e)
+    }
+}
+
+impl Busy for SetUp {
+    fn is_busy(&self) -> bool {
+        matches!(self, SetUp::Sqlite(e) if e.is_busy())
+    }
+}
+
+/// Create the tables once per file (a file already set up costs no write and no fsync).
+fn set_up_schema(conn: &mut Connection) -> std::result::Result<(), SetUp> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(SetUp::Newer(version));
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
 }
 
 // ---- sending one item, shared by the caller's first try, flush and the worker ----
@@ -1023,6 +1070,23 @@ mod tests {
             }
         }
         assert!(backoff(u32::MAX) <= BACKOFF_CAP);
+    }
+
+    #[test]
+    fn many_openers_of_a_new_file_at_once_all_succeed() {
+        let dir = std::env::temp_dir().join(format!("miic-outbox-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("o.sqlite");
+        let openers: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Store::open(&path).map(|_| ()))
+            })
+            .collect();
+        for opener in openers {
+            opener.join().unwrap().unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
