@@ -636,3 +636,23 @@ fn cli_lists_pending_masked_and_retry_with_config_delivers_them() {
     );
     assert!(cli(&["list", "--path", path]).starts_with("0 pending"));
 }
+
+#[test]
+fn notifications_left_by_an_exited_host_go_out_after_the_next_open_without_a_flush() {
+    let sim = Sim::start(&[]);
+    sim.fault(json!({"mode": "reset"}));
+    let outbox = fresh_outbox_path();
+    let config = sim.config(&outbox_key(&outbox));
+    let out = run_child(&["enqueue", "RES", "6", "2"], &config);
+    let acked = acknowledged(&out);
+    assert_eq!(acked.len(), 6, "{out}");
+    sim.reset(); // the cloud is back; nobody runs until the next miic_open
+    let host = Host::open(&config).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || host.pending() == 0),
+        "the retry worker did not resume: {} pending",
+        host.pending()
+    );
+    let arrived = counts(&delivered(&sim));
+    assert!(acked.iter().all(|k| arrived.contains_key(k)), "{arrived:?}");
+}
