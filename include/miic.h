@@ -25,6 +25,37 @@
 
 
 /**
+ * Default `dicom.max_pdu`: large PDUs cut per-PDU overhead on big studies; every PACS can send
+ * smaller ones, so this only raises the ceiling.
+ */
+#define DEFAULT_MAX_PDU 65536
+
+#define C_STORE_RQ 1
+
+#define C_STORE_RSP 32769
+
+#define C_GET_RQ 16
+
+#define C_GET_RSP 32784
+
+#define C_FIND_RQ 32
+
+#define C_FIND_RSP 32800
+
+#define C_MOVE_RQ 33
+
+#define C_MOVE_RSP 32801
+
+#define C_ECHO_RQ 48
+
+#define C_ECHO_RSP 32816
+
+/**
+ * Parallel downloads: enough to hide latency on a LAN, few enough not to swamp a PACS web server.
+ */
+#define MAX_PARALLEL 4
+
+/**
  * Success.
  */
 #define MIIC_OK 0
@@ -132,6 +163,16 @@ typedef int32_t MiicStatus;
  * is UTF-8, valid only during the call. May be called from miic's worker threads.
  */
 typedef void (*miic_log_fn)(void *user, int32_t level, const char *message);
+
+/**
+ * Progress of `miic_dicom_retrieve` / `miic_dicom_fetch_http`: `files_done` of `files_total`
+ * (0 while not known yet) and `bytes_done` received so far. Called on the fetching thread or
+ * on miic's worker threads, one call at a time, at most every 100 ms for byte progress.
+ */
+typedef void (*miic_progress_fn)(void *user,
+                                 uint32_t files_done,
+                                 uint32_t files_total,
+                                 int64_t bytes_done);
 
 
 
@@ -244,6 +285,89 @@ MiicStatus miic_qr_url(struct miic_client *c, const struct miic_params *exam, ch
  * written (`MIIC_E_IO` naming the file: the notification was NOT stored).
  */
 MiicStatus miic_delete_notify(struct miic_client *c, const struct miic_params *deletion);
+
+/**
+ * C-ECHO the PACS of `[dicom]` (the health check spec 4.2 asks for): associate, echo,
+ * release. Logs the round-trip time. The exchange after the association is set up ends within
+ * `timeout_ms` of the call's start; setting up (TCP connect, A-ASSOCIATE) waits at most
+ * `timeout_ms` per step, so a PACS slow at every step costs at most about twice `timeout_ms`.
+ * `MIIC_OK`; `MIIC_E_NETWORK` when the PACS refuses the connection; `MIIC_E_TIMEOUT` when it does not answer within `timeout_ms`; `MIIC_E_DICOM`
+ * when it rejects the association (e.g. unknown calling AE) — `miic_last_error()` says why;
+ * `MIIC_E_CONFIG` when a `[dicom]` key is missing.
+ */
+MiicStatus miic_dicom_echo(struct miic_client *c);
+
+/**
+ * C-FIND at study level for `study_uid`. On `MIIC_OK`, `*matches_out` holds a JSON array of
+ * matches (empty when the PACS does not know the study), each with study_instance_uid,
+ * patient_id, patient_name, study_date, accession_number, modalities_in_study and
+ * number_of_study_related_instances (null when the PACS does not say). Caller frees it with
+ * `miic_string_free`. Errors as for `miic_dicom_echo`.
+ *
+ * # Safety
+ * `study_uid` is a NUL-terminated string; `matches_out` is a writable pointer.
+ */
+MiicStatus miic_dicom_find(struct miic_client *c, const char *study_uid, char **matches_out);
+
+/**
+ * Retrieve study `study_uid` from the PACS into folder `dest_dir` (created if missing) by
+ * C-GET or C-MOVE (`[dicom] retrieve`; C-MOVE listens on `move_port` for the PACS's
+ * sub-operations). The study is first confirmed with C-FIND. Each object lands whole as
+ * `<SOP Instance UID>.dcm` (temp file, then rename).
+ *
+ * `*manifest_out` receives the manifest JSON whenever the call reached the PACS — also when it
+ * fails — so the host can see what landed: `method`, `study_instance_uid`, `dest_dir`,
+ * `completed`, `failed`, `warning`, `study_uid_mismatch`, `studies`, `pacs` (the PACS's final
+ * status and counts), `error`, `elapsed_ms`, and `files` (each with path, sop_instance_uid,
+ * sop_class_uid, modality, study_instance_uid, transfer_syntax, size, status
+ * completed|warning|failed, error, warning). Caller frees it with `miic_string_free`
+ * (it stays NULL on argument/config errors).
+ *
+ * Status: `MIIC_OK` when every file landed (warnings, e.g. a file of another study, are listed
+ * in the manifest but do not fail the call). Partial success is `MIIC_E_DICOM` with the
+ * manifest listing which files failed and `miic_last_error()` giving the count. An unknown
+ * study is `MIIC_E_DICOM` with zero files. A connection lost mid-transfer is
+ * `MIIC_E_NETWORK`, a PACS that stops answering for `timeout_ms` is `MIIC_E_TIMEOUT`,
+ * a rejected association `MIIC_E_DICOM`; files that landed before stay and are listed.
+ *
+ * # Safety
+ * `study_uid` and `dest_dir` are NUL-terminated strings; `manifest_out` is a writable pointer.
+ */
+MiicStatus miic_dicom_retrieve(struct miic_client *c,
+                               const char *study_uid,
+                               const char *dest_dir,
+                               char **manifest_out);
+
+/**
+ * Download the images listed in `dcm_path` (the spec's `dcmPath`: comma-separated paths such
+ * as `\wadocloud\2025\1\1\0A9C2648`) from `[dicom_http] base_url` into `dest_dir`, keeping
+ * each path's folders under `dest_dir`. Up to 4 downloads run at once over keep-alive
+ * connections. Every body must be DICOM Part 10 (an HTML page served with 200 is a failed
+ * file). Files land whole (temp file, then rename); a file already complete in `dest_dir` is
+ * kept and marked `resumed`. A path that would leave `dest_dir` (`..`, drive letter, UNC,
+ * `:`) is a failed file, never written.
+ *
+ * `*manifest_out` and the status follow `miic_dicom_retrieve` (each file also has `source`,
+ * its `dcmPath` entry). `MIIC_E_NETWORK`/`MIIC_E_TIMEOUT` only when nothing landed and every
+ * download failed that way; `MIIC_E_CONFIG` without `[dicom_http] base_url`.
+ *
+ * # Safety
+ * `dcm_path` and `dest_dir` are NUL-terminated strings; `manifest_out` is a writable pointer.
+ */
+MiicStatus miic_dicom_fetch_http(struct miic_client *c,
+                                 const char *dcm_path,
+                                 const char *dest_dir,
+                                 char **manifest_out);
+
+/**
+ * Report the progress of this client's fetches to `fn` (replacing any earlier callback; NULL
+ * removes it). `user` is passed back unchanged. The callback must return quickly, must not call
+ * miic with the same client, and must stay callable until removed or the client is closed.
+ * `MIIC_E_ARGUMENT` for a bad client handle.
+ */
+MiicStatus miic_set_progress_callback(struct miic_client *c,
+                                      miic_progress_fn progress_fn,
+                                      void *user);
 
 /**
  * Number of delete notifications waiting in the outbox file, from every process that shares it

@@ -134,6 +134,7 @@ impl Client {
         if let Ok(mut children) = self.children.lock() {
             children.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
         }
+        crate::dicom::progress::forget(self.id);
         crate::log::remove_dir(self.id);
         log::info!("client {} closed", self.id);
     }

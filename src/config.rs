@@ -65,7 +65,7 @@ pub enum RetrieveMethod {
     Move,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DicomConfig {
     pub local_ae: Option<String>,
     pub peer_ae: Option<String>,
@@ -73,6 +73,28 @@ pub struct DicomConfig {
     pub port: Option<u16>,
     pub retrieve: RetrieveMethod,
     pub move_port: Option<u16>,
+    /// Largest PDU miic accepts from the PACS (bytes); `dicom.max_pdu`.
+    pub max_pdu: u32,
+}
+
+/// Default `dicom.max_pdu`: large PDUs cut per-PDU overhead on big studies; every PACS can send
+/// smaller ones, so this only raises the ceiling.
+pub const DEFAULT_MAX_PDU: u32 = 65_536;
+const MIN_MAX_PDU: u32 = 4_096;
+const MAX_MAX_PDU: u32 = 4_194_304;
+
+impl Default for DicomConfig {
+    fn default() -> Self {
+        DicomConfig {
+            local_ae: None,
+            peer_ae: None,
+            host: None,
+            port: None,
+            retrieve: RetrieveMethod::default(),
+            move_port: None,
+            max_pdu: DEFAULT_MAX_PDU,
+        }
+    }
 }
 
 /// Paths of the cloud's endpoints on the front-end machine, as the spec writes them.
@@ -153,6 +175,7 @@ struct RawDicom {
     port: Option<u16>,
     retrieve: Option<RetrieveMethod>,
     move_port: Option<u16>,
+    max_pdu: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -313,7 +336,14 @@ impl RawConfig {
                         )));
                     }
                 }
+                let max_pdu = raw.max_pdu.unwrap_or(DEFAULT_MAX_PDU);
+                if !(MIN_MAX_PDU..=MAX_MAX_PDU).contains(&max_pdu) {
+                    return Err(Error::config(format!(
+                        "config key 'dicom.max_pdu' must be {MIN_MAX_PDU}..={MAX_MAX_PDU}, got {max_pdu}"
+                    )));
+                }
                 DicomConfig {
+                    max_pdu,
                     local_ae: raw.local_ae,
                     peer_ae: raw.peer_ae,
                     host: raw.host,
@@ -496,6 +526,10 @@ mod tests {
             (
                 r#"{"base_url":"http://a","hospital_id":"H","plugin":{"login_via":"exe"}}"#,
                 "plugin.exe",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"max_pdu":100}}"#,
+                "dicom.max_pdu",
             ),
             (r#"{"base_url":"http://a"}"#, "hospital_id"),
         ] {

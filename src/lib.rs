@@ -6,6 +6,7 @@
 pub mod client;
 pub mod cloud;
 pub mod config;
+pub mod dicom;
 pub mod error;
 pub mod ffi;
 pub mod http;

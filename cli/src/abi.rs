@@ -7,13 +7,17 @@ use miic::ffi::cloud::{
     miic_delete_notify, miic_login, miic_logout, miic_patient_reminder,
     miic_patient_reminder_async, miic_plugin_url, miic_qr_url,
 };
+use miic::ffi::dicom::{
+    miic_dicom_echo, miic_dicom_fetch_http, miic_dicom_find, miic_dicom_retrieve,
+    miic_set_progress_callback,
+};
 use miic::ffi::params::{
     miic_params, miic_params_free, miic_params_from_json, miic_params_new, miic_params_set,
 };
 use miic::ffi::report::miic_report_validate;
 use miic::ffi::version::{miic_status_name, miic_string_free};
 use miic::text::TextEncoding;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
 
 /// A call that returned a negative status: the status, its name and `miic_last_error()`.
@@ -203,6 +207,94 @@ impl Client {
         let status = unsafe { miic_sm2_encrypt(self.raw, text.as_ptr(), &mut out) };
         check(status, self.encoding)?;
         Ok(take_string(out, self.encoding))
+    }
+}
+
+/// Progress of a DICOM transfer: files done, files in all, bytes done.
+pub type Progress<'a> = &'a (dyn Fn(u32, u32, i64) + Sync);
+
+unsafe extern "C" fn on_progress(user: *mut c_void, done: u32, total: u32, bytes: i64) {
+    // SAFETY: `user` points at the `Progress` registered in `with_progress`, which outlives
+    // the registration.
+    let progress = unsafe { &*(user as *const Progress) };
+    progress(done, total, bytes);
+}
+
+impl Client {
+    /// 4.2 C-ECHO (`miic_dicom_echo`).
+    pub fn dicom_echo(&self) -> Outcome<i32> {
+        check(miic_dicom_echo(self.raw), self.encoding)
+    }
+
+    /// 4.2 C-FIND of one study (`miic_dicom_find`): the matches as JSON.
+    pub fn dicom_find(&self, study_uid: &str) -> Outcome<String> {
+        let study = c_text(study_uid, self.encoding, "study")?;
+        let mut out: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `study` is NUL-terminated; `out` is a writable slot freed by take_string.
+        let status = unsafe { miic_dicom_find(self.raw, study.as_ptr(), &mut out) };
+        let json = take_string(out, self.encoding);
+        check(status, self.encoding)?;
+        Ok(json)
+    }
+
+    /// 4.2 retrieve a study (`miic_dicom_retrieve`): the status and the manifest (also on failure).
+    pub fn dicom_retrieve(
+        &self,
+        study_uid: &str,
+        dest: &str,
+        progress: Progress,
+    ) -> (Outcome<i32>, String) {
+        let (study, dest) = match (
+            c_text(study_uid, self.encoding, "study"),
+            c_text(dest, self.encoding, "out"),
+        ) {
+            (Ok(s), Ok(d)) => (s, d),
+            (Err(e), _) | (_, Err(e)) => return (Err(e), String::new()),
+        };
+        self.with_progress(progress, |out| {
+            // SAFETY: both strings are NUL-terminated and live; `out` is a writable slot.
+            unsafe { miic_dicom_retrieve(self.raw, study.as_ptr(), dest.as_ptr(), out) }
+        })
+    }
+
+    /// 4.2 download a `dcmPath` list (`miic_dicom_fetch_http`): the status and the manifest.
+    pub fn dicom_fetch_http(
+        &self,
+        dcm_path: &str,
+        dest: &str,
+        progress: Progress,
+    ) -> (Outcome<i32>, String) {
+        let (list, dest) = match (
+            c_text(dcm_path, self.encoding, "dcm-path"),
+            c_text(dest, self.encoding, "out"),
+        ) {
+            (Ok(s), Ok(d)) => (s, d),
+            (Err(e), _) | (_, Err(e)) => return (Err(e), String::new()),
+        };
+        self.with_progress(progress, |out| {
+            // SAFETY: both strings are NUL-terminated and live; `out` is a writable slot.
+            unsafe { miic_dicom_fetch_http(self.raw, list.as_ptr(), dest.as_ptr(), out) }
+        })
+    }
+
+    fn with_progress(
+        &self,
+        progress: Progress,
+        call: impl FnOnce(*mut *mut c_char) -> i32,
+    ) -> (Outcome<i32>, String) {
+        let user = &progress as *const Progress as *mut c_void;
+        if let Err(e) = check(
+            miic_set_progress_callback(self.raw, Some(on_progress), user),
+            self.encoding,
+        ) {
+            return (Err(e), String::new());
+        }
+        let mut out: *mut c_char = std::ptr::null_mut();
+        let status = call(&mut out);
+        // `progress` must outlive every callback: unregister before returning.
+        miic_set_progress_callback(self.raw, None, std::ptr::null_mut());
+        let manifest = take_string(out, self.encoding);
+        (check(status, self.encoding), manifest)
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod commands;
 mod demo;
+mod dicom_cmd;
 mod outbox_cmd;
 mod report_check;
 mod sim_pacs;
@@ -50,6 +51,14 @@ enum Command {
     SimPacs(sim_pacs::SimPacsArgs),
     /// The delete notifications' outbox for hospital IT: list | dead | retry | purge-dead.
     Outbox(outbox_cmd::OutboxArgs),
+    /// 4.2 C-ECHO the PACS of [dicom]: miic_dicom_echo.
+    Echo(dicom_cmd::EchoArgs),
+    /// 4.2 C-FIND a study on the PACS: miic_dicom_find; prints the matches as JSON.
+    Find(dicom_cmd::FindArgs),
+    /// 4.2 retrieve a study by C-GET/C-MOVE into a folder: miic_dicom_retrieve; prints the manifest.
+    Retrieve(dicom_cmd::RetrieveArgs),
+    /// 4.2 download dcmPath files over HTTP: miic_dicom_fetch_http; prints the manifest.
+    FetchHttp(dicom_cmd::FetchHttpArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +77,10 @@ fn main() -> ExitCode {
         Command::Qr(a) => ("qr", call("qr", commands::qr(a))),
         Command::Delete(a) => ("delete", call("delete", commands::delete(a))),
         Command::Sm2Encrypt(a) => ("sm2-encrypt", call("sm2-encrypt", commands::sm2_encrypt(a))),
+        Command::Echo(a) => ("echo", call("echo", dicom_cmd::echo(a))),
+        Command::Find(a) => ("find", call("find", dicom_cmd::find(a))),
+        Command::Retrieve(a) => ("retrieve", call("retrieve", dicom_cmd::retrieve(a))),
+        Command::FetchHttp(a) => ("fetch-http", call("fetch-http", dicom_cmd::fetch_http(a))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

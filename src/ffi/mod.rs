@@ -5,6 +5,7 @@
 pub mod boundary;
 pub mod client;
 pub mod cloud;
+pub mod dicom;
 pub mod handles;
 pub mod outbox;
 pub mod params;

@@ -1,0 +1,316 @@
+//! `dcmPath` download over HTTP, through the C export, from a real HTTP server on loopback
+//! (Python's http.server serving generated DICOM files, an HTML page, and nothing for a 404).
+
+mod support;
+
+use miic::ffi::dicom::miic_dicom_fetch_http;
+use std::ffi::c_char;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::ffi::{cstr, last_error, take_string, ClientHandle};
+use support::pacs::{free_port, make_study, read_pixels, Original, Scratch};
+
+const MIIC_OK: i32 = 0;
+const MIIC_E_NETWORK: i32 = -5;
+const MIIC_E_TIMEOUT: i32 = -6;
+const MIIC_E_DICOM: i32 = -10;
+
+struct HttpServer {
+    child: Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn serve(dir: &Path) -> HttpServer {
+        let python = std::env::var("MIIC_PYTHON").unwrap_or_else(|_| "python3".into());
+        let port = free_port();
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python for http.server (scripts/test.sh sets MIIC_PYTHON)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "http.server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        HttpServer { child, port }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(port: u16, timeout_ms: u32) -> String {
+    serde_json::json!({
+        "base_url": "http://127.0.0.1:9",
+        "hospital_id": "H1",
+        "timeout_ms": timeout_ms,
+        "dicom_http": {"base_url": format!("http://127.0.0.1:{port}/")}
+    })
+    .to_string()
+}
+
+fn fetch(client: &ClientHandle, dcm_path: &str, dest: &Path) -> (i32, Option<serde_json::Value>) {
+    let mut out: *mut c_char = std::ptr::null_mut();
+    let status = unsafe {
+        miic_dicom_fetch_http(
+            client.0,
+            cstr(dcm_path).as_ptr(),
+            cstr(dest.to_str().unwrap()).as_ptr(),
+            &mut out,
+        )
+    };
+    (
+        status,
+        take_string(out).map(|s| serde_json::from_str(&s).unwrap()),
+    )
+}
+
+/// Served files under `wadocloud\2025\1\1\`, and the dcmPath naming them Windows-style.
+fn served_study(root: &Path, count: usize) -> (Vec<Original>, String) {
+    let dir = root.join("wadocloud/2025/1/1");
+    let originals = make_study(&dir, "1.2.826.0.1.3680043.9.7433.77", count, 32);
+    let dcm_path = originals
+        .iter()
+        .map(|o| {
+            format!(
+                r"\wadocloud\2025\1\1\{}",
+                o.path.file_name().unwrap().to_string_lossy()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    (originals, dcm_path)
+}
+
+fn assert_landed(originals: &[Original], dest: &Path) {
+    for o in originals {
+        let path = dest
+            .join("wadocloud/2025/1/1")
+            .join(o.path.file_name().unwrap());
+        let (uid, pixels) = read_pixels(&path);
+        assert_eq!(uid, o.sop_instance_uid);
+        assert!(pixels == o.pixels, "pixels of {} differ", path.display());
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dest.join("wadocloud/2025/1/1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn http_fetch_downloads_every_file_valid_and_resumes() {
+    let root = Scratch::new("http-ok");
+    let dest = Scratch::new("http-ok-dest");
+    let (originals, dcm_path) = served_study(root.path(), 6);
+    let server = HttpServer::serve(root.path());
+    let client = ClientHandle::open(&config(server.port, 3000));
+    let (status, manifest) = fetch(&client, &dcm_path, dest.path());
+    let manifest = manifest.expect("manifest");
+    assert_eq!(status, MIIC_OK, "{} {manifest:#}", last_error());
+    assert_eq!(manifest["completed"], 6);
+    assert_eq!(manifest["failed"], 0);
+    assert_eq!(manifest["method"], "http");
+    assert_eq!(
+        manifest["study_instance_uid"],
+        "1.2.826.0.1.3680043.9.7433.77"
+    );
+    for file in manifest["files"].as_array().unwrap() {
+        assert_eq!(file["modality"], "CT");
+        assert!(file["sop_instance_uid"]
+            .as_str()
+            .unwrap()
+            .starts_with("1.2.826.0.1.3680043.9.7433.77.1."));
+        assert!(file.get("resumed").is_none());
+    }
+    assert_landed(&originals, dest.path());
+
+    // A second run finds every file complete and downloads nothing.
+    drop(server);
+    let (status, manifest) = fetch(&client, &dcm_path, dest.path());
+    let manifest = manifest.unwrap();
+    assert_eq!(status, MIIC_OK, "{} {manifest:#}", last_error());
+    assert!(
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["resumed"] == true),
+        "{manifest:#}"
+    );
+}
+
+#[test]
+fn http_fetch_reports_404_non_dicom_and_traversal_per_file() {
+    let root = Scratch::new("http-bad");
+    let dest = Scratch::new("http-bad-dest");
+    let (originals, dcm_path) = served_study(root.path(), 3);
+    std::fs::write(
+        root.path().join("wadocloud/error.html"),
+        "<html><body>500 内部错误</body></html>",
+    )
+    .unwrap();
+    // A file beside dest_dir that a traversal would reach.
+    let list = format!(
+        r"{dcm_path},\wadocloud\2025\1\1\missing.dcm,\wadocloud\error.html,\..\..\outside.dcm,C:\Windows\win.ini,\\server\share\x.dcm"
+    );
+    let server = HttpServer::serve(root.path());
+    let client = ClientHandle::open(&config(server.port, 3000));
+    let (status, manifest) = fetch(&client, &list, dest.path());
+    let manifest = manifest.expect("manifest even on partial failure");
+    assert_eq!(status, MIIC_E_DICOM, "{manifest:#}");
+    assert!(
+        last_error().contains("5 of 8 files failed"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(manifest["completed"], 3);
+    assert_eq!(manifest["failed"], 5);
+    let error_of = |source: &str| {
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["source"] == source)
+            .and_then(|f| f["error"].as_str())
+            .unwrap_or_else(|| panic!("no error for {source}: {manifest:#}"))
+            .to_owned()
+    };
+    assert!(error_of(r"\wadocloud\2025\1\1\missing.dcm").contains("HTTP 404"));
+    assert!(error_of(r"\wadocloud\error.html").contains("not DICOM Part 10"));
+    assert!(error_of(r"\..\..\outside.dcm").contains("path rejected"));
+    assert!(error_of(r"C:\Windows\win.ini").contains("path rejected"));
+    assert!(error_of(r"\\server\share\x.dcm").contains("path rejected"));
+    assert_landed(&originals, dest.path());
+    assert!(!dest.path().join("wadocloud/error.html").exists());
+    assert!(!dest.path().parent().unwrap().join("outside.dcm").exists());
+}
+
+#[test]
+fn http_fetch_from_closed_port_is_network_error() {
+    let dest = Scratch::new("http-refused-dest");
+    let client = ClientHandle::open(&config(free_port(), 2000));
+    let (status, manifest) = fetch(&client, r"\a\b.dcm", dest.path());
+    assert_eq!(status, MIIC_E_NETWORK, "{} {manifest:?}", last_error());
+}
+
+#[test]
+fn http_fetch_from_hung_server_times_out() {
+    let dest = Scratch::new("http-hung-dest");
+    // Accepts connections (the kernel's backlog) but never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = ClientHandle::open(&config(port, 1000));
+    let started = Instant::now();
+    let (status, _) = fetch(&client, r"\a\b.dcm,\a\c.dcm", dest.path());
+    assert_eq!(status, MIIC_E_TIMEOUT, "{}", last_error());
+    assert!(
+        started.elapsed() < Duration::from_millis(1000 + 1500),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(listener);
+}
+
+#[test]
+fn http_fetch_without_base_url_names_the_key() {
+    let client = ClientHandle::open(r#"{"base_url":"http://127.0.0.1:9","hospital_id":"H1"}"#);
+    let dest = Scratch::new("http-nocfg");
+    let (status, manifest) = fetch(&client, r"\a\b.dcm", dest.path());
+    assert_eq!(status, -3);
+    assert!(manifest.is_none());
+    assert!(
+        last_error().contains("dicom_http.base_url"),
+        "{}",
+        last_error()
+    );
+}
+
+#[test]
+fn http_fetch_flags_a_file_of_another_study_as_warning() {
+    let root = Scratch::new("http-mix");
+    let dest = Scratch::new("http-mix-dest");
+    let (_, dcm_path) = served_study(root.path(), 3);
+    make_study(
+        &root.path().join("other"),
+        "1.2.826.0.1.3680043.9.7433.88",
+        1,
+        8,
+    );
+    let list = format!(r"{dcm_path},\other\img0001.dcm");
+    let server = HttpServer::serve(root.path());
+    let client = ClientHandle::open(&config(server.port, 3000));
+    let (status, manifest) = fetch(&client, &list, dest.path());
+    let manifest = manifest.unwrap();
+    assert_eq!(status, MIIC_OK, "{} {manifest:#}", last_error());
+    assert_eq!(manifest["completed"], 3);
+    assert_eq!(manifest["warning"], 1);
+    assert_eq!(manifest["study_uid_mismatch"], true);
+    assert_eq!(
+        manifest["study_instance_uid"],
+        "1.2.826.0.1.3680043.9.7433.77"
+    );
+    assert_eq!(manifest["studies"].as_array().unwrap().len(), 2);
+    let other = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["source"] == r"\other\img0001.dcm")
+        .unwrap();
+    assert_eq!(other["status"], "warning");
+    assert!(other["warning"]
+        .as_str()
+        .unwrap()
+        .contains("1.2.826.0.1.3680043.9.7433.88"));
+}
+
+#[test]
+fn dicom_exports_reject_null_arguments_naming_them() {
+    use miic::ffi::dicom::{miic_dicom_echo, miic_dicom_retrieve, miic_set_progress_callback};
+    let client = ClientHandle::open(&config(free_port(), 1000));
+    let mut out: *mut c_char = std::ptr::null_mut();
+    let dest = cstr("/tmp/x");
+    let status =
+        unsafe { miic_dicom_fetch_http(client.0, std::ptr::null(), dest.as_ptr(), &mut out) };
+    assert_eq!(status, -1);
+    assert!(last_error().contains("dcm_path"), "{}", last_error());
+    let status = unsafe {
+        miic_dicom_fetch_http(
+            client.0,
+            cstr(r"\a").as_ptr(),
+            dest.as_ptr(),
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(status, -1);
+    assert!(last_error().contains("manifest_out"), "{}", last_error());
+    let status = unsafe {
+        miic_dicom_retrieve(client.0, cstr("1.2.3").as_ptr(), std::ptr::null(), &mut out)
+    };
+    assert_eq!(status, -1);
+    assert!(last_error().contains("dest_dir"), "{}", last_error());
+    assert!(out.is_null());
+    assert_eq!(miic_dicom_echo(std::ptr::null_mut()), -1);
+    assert_eq!(
+        miic_set_progress_callback(std::ptr::null_mut(), None, std::ptr::null_mut()),
+        -1
+    );
+}

@@ -1,0 +1,275 @@
+//! DICOM against a real PACS (dcmtk's dcmqrscp on loopback), through the C exports:
+//! C-ECHO, C-FIND, retrieval by C-GET and C-MOVE, and the failure cases a hospital meets.
+
+mod support;
+
+use miic::ffi::dicom::{
+    miic_dicom_echo, miic_dicom_find, miic_dicom_retrieve, miic_set_progress_callback,
+};
+use std::ffi::{c_char, c_void};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::ffi::{cstr, last_error, take_string, ClientHandle};
+use support::pacs::{patient_name_of, read_pixels, Pacs, Scratch, LOCAL_AE, PATIENT_NAME};
+
+const MIIC_OK: i32 = 0;
+const MIIC_E_NETWORK: i32 = -5;
+const MIIC_E_TIMEOUT: i32 = -6;
+const MIIC_E_DICOM: i32 = -10;
+
+fn retrieve(client: &ClientHandle, study: &str, dest: &Path) -> (i32, Option<serde_json::Value>) {
+    let mut out: *mut c_char = std::ptr::null_mut();
+    let status = unsafe {
+        miic_dicom_retrieve(
+            client.0,
+            cstr(study).as_ptr(),
+            cstr(dest.to_str().unwrap()).as_ptr(),
+            &mut out,
+        )
+    };
+    (
+        status,
+        take_string(out).map(|s| serde_json::from_str(&s).unwrap()),
+    )
+}
+
+/// Every file in `dest` is one of the originals, byte-identical in its pixels.
+fn assert_matches_originals(pacs: &Pacs, dest: &Path, expected: usize) {
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dest).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.ends_with(".part"),
+            "temporary file left behind: {name}"
+        );
+        let (uid, pixels) = read_pixels(&path);
+        assert_eq!(name, format!("{uid}.dcm"));
+        let original = pacs
+            .originals
+            .iter()
+            .find(|o| o.sop_instance_uid == uid)
+            .unwrap_or_else(|| panic!("unexpected instance {uid}"));
+        assert!(pixels == original.pixels, "pixel data of {uid} differs");
+        assert_eq!(patient_name_of(&path), PATIENT_NAME);
+        seen.push(uid);
+    }
+    assert_eq!(seen.len(), expected, "files in {}", dest.display());
+}
+
+#[test]
+fn echo_succeeds_against_dcmqrscp() {
+    let pacs = Pacs::start("echo", 1, 8);
+    let client = ClientHandle::open(&pacs.config("get", LOCAL_AE, 3000));
+    assert_eq!(miic_dicom_echo(client.0), MIIC_OK, "{}", last_error());
+}
+
+#[test]
+fn echo_with_unknown_calling_ae_is_rejected_with_reason() {
+    let pacs = Pacs::start("badae", 1, 8);
+    let client = ClientHandle::open(&pacs.config("get", "INTRUDER", 3000));
+    assert_eq!(miic_dicom_echo(client.0), MIIC_E_DICOM);
+    let message = last_error();
+    assert!(message.contains("rejected the association"), "{message}");
+    assert!(message.contains("local_ae"), "{message}");
+}
+
+#[test]
+fn echo_to_closed_port_is_network_error() {
+    let port = support::pacs::free_port();
+    let config = serde_json::json!({
+        "base_url": "http://127.0.0.1:9", "hospital_id": "H1", "timeout_ms": 2000,
+        "dicom": {"local_ae": "MIIC", "peer_ae": "PACS", "host": "127.0.0.1", "port": port}
+    });
+    let client = ClientHandle::open(&config.to_string());
+    assert_eq!(
+        miic_dicom_echo(client.0),
+        MIIC_E_NETWORK,
+        "{}",
+        last_error()
+    );
+    assert!(last_error().contains(&port.to_string()), "{}", last_error());
+}
+
+#[test]
+fn dicom_calls_without_dicom_config_name_the_missing_key() {
+    let client = ClientHandle::open(r#"{"base_url":"http://127.0.0.1:9","hospital_id":"H1"}"#);
+    assert_eq!(miic_dicom_echo(client.0), -3);
+    assert!(last_error().contains("dicom.local_ae"), "{}", last_error());
+}
+
+#[test]
+fn find_reports_the_study_with_its_gb18030_patient_name() {
+    let pacs = Pacs::start("find", 3, 8);
+    let client = ClientHandle::open(&pacs.config("get", LOCAL_AE, 3000));
+    let mut out: *mut c_char = std::ptr::null_mut();
+    let status = unsafe { miic_dicom_find(client.0, cstr(&pacs.study_uid).as_ptr(), &mut out) };
+    assert_eq!(status, MIIC_OK, "{}", last_error());
+    let matches: serde_json::Value = serde_json::from_str(&take_string(out).unwrap()).unwrap();
+    let matches = matches.as_array().unwrap();
+    assert_eq!(matches.len(), 1, "{matches:?}");
+    assert_eq!(matches[0]["study_instance_uid"], pacs.study_uid.as_str());
+    assert_eq!(matches[0]["patient_id"], "P0001");
+    assert_eq!(matches[0]["patient_name"], PATIENT_NAME);
+}
+
+struct ProgressLog {
+    calls: Vec<(u32, u32, i64)>,
+    /// Signal sent to the PACS when `files_done` reaches `at`.
+    trigger: Option<(u32, i32, i32)>,
+}
+
+unsafe extern "C" fn on_progress(user: *mut c_void, done: u32, total: u32, bytes: i64) {
+    let log = unsafe { &mut *(user as *mut ProgressLog) };
+    log.calls.push((done, total, bytes));
+    if let Some((at, pid, sig)) = log.trigger {
+        if done >= at {
+            unsafe { libc::kill(pid, sig) };
+            log.trigger = None;
+        }
+    }
+}
+
+fn retrieve_whole_study(method: &str) {
+    let pacs = Pacs::start(method, 6, 64);
+    let dest = Scratch::new(&format!("{method}-dest"));
+    let client = ClientHandle::open(&pacs.config(method, LOCAL_AE, 3000));
+    let mut log = ProgressLog {
+        calls: Vec::new(),
+        trigger: None,
+    };
+    assert_eq!(
+        miic_set_progress_callback(
+            client.0,
+            Some(on_progress),
+            &mut log as *mut ProgressLog as *mut c_void
+        ),
+        MIIC_OK
+    );
+    let (status, manifest) = retrieve(&client, &pacs.study_uid, dest.path());
+    let manifest = manifest.expect("manifest");
+    assert_eq!(status, MIIC_OK, "{} {manifest:#}", last_error());
+    assert_eq!(manifest["method"], format!("c-{method}"));
+    assert_eq!(manifest["completed"], 6);
+    assert_eq!(manifest["failed"], 0);
+    assert_eq!(manifest["study_uid_mismatch"], false);
+    for file in manifest["files"].as_array().unwrap() {
+        assert_eq!(file["modality"], "CT");
+        assert_eq!(file["study_instance_uid"], pacs.study_uid.as_str());
+        assert_eq!(file["sop_class_uid"], support::pacs::CT_IMAGE_STORAGE);
+        assert!(file["size"].as_u64().unwrap() > 64 * 64 * 2);
+    }
+    assert_matches_originals(&pacs, dest.path(), 6);
+    let last = log.calls.last().copied().expect("progress reported");
+    assert_eq!(last.0, 6, "{:?}", log.calls);
+    assert!(last.2 >= 6 * 64 * 64 * 2, "{:?}", log.calls);
+}
+
+#[test]
+fn retrieve_by_get_lands_every_instance_with_matching_pixels() {
+    retrieve_whole_study("get");
+}
+
+#[test]
+fn retrieve_by_move_lands_every_instance_with_matching_pixels() {
+    retrieve_whole_study("move");
+}
+
+#[test]
+fn retrieve_of_unknown_study_returns_zero_files_and_dicom_error() {
+    let pacs = Pacs::start("unknown", 2, 8);
+    let dest = Scratch::new("unknown-dest");
+    let client = ClientHandle::open(&pacs.config("get", LOCAL_AE, 3000));
+    let (status, manifest) = retrieve(&client, "1.2.3.4.5.6.7.8.9", dest.path());
+    assert_eq!(status, MIIC_E_DICOM);
+    assert!(last_error().contains("not on"), "{}", last_error());
+    let manifest = manifest.expect("manifest even on failure");
+    assert_eq!(manifest["completed"], 0);
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 0);
+    assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn retrieve_rejects_a_study_uid_that_is_not_a_uid() {
+    let pacs = Pacs::start("baduid", 1, 8);
+    let dest = Scratch::new("baduid-dest");
+    let client = ClientHandle::open(&pacs.config("get", LOCAL_AE, 3000));
+    let (status, manifest) = retrieve(&client, "../../etc", dest.path());
+    assert_eq!(status, -1);
+    assert!(manifest.is_none());
+    assert!(last_error().contains("study_uid"), "{}", last_error());
+}
+
+/// Kill or freeze the PACS after two files, then check what miic left on disk.
+fn interrupted(name: &str, signal: i32, expected: i32) -> Duration {
+    let pacs = Pacs::start(name, 12, 256);
+    let dest = Scratch::new(&format!("{name}-dest"));
+    let client = ClientHandle::open(&pacs.config("get", LOCAL_AE, 1500));
+    let mut log = ProgressLog {
+        calls: Vec::new(),
+        trigger: Some((2, pacs.pid(), signal)),
+    };
+    miic_set_progress_callback(
+        client.0,
+        Some(on_progress),
+        &mut log as *mut ProgressLog as *mut c_void,
+    );
+    let started = Instant::now();
+    let (status, manifest) = retrieve(&client, &pacs.study_uid, dest.path());
+    let elapsed = started.elapsed();
+    assert_eq!(status, expected, "{}", last_error());
+    let manifest = manifest.expect("manifest of what landed");
+    assert!(manifest["error"].is_string(), "{manifest:#}");
+    let landed = manifest["completed"].as_u64().unwrap() as usize;
+    assert!((2..12).contains(&landed), "{manifest:#}");
+    // Whatever is on disk under a final name is whole; nothing half-written remains.
+    assert_matches_originals(&pacs, dest.path(), landed);
+    elapsed
+}
+
+#[test]
+fn pacs_killed_mid_transfer_leaves_no_partial_file() {
+    interrupted("killed", libc::SIGKILL, MIIC_E_NETWORK);
+}
+
+#[test]
+fn hung_pacs_times_out_within_timeout_ms() {
+    let elapsed = interrupted("hung", libc::SIGSTOP, MIIC_E_TIMEOUT);
+    assert!(
+        elapsed < Duration::from_millis(1500 + 1500),
+        "took {elapsed:?}"
+    );
+}
+
+#[test]
+fn retrieve_with_smallest_max_pdu_reassembles_fragments() {
+    let pacs = Pacs::start("smallpdu", 3, 128);
+    let dest = Scratch::new("smallpdu-dest");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&pacs.config("get", LOCAL_AE, 3000)).unwrap();
+    config["dicom"]["max_pdu"] = 4096.into();
+    let client = ClientHandle::open(&config.to_string());
+    let (status, manifest) = retrieve(&client, &pacs.study_uid, dest.path());
+    assert_eq!(status, MIIC_OK, "{} {manifest:?}", last_error());
+    assert_matches_originals(&pacs, dest.path(), 3);
+}
+
+#[test]
+fn echo_to_hung_pacs_times_out_within_timeout_ms() {
+    let pacs = Pacs::start("echohung", 1, 8);
+    let client = ClientHandle::open(&pacs.config("get", LOCAL_AE, 1000));
+    pacs.signal(libc::SIGSTOP);
+    let started = Instant::now();
+    let status = miic_dicom_echo(client.0);
+    let elapsed = started.elapsed();
+    assert_eq!(status, MIIC_E_TIMEOUT, "{}", last_error());
+    assert!(
+        last_error().contains("timeout_ms = 1000"),
+        "{}",
+        last_error()
+    );
+    assert!(
+        elapsed < Duration::from_millis(1000 + 1000),
+        "took {elapsed:?}"
+    );
+}

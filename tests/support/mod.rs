@@ -1,0 +1,2 @@
+pub mod ffi;
+pub mod pacs;
