@@ -274,7 +274,15 @@ MiicStatus miic_qr_url(struct miic_client *c, const struct miic_params *exam, ch
 /**
  * 4.5 delete notification: patientName, accessionNo; operateDoctorName (default: the logged-in
  * doctor), operateDateTime `yyyy-MM-dd HH:mm:ss` (default: now), hospitalId (default: config).
- * Sent with both `operateDateTime` and `deleteDateTime`. `MIIC_OK` when the cloud answered 200.
+ * Sent with both `operateDateTime` and `deleteDateTime`.
+ *
+ * The notification is first committed to the outbox file (`[outbox] path`), then sent within
+ * `timeout_ms`. Returns `MIIC_OK` when the cloud answered code 200, `MIIC_QUEUED` when it is
+ * stored and still pending: the client's retry worker sends it (backoff up to 5 minutes, also
+ * after a restart, at the next `miic_open`), per accession number in the order of the calls.
+ * Fails at once, not retried: invalid fields (`MIIC_E_ARGUMENT`), the cloud's code 400
+ * (`MIIC_E_SERVER`; the item is kept in the outbox's dead list), an outbox that cannot be
+ * written (`MIIC_E_IO` naming the file: the notification was NOT stored).
  */
 MiicStatus miic_delete_notify(struct miic_client *c, const struct miic_params *deletion);
 
@@ -360,6 +368,33 @@ MiicStatus miic_dicom_fetch_http(struct miic_client *c,
 MiicStatus miic_set_progress_callback(struct miic_client *c,
                                       miic_progress_fn progress_fn,
                                       void *user);
+
+/**
+ * Number of delete notifications waiting in the outbox file, from every process that shares it
+ * (saturating at `UINT32_MAX`). On success `*count_out` holds it; on failure 0.
+ * `MIIC_E_IO` (naming the file) when the outbox cannot be read.
+ *
+ * # Safety
+ * `count_out` is a writable pointer.
+ */
+MiicStatus miic_outbox_pending(struct miic_client *c, uint32_t *count_out);
+
+/**
+ * Number of delete notifications the cloud rejected (code 400) that sit in the outbox's dead
+ * list for hospital IT (`miic-cli outbox dead`). They are never retried on their own.
+ *
+ * # Safety
+ * `count_out` is a writable pointer.
+ */
+MiicStatus miic_outbox_dead_count(struct miic_client *c, uint32_t *count_out);
+
+/**
+ * Try every pending delete notification now, backoff notwithstanding (in order per accession
+ * number), for at most `timeout_ms`. Returns `MIIC_OK` when the outbox is empty (items the cloud
+ * rejected with code 400 move to the dead list), `MIIC_E_TIMEOUT` when items remain at the
+ * deadline (`miic_last_error()` says how many and the last failure). Blocks the calling thread.
+ */
+MiicStatus miic_outbox_flush(struct miic_client *c, uint32_t timeout_ms);
 
 /**
  * A new, empty params bag. Caller owns it and frees it with `miic_params_free`.

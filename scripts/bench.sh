@@ -63,6 +63,10 @@ $(grep '^|' <<<"$rust_rows" | sed -n '4,$p')
 TABLE
 )
 echo "$table"
+# The delete outbox: storing (fsync) and draining a backlog, each next to its anchor.
+outbox_table=$(cargo bench -q --bench outbox 2>/dev/null | grep '^|')
+echo
+echo "$outbox_table"
 {
   echo "# Benchmarks"
   echo
@@ -70,4 +74,8 @@ echo "$table"
   echo "Latency anchors all call the same nginx fixed reply on loopback in the same run."
   echo
   echo "$table"
+  echo
+  echo "## Delete outbox"
+  echo
+  echo "$outbox_table"
 } > BENCHMARKS.md

@@ -1,6 +1,7 @@
 //! A configured client: its HTTP agent, the logged-in doctor, and the workers it owns.
 
 use crate::cloud::login::Doctor;
+use crate::cloud::outbox::{OutboxService, Store};
 use crate::cloud::reminder::ReminderWorker;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -9,7 +10,7 @@ use crate::sm2::{self, CipherFormat};
 use crate::text::TextEncoding;
 use std::net::{ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -19,6 +20,8 @@ pub struct Client {
     pub(crate) http: Http,
     session: Mutex<Option<Doctor>>,
     pub(crate) reminders: ReminderWorker,
+    /// The delete notifications' durable outbox and its retry worker.
+    pub(crate) outbox: OutboxService,
     /// Plugin processes launched for `login_via = "exe"`; reaped, never killed.
     pub(crate) children: Mutex<Vec<std::process::Child>>,
     workstation: OnceLock<Workstation>,
@@ -34,7 +37,25 @@ pub struct Workstation {
 impl Client {
     pub fn open(source: &str) -> Result<Client> {
         let config = Config::load(source)?;
-        Ok(Client::with_config(config))
+        let client = Client::with_config(config);
+        // An unusable outbox file fails here (MIIC_E_IO naming it), not at the first deletion.
+        client.outbox_store()?;
+        Ok(client)
+    }
+
+    /// The outbox file (`[outbox] path` or the per-user default), opened on first use.
+    pub fn outbox_store(&self) -> Result<Arc<Store>> {
+        self.outbox.store(self.config.outbox_path.as_deref())
+    }
+
+    /// Start the retry worker if the outbox holds notifications left by an earlier run.
+    pub fn resume_outbox(self: &Arc<Self>) -> Result<()> {
+        let pending = self.outbox_store()?.pending()?;
+        if pending > 0 {
+            log::info!("outbox holds {pending} delete notification(s): resuming delivery");
+            self.outbox.start(self)?;
+        }
+        Ok(())
     }
 
     pub fn with_config(config: Config) -> Client {
@@ -58,6 +79,7 @@ impl Client {
             http,
             session: Mutex::new(None),
             reminders: ReminderWorker::default(),
+            outbox: OutboxService::default(),
             children: Mutex::new(Vec::new()),
             workstation: OnceLock::new(),
             config,
@@ -105,7 +127,9 @@ impl Client {
 
     /// Stop and join every worker; idempotent. In-flight HTTP calls are interrupted.
     pub fn close(&self) {
+        self.outbox.signal_stop();
         self.reminders.stop(&self.http);
+        self.outbox.join();
         self.http.shutdown();
         if let Ok(mut children) = self.children.lock() {
             children.retain_mut(|c| matches!(c.try_wait(), Ok(None)));

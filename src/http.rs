@@ -69,6 +69,21 @@ impl Http {
         self.finish(url, started, result)
     }
 
+    /// POST an already serialised JSON body, waiting at most `limit` (a caller's remaining
+    /// budget, never more than the client's timeout).
+    pub fn post_json_text_within(&self, url: &str, body: &str, limit: Duration) -> Result<Vec<u8>> {
+        let started = Instant::now();
+        let result = self
+            .agent
+            .post(url)
+            .config()
+            .timeout_global(Some(limit.min(self.timeout)))
+            .build()
+            .header("Content-Type", "application/json;charset=UTF-8")
+            .send(body);
+        self.finish(url, started, result)
+    }
+
     fn finish(
         &self,
         url: &str,

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 mod commands;
 mod demo;
 mod dicom_cmd;
+mod outbox_cmd;
 mod qr_cmd;
 mod report_check;
 mod sim_pacs;
@@ -50,6 +51,8 @@ enum Command {
     ReportCheck(report_check::ReportCheckArgs),
     /// Play a hospital PACS answering the 4.1.2 report query (docs/simulator-pacs.md).
     SimPacs(sim_pacs::SimPacsArgs),
+    /// The delete notifications' outbox for hospital IT: list | dead | retry | purge-dead.
+    Outbox(outbox_cmd::OutboxArgs),
     /// 4.2 C-ECHO the PACS of [dicom]: miic_dicom_echo.
     Echo(dicom_cmd::EchoArgs),
     /// 4.2 C-FIND a study on the PACS: miic_dicom_find; prints the matches as JSON.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::ReportCheck(args) => return report_check::run(args),
         Command::SimPacs(args) => ("sim-pacs", sim_pacs::run(args).map_err(Some)),
         Command::Sim(args) => ("sim", sim::run(args).map_err(Some)),
+        Command::Outbox(args) => ("outbox", outbox_cmd::run(args).map_err(Some)),
         Command::Demo => ("demo", demo::run().map_err(Some)),
         Command::Login(a) => ("login", call("login", commands::login(a))),
         Command::Logout(a) => ("logout", call("logout", commands::logout(a))),

@@ -43,7 +43,15 @@ pub unsafe extern "C" fn miic_open(config: *const c_char) -> *mut miic_client {
             Err(_) => TextEncoding::Gbk.decode(bytes, "config")?,
         };
         let client = Client::open(&source)?;
-        Ok(CLIENTS.insert(client) as *mut miic_client)
+        let token = CLIENTS.insert(client);
+        // Notifications left pending by an earlier run go out again from now on.
+        let client = CLIENTS.get(token, "client")?;
+        if let Err(e) = client.resume_outbox() {
+            CLIENTS.remove(token);
+            client.close();
+            return Err(e);
+        }
+        Ok(token as *mut miic_client)
     })
 }
 

@@ -111,7 +111,15 @@ pub unsafe extern "C" fn miic_qr_url(
 
 /// 4.5 delete notification: patientName, accessionNo; operateDoctorName (default: the logged-in
 /// doctor), operateDateTime `yyyy-MM-dd HH:mm:ss` (default: now), hospitalId (default: config).
-/// Sent with both `operateDateTime` and `deleteDateTime`. `MIIC_OK` when the cloud answered 200.
+/// Sent with both `operateDateTime` and `deleteDateTime`.
+///
+/// The notification is first committed to the outbox file (`[outbox] path`), then sent within
+/// `timeout_ms`. Returns `MIIC_OK` when the cloud answered code 200, `MIIC_QUEUED` when it is
+/// stored and still pending: the client's retry worker sends it (backoff up to 5 minutes, also
+/// after a restart, at the next `miic_open`), per accession number in the order of the calls.
+/// Fails at once, not retried: invalid fields (`MIIC_E_ARGUMENT`), the cloud's code 400
+/// (`MIIC_E_SERVER`; the item is kept in the outbox's dead list), an outbox that cannot be
+/// written (`MIIC_E_IO` naming the file: the notification was NOT stored).
 #[no_mangle]
 pub extern "C" fn miic_delete_notify(
     c: *mut miic_client,
@@ -120,7 +128,6 @@ pub extern "C" fn miic_delete_notify(
     guard_status(|| {
         let client = client_ref(c)?;
         let params = params_ref(deletion, "deletion")?;
-        delete::delete_notify(&client, &params)?;
-        Ok(Status::Ok)
+        delete::delete_notify(&client, &params)
     })
 }

@@ -7,6 +7,7 @@ pub mod client;
 pub mod cloud;
 pub mod dicom;
 pub mod handles;
+pub mod outbox;
 pub mod params;
 pub mod qr_image;
 pub mod report;

@@ -132,6 +132,14 @@ impl Sim {
             cfg.push(',');
             cfg.push_str(extra);
         }
+        if !extra.contains("\"outbox\"") {
+            // A fresh outbox per config: the per-user default file is shared by every run, and
+            // a notification left queued by one test would reach another test's simulator.
+            cfg.push_str(&format!(
+                r#","outbox":{{"path":{}}}"#,
+                serde_json::Value::from(fresh_outbox_path().to_string_lossy())
+            ));
+        }
         cfg.push('}');
         cfg
     }
@@ -142,6 +150,19 @@ impl Drop for Sim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A new outbox file path under target/test-outbox (not created yet).
+pub fn fresh_outbox_path() -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = target_dir().join("test-outbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!(
+        "{}-{}.sqlite",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 /// A loopback port with nothing listening (bound, then released).

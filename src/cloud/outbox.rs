@@ -1,0 +1,1121 @@
+//! The durable outbox of delete notifications (spec 4.5).
+//!
+//! A notification is committed to an SQLite file (WAL, fsync'ed: `synchronous = FULL`) before its first
+//! send and leaves it only when the cloud answered code 200, or moves to the dead-letter table
+//! when the cloud rejected it with code 400. Several clients and processes of one user may share
+//! the file: an item is sent only under a lease taken in a `BEGIN IMMEDIATE` transaction, and per
+//! accession number only the oldest item may be sent, so notifications go out in creation order.
+//! A process killed mid-send leaves a lease that simply expires.
+
+use crate::client::Client;
+use crate::cloud::delete::{self, Outcome};
+use crate::error::{Error, Result, Status};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// File name inside the per-user application-data folder when `[outbox] path` is not set.
+pub const DEFAULT_FILE: &str = "outbox.sqlite";
+/// First retry delay; doubles per failed attempt up to [`BACKOFF_CAP`].
+pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
+pub const BACKOFF_CAP: Duration = Duration::from_secs(5 * 60);
+const SCHEMA_VERSION: i64 = 1;
+/// Writes are a few milliseconds; another process holding the lock longer than this is stuck.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A lease outlives the send it covers (bounded by the HTTP deadline) by this margin.
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
+/// The worker looks at the file at least this often: other processes add and free items too.
+const IDLE_POLL: Duration = Duration::from_secs(15);
+/// Below this much time left, a call does not start another send.
+const MIN_ATTEMPT: Duration = Duration::from_millis(20);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS outbox (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    accession_no TEXT    NOT NULL,
+    patient_name TEXT    NOT NULL,
+    body         TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_try_at  INTEGER NOT NULL,
+    last_error   TEXT,
+    lease_owner  TEXT,
+    lease_until  INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_by_accession ON outbox (accession_no, id);
+CREATE INDEX IF NOT EXISTS outbox_by_due ON outbox (next_try_at, id);
+CREATE TABLE IF NOT EXISTS dead (
+    id           INTEGER PRIMARY KEY,
+    accession_no TEXT    NOT NULL,
+    patient_name TEXT    NOT NULL,
+    body         TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL,
+    failed_at    INTEGER NOT NULL,
+    reason       TEXT    NOT NULL
+);
+";
+
+/// Only the oldest item of an accession number may go out (creation order per accession).
+const IS_HEAD: &str =
+    "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.accession_no = o.accession_no AND p.id < o.id)";
+
+/// `<per-user app data>/miic/outbox.sqlite`: the XDG state folder (`~/.local/state`) on Linux,
+/// `%LOCALAPPDATA%` on Windows (which has no state folder), Application Support on macOS.
+pub fn default_path() -> Result<PathBuf> {
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .map(|dir| dir.join("miic").join(DEFAULT_FILE))
+        .ok_or_else(|| {
+            Error::io(
+                "no per-user application-data folder found for the outbox; set '[outbox] path'",
+            )
+        })
+}
+
+/// Milliseconds since the Unix epoch (wall clock: the file outlives processes and reboots).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Delay before retry number `attempts + 1`: `BASE * 2^(attempts-1)` capped, then "equal
+/// jitter" (a random point in its upper half), so retries of many workstations spread out
+/// while each item's delays still never shrink.
+pub fn backoff(attempts: u32) -> Duration {
+    let exp = attempts.saturating_sub(1).min(20);
+    let full = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_CAP);
+    let half = full / 2;
+    let r = getrandom::u64().unwrap_or(u64::MAX / 2);
+    let span = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
+    half + Duration::from_micros(r % (span + 1))
+}
+
+/// One notification taken from the outbox under this process's lease.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: i64,
+    pub accession_no: String,
+    pub patient_name: String,
+    /// The JSON body exactly as it will be posted.
+    pub body: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+impl Item {
+    pub fn label(&self) -> String {
+        format!(
+            "#{} accessionNo={} patient={}",
+            self.id,
+            self.accession_no,
+            crate::log::mask_name(&self.patient_name)
+        )
+    }
+}
+
+/// A pending notification as hospital IT sees it (`miic-cli outbox list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRow {
+    pub id: i64,
+    pub accession_no: String,
+    pub patient_name: String,
+    pub created_at: i64,
+    pub attempts: u32,
+    pub next_try_at: i64,
+    pub last_error: Option<String>,
+    /// Some process is sending it right now.
+    pub in_flight: bool,
+}
+
+/// A notification the cloud rejected (code 400): not retried until an operator requeues it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadRow {
+    pub id: i64,
+    pub accession_no: String,
+    pub patient_name: String,
+    pub created_at: i64,
+    pub attempts: u32,
+    pub failed_at: i64,
+    pub reason: String,
+}
+
+/// Which item to claim.
+#[derive(Debug, Clone, Copy)]
+pub enum Pick<'a> {
+    /// The earliest due item (the retry worker).
+    Due,
+    /// The first sendable item with an id above this one, due or not (flush sweeps).
+    After(i64),
+    /// The oldest item of this accession number, if its id is at most the given one.
+    Accession(&'a str, i64),
+}
+
+/// The outbox file.
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    /// Written into leases: which process (and store) is sending an item.
+    owner: String,
+    /// WAL mode: only storing a notification must reach the disk (fsync); the bookkeeping
+    /// after it may be lost to a power cut at worst, which means a resend, never a loss.
+    wal: bool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Open (creating folder and file as needed) and check the file. Every failure is
+    /// `MIIC_E_IO` naming the file; the file is never removed or rewritten.
+    pub fn open(path: &Path) -> Result<Store> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            Error::io(format!("outbox '{}': {what}: {e}", path.display()))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail("cannot create its folder", &e))?;
+        }
+        if path.is_dir() {
+            return Err(Error::io(format!(
+                "outbox '{}' is a folder, not a file",
+                path.display()
+            )));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail("cannot open", &e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| fail("cannot open", &e))?;
+        if conn
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(|e| fail("cannot open", &e))?
+        {
+            return Err(Error::io(format!(
+                "outbox '{}' is read-only",
+                path.display()
+            )));
+        }
+        // Switching a new file to WAL while another process creates it too can fail at once
+        // with "database is locked" (SQLite skips the busy handler there): retry.
+        let mode: String =
+            retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+                .map_err(|e| fail("not a usable database", &e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            // Some network shares cannot do WAL; the rollback journal is slower but as safe.
+            log::warn!(
+                "outbox '{}': journal mode is {mode}, not WAL",
+                path.display()
+            );
+        }
+        let wal = mode.eq_ignore_ascii_case("wal");
+        conn.pragma_update(None, "synchronous", if wal { "NORMAL" } else { "FULL" })
+            .map_err(|e| fail("cannot open", &e))?;
+        let check: String = retry_busy(|| conn.query_row("PRAGMA quick_check", [], |r| r.get(0)))
+            .map_err(|e| fail("not a usable database", &e))?;
+        if check != "ok" {
+            return Err(Error::io(format!(
+                "outbox '{}' is damaged ({check}); keep it for support (its pending \
+                 notifications are in it) and move it aside to start a new one",
+                path.display()
+            )));
+        }
+        let mut store = Store {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+            owner: format!(
+                "{}-{:016x}",
+                std::process::id(),
+                getrandom::u64().unwrap_or(0)
+            ),
+            wal,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let conn = self
+            .conn
+            .get_mut()
+            .map_err(|_| Error::internal("outbox lock poisoned"))?;
+        retry_busy(|| set_up_schema(conn)).map_err(|e| match e {
+            SetUp::Newer(version) => Error::io(format!(
+                "outbox '{}' was written by a newer miic (schema {version}); use that version",
+                path.display()
+            )),
+            SetUp::Sqlite(e) => {
+                Error::io(format!("outbox '{}': cannot set up: {e}", path.display()))
+            }
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, what: &str, e: rusqlite::Error) -> Error {
+        Error::io(format!("outbox '{}': {what}: {e}", self.path.display()))
+    }
+
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+        // A panic while holding the lock cannot leave SQLite half-written: keep going.
+        Ok(self.conn.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Commit a notification durably (fsync) and return its id. When it is the only pending
+    /// item of its accession number, it comes back already leased to the caller for `hold`, so
+    /// the caller's own send costs no second transaction; workers leave it alone that long
+    /// either way (a flush does not wait).
+    pub fn enqueue(
+        &self,
+        accession_no: &str,
+        patient_name: &str,
+        body: &str,
+        hold: Duration,
+    ) -> Result<(i64, Option<Item>)> {
+        let mut conn = self.conn()?;
+        let fail = |e| self.err("cannot store the notification", e);
+        if self.wal {
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(fail)?;
+        }
+        let result = retry_busy(|| -> rusqlite::Result<(i64, bool)> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let until = now.saturating_add(ms(hold));
+            let older: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE accession_no = ?1)",
+                params![accession_no],
+                |r| r.get(0),
+            )?;
+            let lease = (!older).then_some((self.owner.as_str(), until));
+            tx.execute(
+                "INSERT INTO outbox (accession_no, patient_name, body, created_at, next_try_at,
+                                     lease_owner, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    accession_no,
+                    patient_name,
+                    body,
+                    now,
+                    until,
+                    lease.map(|l| l.0),
+                    lease.map(|l| l.1)
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok((id, older))
+        });
+        if self.wal {
+            // Back to cheap commits for the bookkeeping; a failure here only costs speed.
+            let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+        }
+        let (id, older) = result.map_err(fail)?;
+        let item = (!older).then(|| Item {
+            id,
+            accession_no: accession_no.to_owned(),
+            patient_name: patient_name.to_owned(),
+            body: body.to_owned(),
+            attempts: 0,
+        });
+        Ok((id, item))
+    }
+
+    /// Take an item under a lease of `lease`; `None` when nothing matches or it is leased.
+    pub fn claim(&self, pick: Pick<'_>, lease: Duration) -> Result<Option<Item>> {
+        let mut conn = self.conn()?;
+        let fail = |e| self.err("cannot claim a notification", e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let now = now_ms();
+        let columns = "o.id, o.accession_no, o.patient_name, o.body, o.attempts, o.lease_until";
+        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(Item, Option<i64>)> {
+            Ok((
+                Item {
+                    id: r.get(0)?,
+                    accession_no: r.get(1)?,
+                    patient_name: r.get(2)?,
+                    body: r.get(3)?,
+                    attempts: r.get(4)?,
+                },
+                r.get(5)?,
+            ))
+        };
+        let free = "(o.lease_until IS NULL OR o.lease_until < ?1)";
+        let found = match pick {
+            Pick::Due => tx
+                .query_row(
+                    &format!(
+                        "SELECT {columns} FROM outbox o WHERE o.next_try_at <= ?1 AND {free} \
+                         AND {IS_HEAD} ORDER BY o.next_try_at, o.id LIMIT 1"
+                    ),
+                    params![now],
+                    row,
+                )
+                .optional(),
+            Pick::After(after) => tx
+                .query_row(
+                    &format!(
+                        "SELECT {columns} FROM outbox o WHERE o.id > ?2 AND {free} AND {IS_HEAD} \
+                         ORDER BY o.id LIMIT 1"
+                    ),
+                    params![now, after],
+                    row,
+                )
+                .optional(),
+            Pick::Accession(accession, max_id) => tx
+                .query_row(
+                    &format!(
+                        "SELECT {columns} FROM outbox o WHERE o.accession_no = ?1 AND o.id <= ?2 \
+                         ORDER BY o.id LIMIT 1"
+                    ),
+                    params![accession, max_id],
+                    row,
+                )
+                .optional()
+                .map(|found| found.filter(|(_, lease)| lease.is_none_or(|until| until < now))),
+        }
+        .map_err(fail)?;
+        let Some((item, _)) = found else {
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
+            params![self.owner, now.saturating_add(ms(lease)), item.id],
+        )
+        .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(Some(item))
+    }
+
+    /// The cloud answered 200: the item leaves the outbox.
+    pub fn delivered(&self, id: i64) -> Result<()> {
+        let conn = self.conn()?;
+        conn.execute("DELETE FROM outbox WHERE id = ?1", params![id])
+            .map_err(|e| self.err("cannot remove a delivered notification", e))?;
+        Ok(())
+    }
+
+    /// The cloud rejected the item (code 400): move it to the dead-letter table with `reason`.
+    pub fn reject(&self, id: i64, reason: &str) -> Result<()> {
+        let mut conn = self.conn()?;
+        let fail = |e| self.err("cannot move a rejected notification to the dead list", e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO dead
+                 (id, accession_no, patient_name, body, created_at, attempts, failed_at, reason)
+             SELECT id, accession_no, patient_name, body, created_at, attempts + 1, ?2, ?3
+             FROM outbox WHERE id = ?1",
+            params![id, now_ms(), reason],
+        )
+        .map_err(fail)?;
+        tx.execute("DELETE FROM outbox WHERE id = ?1", params![id])
+            .map_err(fail)?;
+        tx.commit().map_err(fail)
+    }
+
+    /// A send failed for a reason worth retrying: count it, schedule the next try, free the
+    /// lease. Returns the delay chosen.
+    pub fn failed(&self, item: &Item, error: &str) -> Result<Duration> {
+        let attempts = item.attempts.saturating_add(1);
+        let delay = backoff(attempts);
+        let conn = self.conn()?;
+        conn.execute(
+            "UPDATE outbox SET attempts = ?1, last_error = ?2, next_try_at = ?3,
+                 lease_owner = NULL, lease_until = NULL
+             WHERE id = ?4 AND lease_owner = ?5",
+            params![
+                attempts,
+                error,
+                now_ms().saturating_add(ms(delay)),
+                item.id,
+                self.owner
+            ],
+        )
+        .map_err(|e| self.err("cannot record a failed attempt", e))?;
+        Ok(delay)
+    }
+
+    /// Notifications still to deliver (all processes sharing the file).
+    pub fn pending(&self) -> Result<u64> {
+        let conn = self.conn()?;
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
+            .map_err(|e| self.err("cannot count pending notifications", e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub fn dead_count(&self) -> Result<u64> {
+        let conn = self.conn()?;
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM dead", [], |r| r.get(0))
+            .map_err(|e| self.err("cannot count rejected notifications", e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The reason an item that left the outbox was rejected, if it was.
+    pub fn dead_reason(&self, id: i64) -> Result<Option<String>> {
+        let conn = self.conn()?;
+        conn.query_row("SELECT reason FROM dead WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| self.err("cannot read the dead list", e))
+    }
+
+    /// When the next sendable item becomes due (or its lease expires), in Unix ms.
+    pub fn next_due(&self) -> Result<Option<i64>> {
+        let conn = self.conn()?;
+        conn.query_row(
+            &format!(
+                "SELECT MIN(MAX(o.next_try_at, COALESCE(o.lease_until, 0))) FROM outbox o WHERE {IS_HEAD}"
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| self.err("cannot read the schedule", e))
+    }
+
+    pub fn list_pending(&self) -> Result<Vec<PendingRow>> {
+        let conn = self.conn()?;
+        let now = now_ms();
+        let fail = |e| self.err("cannot list pending notifications", e);
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, accession_no, patient_name, created_at, attempts, next_try_at,
+                        last_error, lease_until
+                 FROM outbox ORDER BY id",
+            )
+            .map_err(fail)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(PendingRow {
+                    id: r.get(0)?,
+                    accession_no: r.get(1)?,
+                    patient_name: r.get(2)?,
+                    created_at: r.get(3)?,
+                    attempts: r.get(4)?,
+                    next_try_at: r.get(5)?,
+                    last_error: r.get(6)?,
+                    in_flight: r
+                        .get::<_, Option<i64>>(7)?
+                        .is_some_and(|until| until >= now),
+                })
+            })
+            .map_err(fail)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(fail)
+    }
+
+    pub fn list_dead(&self) -> Result<Vec<DeadRow>> {
+        let conn = self.conn()?;
+        let fail = |e| self.err("cannot list rejected notifications", e);
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, accession_no, patient_name, created_at, attempts, failed_at, reason
+                 FROM dead ORDER BY id",
+            )
+            .map_err(fail)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(DeadRow {
+                    id: r.get(0)?,
+                    accession_no: r.get(1)?,
+                    patient_name: r.get(2)?,
+                    created_at: r.get(3)?,
+                    attempts: r.get(4)?,
+                    failed_at: r.get(5)?,
+                    reason: r.get(6)?,
+                })
+            })
+            .map_err(fail)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(fail)
+    }
+
+    /// Make every pending item due now (an operator's "retry"); returns how many.
+    pub fn retry_now(&self) -> Result<u64> {
+        let conn = self.conn()?;
+        let n = conn
+            .execute(
+                "UPDATE outbox SET next_try_at = ?1 WHERE next_try_at > ?1",
+                params![now_ms()],
+            )
+            .map_err(|e| self.err("cannot reschedule", e))?;
+        Ok(n as u64)
+    }
+
+    /// Put rejected items back into the outbox (all, or those with the given ids), after an
+    /// operator fixed what the cloud objected to. They queue behind newer items of their
+    /// accession number. Returns how many.
+    pub fn requeue_dead(&self, ids: Option<&[i64]>) -> Result<u64> {
+        let mut conn = self.conn()?;
+        let fail = |e| self.err("cannot requeue rejected notifications", e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let now = now_ms();
+        let all: Vec<i64> = {
+            let mut stmt = tx
+                .prepare("SELECT id FROM dead ORDER BY id")
+                .map_err(fail)?;
+            let ids = stmt.query_map([], |r| r.get(0)).map_err(fail)?;
+            ids.collect::<rusqlite::Result<_>>().map_err(fail)?
+        };
+        let mut n = 0;
+        for id in all
+            .into_iter()
+            .filter(|id| ids.is_none_or(|wanted| wanted.contains(id)))
+        {
+            tx.execute(
+                "INSERT INTO outbox (accession_no, patient_name, body, created_at, next_try_at)
+                 SELECT accession_no, patient_name, body, created_at, ?2 FROM dead WHERE id = ?1",
+                params![id, now],
+            )
+            .map_err(fail)?;
+            tx.execute("DELETE FROM dead WHERE id = ?1", params![id])
+                .map_err(fail)?;
+            n += 1;
+        }
+        tx.commit().map_err(fail)?;
+        Ok(n)
+    }
+
+    /// Forget rejected items (all, or those with the given ids); returns how many.
+    pub fn purge_dead(&self, ids: Option<&[i64]>) -> Result<u64> {
+        let conn = self.conn()?;
+        let fail = |e| self.err("cannot purge the dead list", e);
+        let n = match ids {
+            None => conn.execute("DELETE FROM dead", []).map_err(fail)?,
+            Some(ids) => {
+                let mut n = 0;
+                for id in ids {
+                    n += conn
+                        .execute("DELETE FROM dead WHERE id = ?1", params![id])
+                        .map_err(fail)?;
+                }
+                n
+            }
+        };
+        Ok(n as u64)
+    }
+}
+
+/// SQLite's "busy" and "locked": another process holds the file for a moment.
+trait Busy {
+    fn is_busy(&self) -> bool;
+}
+
+impl Busy for rusqlite::Error {
+    fn is_busy(&self) -> bool {
+        matches!(
+            self.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+/// Retry `f` while the file is busy, up to the busy timeout.
+fn retry_busy<T, E: Busy>(
+    mut f: impl FnMut() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(e) if e.is_busy() && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+enum SetUp {
+    Newer(i64),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for SetUp {
+    fn from(e: rusqlite::Error) -> SetUp {
+        SetUp::Sqlite(e)
+    }
+}
+
+impl Busy for SetUp {
+    fn is_busy(&self) -> bool {
+        matches!(self, SetUp::Sqlite(e) if e.is_busy())
+    }
+}
+
+/// Create the tables once per file (a file already set up costs no write and no fsync).
+fn set_up_schema(conn: &mut Connection) -> std::result::Result<(), SetUp> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(SetUp::Newer(version));
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+// ---- sending one item, shared by the caller's first try, flush and the worker ----
+
+/// What became of one attempt.
+#[derive(Debug)]
+pub enum Delivery {
+    Delivered,
+    Rejected(String),
+    Retry { error: Error, delay: Duration },
+}
+
+fn deliver(client: &Client, store: &Store, item: &Item, limit: Duration) -> Result<Delivery> {
+    match delete::attempt(client, &item.body, limit) {
+        Outcome::Delivered => {
+            store.delivered(item.id)?;
+            log::info!("delete notification delivered: {}", item.label());
+            Ok(Delivery::Delivered)
+        }
+        Outcome::Rejected(reason) => {
+            store.reject(item.id, &reason)?;
+            log::warn!(
+                "delete notification rejected, kept in the dead list: {}: {reason}",
+                item.label()
+            );
+            Ok(Delivery::Rejected(reason))
+        }
+        Outcome::Failed(error) => {
+            let delay = store.failed(item, &error.message)?;
+            log::warn!(
+                "delete notification not delivered (attempt {}), next try in {} s: {}: {}",
+                item.attempts + 1,
+                delay.as_secs(),
+                item.label(),
+                error
+            );
+            Ok(Delivery::Retry { error, delay })
+        }
+    }
+}
+
+/// How long a freshly stored item is left to its caller before workers may take it.
+pub fn caller_hold(client: &Client) -> Duration {
+    client.config.timeout + LEASE_MARGIN
+}
+
+/// The caller's own try (`miic_delete_notify`) of the stored item `id`: send the accession's
+/// older pending items and then `id`, until `deadline`. `Ok(Ok)` when `id` was delivered,
+/// `Ok(Queued)` when it waits in the outbox, `Err(Server)` when the cloud rejected it. The item
+/// is stored already, so trouble with the file from here on means "queued", not failure.
+pub(crate) fn deliver_now(
+    client: &Client,
+    store: &Store,
+    accession: &str,
+    (id, leased): (i64, Option<Item>),
+    deadline: Instant,
+) -> Result<Status> {
+    match try_deliver(client, store, accession, id, leased, deadline) {
+        Err(e) if e.status != Status::Server => {
+            log::warn!("delete notification #{id} stays queued: {e}");
+            Ok(Status::Queued)
+        }
+        other => other,
+    }
+}
+
+fn try_deliver(
+    client: &Client,
+    store: &Store,
+    accession: &str,
+    id: i64,
+    mut leased: Option<Item>,
+    deadline: Instant,
+) -> Result<Status> {
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining < MIN_ATTEMPT {
+            return Ok(Status::Queued);
+        }
+        let claimed = match leased.take() {
+            Some(item) => Some(item),
+            None => store.claim(Pick::Accession(accession, id), remaining + LEASE_MARGIN)?,
+        };
+        let Some(item) = claimed else {
+            // Either gone (another worker delivered or rejected it) or being sent right now.
+            if !store_has(store, id)? {
+                return match store.dead_reason(id)? {
+                    Some(reason) => Err(rejected(accession, &reason)),
+                    None => Ok(Status::Ok),
+                };
+            }
+            std::thread::sleep(remaining.min(Duration::from_millis(20)));
+            continue;
+        };
+        match deliver(client, store, &item, remaining)? {
+            Delivery::Delivered if item.id == id => {
+                client.outbox.cloud_answered();
+                return Ok(Status::Ok);
+            }
+            Delivery::Rejected(reason) if item.id == id => {
+                return Err(rejected(accession, &reason))
+            }
+            Delivery::Delivered | Delivery::Rejected(_) => {}
+            Delivery::Retry { .. } => {
+                client.outbox.kick();
+                return Ok(Status::Queued);
+            }
+        }
+    }
+}
+
+fn rejected(accession: &str, reason: &str) -> Error {
+    Error::server(format!(
+        "delete notification for accessionNo={accession} rejected: {reason} (not retried; listed \
+         in the outbox's dead list)"
+    ))
+}
+
+fn store_has(store: &Store, id: i64) -> Result<bool> {
+    let conn = store.conn()?;
+    conn.query_row(
+        "SELECT 1 FROM outbox WHERE id = ?1",
+        params![id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|found| found.is_some())
+    .map_err(|e| store.err("cannot read the outbox", e))
+}
+
+/// Try every pending item now, backoff notwithstanding, until the outbox is empty (`Ok`) or
+/// `timeout` has passed (`MIIC_E_TIMEOUT` saying how many remain and the last error).
+pub fn flush(client: &Client, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let store = client.outbox_store()?;
+    let mut cursor = 0;
+    let mut pause = Duration::from_millis(100);
+    let mut last_error: Option<String> = None;
+    loop {
+        if store.pending()? == 0 {
+            return Ok(());
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining < MIN_ATTEMPT {
+            break;
+        }
+        let limit = remaining.min(client.config.timeout);
+        match store.claim(Pick::After(cursor), limit + LEASE_MARGIN)? {
+            Some(item) => {
+                cursor = item.id;
+                if let Delivery::Retry { error, .. } = deliver(client, &store, &item, limit)? {
+                    last_error = Some(error.message);
+                }
+            }
+            None => {
+                // A sweep is over, or the rest is being sent elsewhere: sweep again shortly.
+                cursor = 0;
+                std::thread::sleep(pause.min(remaining));
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+    let left = store.pending()?;
+    if left == 0 {
+        return Ok(());
+    }
+    Err(Error::timeout(format!(
+        "{left} delete notification(s) still pending in outbox '{}' after {} ms{}",
+        store.path().display(),
+        timeout.as_millis(),
+        last_error
+            .map(|e| format!("; last error: {e}"))
+            .unwrap_or_default()
+    )))
+}
+
+// ---- the client's outbox: the open file and the retry worker ----
+
+/// A client's outbox: the file (opened once) and its retry worker.
+#[derive(Default)]
+pub struct OutboxService {
+    store: Mutex<Option<Arc<Store>>>,
+    shared: Arc<(Mutex<WorkerState>, Condvar)>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct WorkerState {
+    stopping: bool,
+    kicked: bool,
+    /// A caller's own send went through: the cloud is back, drop the worker's pause.
+    cloud_answered: bool,
+}
+
+impl OutboxService {
+    /// The open outbox at `path` (default: [`default_path`]), opened on first use.
+    pub fn store(&self, path: Option<&Path>) -> Result<Arc<Store>> {
+        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(store) = slot.as_ref() {
+            return Ok(Arc::clone(store));
+        }
+        let path = match path {
+            Some(p) => p.to_owned(),
+            None => default_path()?,
+        };
+        let store = Arc::new(Store::open(&path)?);
+        *slot = Some(Arc::clone(&store));
+        Ok(store)
+    }
+
+    /// Start the retry worker unless it runs (or the client is closing).
+    pub fn start(&self, client: &Arc<Client>) -> Result<()> {
+        if self
+            .shared
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stopping
+        {
+            return Ok(());
+        }
+        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
+        if thread.is_none() {
+            let shared = Arc::clone(&self.shared);
+            let client = Arc::downgrade(client);
+            let handle = std::thread::Builder::new()
+                .name("miic-outbox".into())
+                .spawn(move || run(&shared, &client))
+                .map_err(|e| Error::internal(format!("cannot start the outbox worker: {e}")))?;
+            *thread = Some(handle);
+        }
+        Ok(())
+    }
+
+    /// Wake the worker to look at the schedule again.
+    pub fn kick(&self) {
+        let (lock, cvar) = &*self.shared;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).kicked = true;
+        cvar.notify_all();
+    }
+
+    /// The cloud took a notification outside the worker: end the worker's pause, so what
+    /// waits goes out now rather than after the backoff of an outage that is over.
+    pub fn cloud_answered(&self) {
+        let (lock, cvar) = &*self.shared;
+        let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
+        state.cloud_answered = true;
+        state.kicked = true;
+        cvar.notify_all();
+    }
+
+    /// Ask the worker to stop; the caller then interrupts HTTP and calls [`Self::join`].
+    pub fn signal_stop(&self) {
+        let (lock, cvar) = &*self.shared;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).stopping = true;
+        cvar.notify_all();
+    }
+
+    pub fn join(&self) {
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+enum Step {
+    Worked,
+    Idle(Duration),
+    Gone,
+}
+
+fn run(shared: &(Mutex<WorkerState>, Condvar), client: &Weak<Client>) {
+    let (lock, cvar) = shared;
+    let mut pause = Pause::default();
+    loop {
+        let sleep = match step(client, &mut pause) {
+            Step::Worked => Duration::ZERO,
+            Step::Idle(d) => d,
+            Step::Gone => return,
+        };
+        let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if !sleep.is_zero() && !state.kicked && !state.stopping {
+            state = cvar
+                .wait_timeout(state, sleep)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        state.kicked = false;
+        if std::mem::take(&mut state.cloud_answered) && pause.failures > 0 {
+            pause = Pause {
+                recovered: true,
+                ..Pause::default()
+            };
+        }
+        if state.stopping {
+            return;
+        }
+    }
+}
+
+/// The worker's backoff against the cloud as a whole: after `failures` sends in a row failed,
+/// it waits [`backoff`]`(failures)` before the next one, whichever item is due, instead of
+/// trying every item against a cloud that is down. Items keep their own schedule as well.
+#[derive(Default)]
+struct Pause {
+    failures: u32,
+    until: Option<Instant>,
+    /// The cloud answered again after failures: what waits becomes due now.
+    recovered: bool,
+}
+
+fn step(client: &Weak<Client>, pause: &mut Pause) -> Step {
+    let Some(client) = client.upgrade() else {
+        return Step::Gone;
+    };
+    if let Some(until) = pause.until {
+        let now = Instant::now();
+        if now < until {
+            return Step::Idle(until - now);
+        }
+        pause.until = None;
+    }
+    let store = match client.outbox_store() {
+        Ok(store) => store,
+        Err(e) => {
+            log::warn!("outbox worker: {e}");
+            return Step::Idle(IDLE_POLL);
+        }
+    };
+    if std::mem::take(&mut pause.recovered) {
+        match store.retry_now() {
+            Ok(n) => log::info!("cloud answers again: {n} waiting notification(s) due now"),
+            Err(e) => log::warn!("outbox worker: {e}"),
+        }
+    }
+    let limit = client.config.timeout;
+    let attempt = store
+        .claim(Pick::Due, limit + LEASE_MARGIN)
+        .and_then(|item| {
+            item.map(|item| deliver(&client, &store, &item, limit))
+                .transpose()
+        });
+    match attempt {
+        Ok(Some(Delivery::Retry { .. })) => {
+            pause.failures = pause.failures.saturating_add(1);
+            pause.until = Some(Instant::now() + backoff(pause.failures));
+            Step::Worked
+        }
+        Ok(Some(_)) => {
+            *pause = Pause {
+                recovered: pause.failures > 0,
+                ..Pause::default()
+            };
+            Step::Worked
+        }
+        Ok(None) => {
+            let wait = match store.next_due() {
+                Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)),
+                Ok(None) => IDLE_POLL,
+                Err(e) => {
+                    log::warn!("outbox worker: {e}");
+                    IDLE_POLL
+                }
+            };
+            Step::Idle(wait.clamp(Duration::from_millis(10), IDLE_POLL))
+        }
+        Err(e) => {
+            // The file is busy or failing (disk full…): items stay stored; look again later.
+            log::warn!("outbox worker: {e}");
+            Step::Idle(Duration::from_secs(1))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_in_upper_half_and_is_capped() {
+        for attempts in 1..=12u32 {
+            let full = BACKOFF_BASE
+                .saturating_mul(1 << (attempts - 1))
+                .min(BACKOFF_CAP);
+            for _ in 0..20 {
+                let d = backoff(attempts);
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "attempt {attempts}: {d:?} vs {full:?}"
+                );
+            }
+        }
+        assert!(backoff(u32::MAX) <= BACKOFF_CAP);
+    }
+
+    #[test]
+    fn many_openers_of_a_new_file_at_once_all_succeed() {
+        let dir = std::env::temp_dir().join(format!("miic-outbox-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("o.sqlite");
+        let openers: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Store::open(&path).map(|_| ()))
+            })
+            .collect();
+        for opener in openers {
+            opener.join().unwrap().unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn claims_follow_accession_order_and_leases_exclude_others() {
+        let dir = std::env::temp_dir().join(format!("miic-outbox-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("o.sqlite");
+        let a = Store::open(&path).unwrap();
+        let b = Store::open(&path).unwrap();
+        let first = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap().0;
+        let second = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap().0;
+        let other = a.enqueue("B2", "李四", "{}", Duration::ZERO).unwrap().0;
+        let lease = Duration::from_secs(30);
+        // Stored with no hold: due (and the caller's lease over) a moment later.
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(a.claim(Pick::Due, lease).unwrap().unwrap().id, first);
+        // Process b sees A1's head leased and A1's second item blocked behind it.
+        assert_eq!(b.claim(Pick::Due, lease).unwrap().unwrap().id, other);
+        assert!(b.claim(Pick::Due, lease).unwrap().is_none());
+        a.delivered(first).unwrap();
+        assert_eq!(b.claim(Pick::After(0), lease).unwrap().unwrap().id, second);
+        b.reject(second, "code 400: bad").unwrap();
+        assert_eq!(
+            a.dead_reason(second).unwrap().as_deref(),
+            Some("code 400: bad")
+        );
+        assert_eq!((a.pending().unwrap(), a.dead_count().unwrap()), (1, 1));
+        assert_eq!(a.requeue_dead(None).unwrap(), 1);
+        assert_eq!((a.pending().unwrap(), a.dead_count().unwrap()), (2, 0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
