@@ -370,3 +370,74 @@ fn tempdir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Every cloud call under one simulator fault returns its documented status within
+/// `timeout_ms` + 200 ms; the delete notification is kept in the outbox.
+fn fault_matrix(fault: Option<Value>, closed_port: bool, status: i32) {
+    let sim = Sim::start(&[]);
+    let mut config = sim.config("");
+    if let Some(f) = fault {
+        sim.fault(f);
+    }
+    if closed_port {
+        config = config.replace(
+            &sim.url,
+            &format!("http://127.0.0.1:{}", common::closed_port()),
+        );
+    }
+    let out = run_case(
+        "fault_matrix",
+        &config,
+        &[
+            ("MIIC_TEST_EXPECT", status.to_string()),
+            ("MIIC_TEST_MAX_MS", "1200".into()),
+        ],
+    );
+    println!(
+        "{}",
+        out.lines()
+            .filter(|l| l.starts_with("CALL"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn every_call_with_the_cloud_refusing_is_a_network_error_and_delete_is_queued() {
+    fault_matrix(None, true, -5);
+}
+
+#[test]
+fn every_call_with_connections_reset_is_a_network_error_and_delete_is_queued() {
+    fault_matrix(Some(json!({"mode": "reset"})), false, -5);
+}
+
+#[test]
+fn every_call_with_the_cloud_hung_times_out_in_bound_and_delete_is_queued() {
+    fault_matrix(Some(json!({"mode": "hang"})), false, -6);
+}
+
+#[test]
+fn every_call_with_the_cloud_slow_times_out_in_bound_and_delete_is_queued() {
+    fault_matrix(Some(json!({"mode": "slow", "delay_ms": 5000})), false, -6);
+}
+
+#[test]
+fn every_call_with_http_500_is_a_protocol_error_and_delete_is_queued() {
+    fault_matrix(Some(json!({"mode": "http500"})), false, -8);
+}
+
+#[test]
+fn every_call_with_cloud_code_500_is_a_server_error_and_delete_is_queued() {
+    fault_matrix(Some(json!({"mode": "code500"})), false, -7);
+}
+
+#[test]
+fn every_call_with_garbage_replies_is_a_protocol_error_and_delete_is_queued() {
+    fault_matrix(Some(json!({"mode": "garbage"})), false, -8);
+}
+
+#[test]
+fn every_call_with_oversized_replies_is_a_protocol_error_and_delete_is_queued() {
+    fault_matrix(Some(json!({"mode": "oversized"})), false, -8);
+}

@@ -296,6 +296,50 @@ static void expect_status(void) {
     miic_close(c);
 }
 
+/* Every cloud call under one fault (MIIC_TEST_EXPECT: the status of the calls that wait for the
+ * cloud; delete notifications are stored and so return MIIC_QUEUED). Each call must return
+ * within MIIC_TEST_MAX_MS. */
+static void fault_matrix(void) {
+    int32_t expected = atoi(env("MIIC_TEST_EXPECT"));
+    double max_ms = atof(env("MIIC_TEST_MAX_MS"));
+    miic_client *c = open_client();
+    miic_params *doctor = doctor_params(), *patient = patient_params(), *exam = exam_params();
+    miic_params *del = deletion_params();
+    char *url = NULL;
+    struct { const char *name; int32_t want; } calls[] = {
+        {"miic_login", expected}, {"miic_patient_reminder", expected}, {"miic_qr_url", expected},
+        {"miic_delete_notify", MIIC_QUEUED}, {"miic_patient_reminder_async", MIIC_OK},
+        {"miic_logout", expected},
+    };
+    for (int i = 0; i < 6; i++) {
+        double t0 = now_ms();
+        int32_t rc = 0;
+        switch (i) {
+        case 0: rc = miic_login(c, doctor); break;
+        case 1: rc = miic_patient_reminder(c, patient); break;
+        case 2: rc = miic_qr_url(c, exam, &url); break;
+        case 3: rc = miic_delete_notify(c, del); break;
+        case 4: rc = miic_patient_reminder_async(c, patient); break;
+        case 5: rc = miic_logout(c); break;
+        }
+        double took = now_ms() - t0;
+        printf("CALL %s %s %.1f ms\n", calls[i].name, miic_status_name(rc), took);
+        CHECK(rc == calls[i].want && took <= max_ms, "%s -> %s in %.1f ms (want %s within %.0f ms)",
+              calls[i].name, miic_status_name(rc), took, miic_status_name(calls[i].want), max_ms);
+        if (rc < 0) CHECK(strlen(miic_last_error()) > 0, "%s explains itself", calls[i].name);
+    }
+    CHECK(url == NULL, "no URL on failure");
+    uint32_t pending = 0;
+    CHECK(miic_outbox_pending(c, &pending) == MIIC_OK && pending == 1, "the notification waits in the outbox (%u)", pending);
+    double t0 = now_ms();
+    miic_close(c);
+    CHECK(now_ms() - t0 < 1000.0, "close is prompt (%.1f ms)", now_ms() - t0);
+    miic_params_free(doctor);
+    miic_params_free(patient);
+    miic_params_free(exam);
+    miic_params_free(del);
+}
+
 static void async_reminder(void) {
     /* The simulator hangs: the async call must still return at once, and close promptly. */
     miic_client *c = open_client();
@@ -448,6 +492,7 @@ int main(int argc, char **argv) {
         {"gbk_client", gbk_client},
         {"expect_status", expect_status},
         {"async_reminder", async_reminder},
+        {"fault_matrix", fault_matrix},
         {"no_session", no_session},
         {"logs_mask_personal_data", logs_mask_personal_data},
         {"plugin_url_and_exe", plugin_url_and_exe},
