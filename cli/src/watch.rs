@@ -56,6 +56,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     if d.is_zero() {
         return Err(format!("'{text}': the duration must be more than zero"));
     }
+    // Bounded so that adding it to a clock reading can never overflow.
+    if d > Duration::from_secs(366 * 24 * 3600) {
+        return Err(format!("'{text}': the duration must be at most a year"));
+    }
     Ok(d)
 }
 
@@ -625,11 +629,34 @@ mod tests {
     }
 
     #[test]
+    fn echo_timeout_rewrites_timeout_ms_of_toml_and_json_configs() {
+        let dir = std::env::temp_dir().join(format!("miic-watch-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml_path = dir.join("miic.toml");
+        std::fs::write(
+            &toml_path,
+            "base_url = \"http://127.0.0.1:9\"\nhospital_id = \"H1\"\ntimeout_ms = 9000\n\
+             [dicom]\npeer_ae = \"PACS\"\nport = 104\n",
+        )
+        .unwrap();
+        let out = with_timeout(toml_path.to_str().unwrap(), Duration::from_millis(750)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["timeout_ms"], 750);
+        assert_eq!(v["dicom"]["port"], 104);
+        let inline = with_timeout(r#"{"hospital_id":"H1","timeout_ms":1}"#, 2 * MS).unwrap();
+        assert!(inline.contains(r#""timeout_ms":2"#), "{inline}");
+        let missing = with_timeout(dir.join("nope.toml").to_str().unwrap(), MS).unwrap_err();
+        assert!(missing.contains("nope.toml"), "{missing}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn durations_parse_as_written_and_reject_nonsense() {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
+        assert!(parse_duration("2000years").unwrap_err().contains("at most"));
         assert!(parse_duration("soon").unwrap_err().contains("'soon'"));
     }
 }
