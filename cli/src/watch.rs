@@ -405,6 +405,12 @@ fn status_json(m: &mut Machine, state: &str, last_change: SystemTime) -> serde_j
     })
 }
 
+/// MIIC_E_ARGUMENT, MIIC_E_ENCODING, MIIC_E_CONFIG: faults of this side that no restart of the
+/// PACS can cure (e.g. no `dicom.port`); everything else (refused, timeout, rejected) is the PACS.
+fn is_local_fault(f: &Failure) -> bool {
+    matches!(f.status, -3..=-1)
+}
+
 fn describe(f: &Failure) -> String {
     format!("{}: {}", f.name, f.message)
 }
@@ -450,10 +456,15 @@ pub fn run(args: &WatchArgs) -> Result<(), String> {
     ));
     loop {
         let checked = Instant::now();
-        let result = client
-            .dicom_echo()
-            .map(|_| checked.elapsed())
-            .map_err(|f| describe(&f));
+        let result = match client.dicom_echo() {
+            Ok(_) => Ok(checked.elapsed()),
+            // Our own config is wrong, not the PACS: restarting it would only hurt.
+            Err(f) if is_local_fault(&f) => {
+                write_status(&mut machine, "stopped", SystemTime::now());
+                return Err(format!("cannot check the PACS: {}", describe(&f)));
+            }
+            Err(f) => Err(describe(&f)),
+        };
         let now = Instant::now();
         let action = machine.echo(now, result);
         for c in machine.take_changes() {

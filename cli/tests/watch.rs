@@ -378,10 +378,10 @@ fn failing_restart_command_backs_off_within_its_budget_then_alerts_with_a_messag
     assert_eq!(still["state"], "gave_up", "{still}");
     let restarts = site.restarts();
     assert_eq!(restarts.len(), 3, "at most --max-restarts: {restarts:?}");
-    // Backoff: restart k+1 waits every·2^(k-1) after restart k (100 ms, then 200 ms).
+    // Backoff: restart k+1 waits every·2^(k-1) after restart k (100 ms, then 200 ms); lower
+    // bounds only, a loaded machine may stretch any gap.
     let gaps: Vec<f64> = restarts.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps[0] >= 0.09 && gaps[1] >= 0.19, "{gaps:?}");
-    assert!(gaps[1] > gaps[0], "backoff grows: {gaps:?}");
     let alerts = std::fs::read_to_string(&alert_file).unwrap();
     let lines: Vec<&str> = alerts.lines().collect();
     assert_eq!(lines.len(), 1, "one alert: {alerts}");
@@ -474,4 +474,29 @@ fn sigterm_during_a_restart_command_waits_for_it_and_kills_nothing_else() {
         alive,
         "the service the restart command started was left running"
     );
+}
+
+#[test]
+fn config_without_a_dicom_peer_exits_with_the_key_and_never_restarts() {
+    let site = Site::new("badconfig");
+    let marker = site.dir.join("restarted");
+    let out = Command::new(BIN)
+        .args([
+            "watch",
+            "--config",
+            r#"{"base_url":"http://127.0.0.1:9","hospital_id":"H1"}"#,
+        ])
+        .args(["--every", "100ms", "--fail-after", "1"])
+        .args(["--restart", &format!("touch '{}'", marker.display())])
+        .args(["--status-file", site.status_path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("MIIC_E_CONFIG") && err.contains("dicom."),
+        "{err}"
+    );
+    assert!(!marker.exists(), "a config fault must not restart the PACS");
+    assert_eq!(site.status().unwrap()["state"], "stopped");
 }
