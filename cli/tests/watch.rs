@@ -3,6 +3,8 @@
 //! caught by the echo timeout; a failing restart command backs off, stays within its budget and
 //! ends in one alert; SIGTERM exits 0 promptly. Detection and recovery times are printed.
 
+#![cfg(unix)]
+
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
