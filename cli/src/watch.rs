@@ -268,9 +268,13 @@ impl Machine {
 fn shell(command: &str, env: &[(&str, &str)], arg: Option<&str>) -> std::io::Result<Child> {
     #[cfg(windows)]
     let mut cmd = {
+        use std::os::windows::process::CommandExt;
         let _ = arg; // cmd /C has no positional parameters: the environment carries it.
         let mut c = Command::new("cmd");
-        c.arg("/C").arg(command);
+        // Passed verbatim: std's argv quoting (backslash escapes) is not cmd's. `/S` with the
+        // whole line in quotes makes cmd strip exactly that pair, so inner quotes such as
+        // `net stop "PACS DICOM"` survive.
+        c.args(["/S", "/C"]).raw_arg(format!("\"{command}\""));
         c
     };
     #[cfg(not(windows))]
