@@ -14,6 +14,7 @@ mod outbox_cmd;
 mod qr_cmd;
 mod report_check;
 mod sim_pacs;
+mod watch;
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +62,9 @@ enum Command {
     Retrieve(dicom_cmd::RetrieveArgs),
     /// 4.2 download dcmPath files over HTTP: miic_dicom_fetch_http; prints the manifest.
     FetchHttp(dicom_cmd::FetchHttpArgs),
+    /// 4.2 DICOM service watchdog: C-ECHO on a schedule, restart the PACS service when it stops
+    /// answering, alert when restarts do not help (README "DICOM service watchdog").
+    Watch(watch::WatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::SimPacs(args) => ("sim-pacs", sim_pacs::run(args).map_err(Some)),
         Command::Sim(args) => ("sim", sim::run(args).map_err(Some)),
         Command::Outbox(args) => ("outbox", outbox_cmd::run(args).map_err(Some)),
+        Command::Watch(args) => ("watch", watch::run(args).map_err(Some)),
         Command::Demo => ("demo", demo::run().map_err(Some)),
         Command::Login(a) => ("login", call("login", commands::login(a))),
         Command::Logout(a) => ("logout", call("logout", commands::logout(a))),
