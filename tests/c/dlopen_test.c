@@ -3,45 +3,13 @@
  * Usage: dlopen_test (config in MIIC_TEST_CONFIG, library path in MIIC_TEST_LIB). */
 #define _GNU_SOURCE
 #include "miic.h"
+#include "proc_check.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures = 0;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        printf((cond) ? "ok   " : "FAIL ");                           \
-        if (!(cond)) failures++;                                      \
-        printf(__VA_ARGS__);                                          \
-        printf("\n");                                                 \
-    } while (0)
-
-static const char *env(const char *name) {
-    const char *v = getenv(name);
-    if (!v) { fprintf(stderr, "missing %s\n", name); exit(2); }
-    return v;
-}
-
-static int thread_count(void) {
-    int n = 0;
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    while (d && (e = readdir(d))) if (e->d_name[0] != '.') n++;
-    if (d) closedir(d);
-    return n;
-}
-
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f)) if (sscanf(line, "VmRSS: %ld", &kib) == 1) break;
-    if (f) fclose(f);
-    return kib;
-}
 
 int main(void) {
     long rss_start = 0;

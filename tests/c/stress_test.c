@@ -3,6 +3,7 @@
  * dlopen_test.c, which must not link libmiic). Usage: stress_test CASE (config in MIIC_TEST_CONFIG). */
 #define _GNU_SOURCE
 #include "miic.h"
+#include "proc_check.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -10,39 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int failures = 0;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        printf((cond) ? "ok   " : "FAIL ");                           \
-        if (!(cond)) failures++;                                      \
-        printf(__VA_ARGS__);                                          \
-        printf("\n");                                                 \
-    } while (0)
-
-static const char *env(const char *name) {
-    const char *v = getenv(name);
-    if (!v) { fprintf(stderr, "missing %s\n", name); exit(2); }
-    return v;
-}
-
-static int thread_count(void) {
-    int n = 0;
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    while (d && (e = readdir(d))) if (e->d_name[0] != '.') n++;
-    if (d) closedir(d);
-    return n;
-}
-
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f)) if (sscanf(line, "VmRSS: %ld", &kib) == 1) break;
-    if (f) fclose(f);
-    return kib;
-}
 
 static miic_params *json_params(const char *json) {
     miic_params *p = NULL;
