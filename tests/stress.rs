@@ -89,6 +89,11 @@ fn hundred_dlopen_dlclose_cycles_leave_no_thread_and_stable_memory() {
 
 fn valgrind(case: &str, config: String) -> String {
     let exe = c_program("abi_test", "tests/c/abi_test.c", &["-lpthread"], true);
+    valgrind_run(&exe, &[case], config)
+}
+
+fn valgrind_run(exe: &std::path::Path, args: &[&str], config: String) -> String {
+    let case = args.first().copied().unwrap_or("program");
     let out = Command::new("/usr/bin/valgrind")
         .args([
             "--tool=memcheck",
@@ -96,8 +101,8 @@ fn valgrind(case: &str, config: String) -> String {
             "--errors-for-leak-kinds=definite",
             "--error-exitcode=99",
         ])
-        .arg(&exe)
-        .arg(case)
+        .arg(exe)
+        .args(args)
         .env("LD_LIBRARY_PATH", cdylib().parent().unwrap())
         .env("MIIC_TEST_CONFIG", config)
         .output()
@@ -130,14 +135,21 @@ fn valgrind_finds_no_leak_or_invalid_access_across_every_export() {
         "null_pointers",
         "missing_fields",
         "invalid_utf8",
+        "no_session",
+        "logs_mask_personal_data",
+        "other_exports",
         "bad_configs",
         "versions",
     ] {
         // valgrind runs the library ~30x slower: give calls room so only memory errors fail.
-        valgrind(
-            case,
-            sim.config("")
-                .replace(r#""timeout_ms":1000"#, r#""timeout_ms":30000"#),
-        );
+        valgrind(case, sim.config_with_timeout(30000, ""));
     }
+}
+
+#[test]
+fn valgrind_finds_no_leak_or_invalid_access_in_the_c_quick_start_example() {
+    let sim = Sim::start(&[]);
+    let exe = c_program("doctor_workflow", "examples/c/doctor_workflow.c", &[], true);
+    let config = sim.config_with_timeout(30000, "");
+    valgrind_run(&exe, &[&config], String::new());
 }

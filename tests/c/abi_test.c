@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <unistd.h>
 
 static int failures = 0;
 
@@ -473,6 +474,51 @@ static void bad_configs(void) {
     }
 }
 
+static void on_progress(void *user, uint32_t done, uint32_t total, int64_t bytes) {
+    (void)user; (void)done; (void)total; (void)bytes;
+}
+
+/* The exports of the later capabilities (outbox, report, DICOM, QR) on their success and error
+ * paths, so valgrind sees every export. The config has no [dicom] section. */
+static void other_exports(void) {
+    miic_client *c = open_client();
+    uint32_t n = 99;
+    CHECK(miic_outbox_pending(c, &n) == MIIC_OK && n == 0, "outbox empty");
+    CHECK(miic_outbox_dead_count(c, &n) == MIIC_OK && n == 0, "no dead notifications");
+    CHECK(miic_outbox_pending(c, NULL) == MIIC_E_ARGUMENT, "pending with NULL out");
+    CHECK(miic_outbox_flush(c, 100) == MIIC_OK, "flush of an empty outbox");
+    char *out = NULL;
+    CHECK(miic_report_validate("{\"patientName\":\"x\"}", &out) == MIIC_OK && out && strstr(out, "conformant"),
+          "report validated");
+    miic_string_free(out);
+    out = NULL;
+    CHECK(miic_report_validate("[[[", &out) == MIIC_E_ARGUMENT && out == NULL, "broken report JSON");
+    CHECK(miic_report_validate(NULL, &out) == MIIC_E_ARGUMENT, "report NULL");
+    CHECK(miic_set_progress_callback(c, on_progress, NULL) == MIIC_OK, "progress callback set");
+    CHECK(miic_dicom_echo(c) == MIIC_E_CONFIG && strstr(miic_last_error(), "dicom"), "echo without [dicom]");
+    CHECK(miic_dicom_find(c, "1.2.3", &out) == MIIC_E_CONFIG && out == NULL, "find without [dicom]");
+    CHECK(miic_dicom_retrieve(c, "1.2.3", "/tmp", &out) < 0, "retrieve without [dicom]");
+    miic_string_free(out);
+    out = NULL;
+    CHECK(miic_dicom_fetch_http(c, "\\a\\b", "/tmp", &out) == MIIC_E_CONFIG && strstr(miic_last_error(), "dicom_http"),
+          "fetch without [dicom_http]");
+    miic_string_free(out);
+    out = NULL;
+    CHECK(miic_dicom_fetch_http(c, NULL, "/tmp", &out) == MIIC_E_ARGUMENT, "fetch with NULL list");
+    CHECK(miic_set_progress_callback(c, NULL, NULL) == MIIC_OK, "progress callback removed");
+    char png[64];
+    snprintf(png, sizeof png, "/tmp/miic-abi-test-%d.png", (int)getpid());
+    CHECK(miic_qr_render("http://example.invalid/film", png, NULL) == MIIC_OK, "qr render");
+    remove(png);
+    CHECK(miic_qr_render("x", "/nonexistent-dir/x.png", NULL) == MIIC_E_IO, "qr render to a missing folder");
+    miic_params *e = exam_params();
+    CHECK(miic_qr_image(c, e, png) == MIIC_OK, "qr image from the cloud's URL");
+    remove(png);
+    CHECK(miic_qr_image(c, NULL, png) == MIIC_E_ARGUMENT, "qr image without exam");
+    miic_params_free(e);
+    miic_close(c);
+}
+
 static void versions(void) {
     CHECK(miic_abi_version() == MIIC_ABI_VERSION, "ABI version matches the header");
     CHECK(strcmp(miic_version(), MIIC_VERSION_STRING) == 0, "version %s", miic_version());
@@ -499,6 +545,7 @@ int main(int argc, char **argv) {
         {"sm2_encrypt_lines", sm2_encrypt_lines},
         {"bad_configs", bad_configs},
         {"versions", versions},
+        {"other_exports", other_exports},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: %s CASE\n", argv[0]);
