@@ -10,9 +10,12 @@
 
 use std::ffi::{CStr, CString};
 use std::io::{BufRead, BufReader, Read, Write};
+
+#[path = "support/mod.rs"]
+mod support;
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
+use support::{start_sim, summary};
 
 use miic::ffi::client::{miic_close, miic_open, miic_sm2_encrypt};
 use miic::ffi::cloud::{miic_login, miic_patient_reminder_async, miic_qr_url};
@@ -20,16 +23,6 @@ use miic::ffi::params::{miic_params, miic_params_free, miic_params_from_json};
 use miic::ffi::version::miic_string_free;
 
 const CALLS: usize = 2000;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn summary(mut samples: Vec<f64>) -> (f64, f64, f64) {
-    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-    (percentile(&samples, 0.5), percentile(&samples, 0.99), mean)
-}
 
 fn params(json: &str) -> *mut miic_params {
     let json = CString::new(json).unwrap();
@@ -46,37 +39,6 @@ fn open(url: &str, key: &str) -> *mut miic::ffi::client::miic_client {
     let client = unsafe { miic_open(config.as_ptr()) };
     assert!(!client.is_null());
     client
-}
-
-fn start_sim() -> (Child, String, String) {
-    let target = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let mut sim = Command::new(target.join("miic-cli"))
-        .args(["sim", "--host", "127.0.0.1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("target/release/miic-cli (run scripts/bench.sh)");
-    let mut line = String::new();
-    BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    let key = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("public_key="))
-        .unwrap()
-        .to_owned();
-    (sim, url, key)
 }
 
 fn rss_kib() -> i64 {

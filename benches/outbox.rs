@@ -8,10 +8,12 @@
 //! Run with `scripts/bench.sh` (builds the release simulator first). Prints a Markdown table.
 
 use std::ffi::{CStr, CString};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::percentile;
 
 use miic::cloud::outbox::Store;
 use miic::ffi::client::{miic_close, miic_open};
@@ -22,10 +24,6 @@ use miic::ffi::params::{miic_params_free, miic_params_from_json};
 const STORES: usize = 1000;
 const BACKLOG: usize = 10_000;
 const DELETE_PATH: &str = "/standardInterface/standardHttp/deleteDicom";
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 fn p50_p99(mut samples: Vec<f64>) -> (f64, f64) {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -109,21 +107,7 @@ fn main() {
     drop(conn);
 
     // ---- draining a backlog: miic_outbox_flush vs bare keep-alive POSTs ----
-    let mut sim = Command::new(target.join("miic-cli"))
-        .args(["sim", "--host", "127.0.0.1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("target/release/miic-cli (run scripts/bench.sh)");
-    let mut line = String::new();
-    BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let (mut sim, url, _key) = support::start_sim();
 
     let backlog_box = fresh(&dir, "backlog.sqlite");
     let store = Store::open(&backlog_box).unwrap();

@@ -110,8 +110,8 @@ pub unsafe extern "C" fn miic_dicom_retrieve(
 /// kept and marked `resumed`. A path that would leave `dest_dir` (`..`, drive letter, UNC,
 /// `:`) is a failed file, never written.
 ///
-/// `*manifest_out` (caller frees it with `miic_string_free`) and the status follow `miic_dicom_retrieve` (each file also has `source`,
-/// its `dcmPath` entry). `MIIC_E_NETWORK`/`MIIC_E_TIMEOUT` only when nothing landed and every
+/// `*manifest_out` (caller frees it with `miic_string_free`) and the status follow
+/// `miic_dicom_retrieve` (each file also has `source`, its `dcmPath` entry). `MIIC_E_NETWORK`/`MIIC_E_TIMEOUT` only when nothing landed and every
 /// download failed that way; `MIIC_E_CONFIG` without `[dicom_http] base_url`.
 ///
 /// # Safety
