@@ -269,6 +269,7 @@ fn no_log_line_holds_a_plaintext_id_phone_or_full_name() {
         }
     }
     assert_eq!(files, 1, "one daily log file");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -348,6 +349,7 @@ fn plugin_url_and_exe_login_carry_the_dollar_encoded_parameter_string() {
         requests_to(&sim, "/hrball/").is_empty(),
         "exe login sends no HTTP"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
