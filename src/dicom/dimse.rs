@@ -442,6 +442,23 @@ impl<L: Link> Conn<L> {
         }
     }
 
+    /// Wait for the response `field` of the operation `what` (e.g. C-FIND); any other command,
+    /// or the peer releasing, is `MIIC_E_DICOM`.
+    pub fn receive_response(&mut self, field: u16, what: &str) -> Result<Command> {
+        match self.receive_command()? {
+            Incoming::Command { command, .. } if command.field() == field => Ok(command),
+            Incoming::Command { command, .. } => Err(Error::dicom(format!(
+                "{} sent command 0x{:04X} during {what}",
+                self.peer,
+                command.field()
+            ))),
+            Incoming::Released => Err(Error::dicom(format!(
+                "{} released during {what}",
+                self.peer
+            ))),
+        }
+    }
+
     /// Wait for the next command (all its fragments).
     pub fn receive_command(&mut self) -> Result<Incoming> {
         let mut bytes = Vec::new();

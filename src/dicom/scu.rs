@@ -225,22 +225,7 @@ fn find_on(
     conn.send_message(pc_id, request, Some(&identifier))?;
     let mut matches = Vec::new();
     loop {
-        let command = match conn.receive_command()? {
-            Incoming::Command { command, .. } if command.field() == C_FIND_RSP => command,
-            Incoming::Command { command, .. } => {
-                return Err(Error::dicom(format!(
-                    "{} sent command 0x{:04X} during C-FIND",
-                    conn.peer,
-                    command.field()
-                )))
-            }
-            Incoming::Released => {
-                return Err(Error::dicom(format!(
-                    "{} released during C-FIND",
-                    conn.peer
-                )))
-            }
-        };
+        let command = conn.receive_response(C_FIND_RSP, "C-FIND")?;
         let data = if command.has_dataset() {
             Some(conn.receive_dataset_bytes()?)
         } else {
@@ -517,22 +502,7 @@ fn move_requests(peer: &Peer, study_uid: &str, target: &StoreTarget) -> Result<(
         .with_ae(tags::MOVE_DESTINATION, &peer.local_ae);
     conn.send_message(pc_id, request, Some(&identifier))?;
     loop {
-        let command = match conn.receive_command()? {
-            Incoming::Command { command, .. } if command.field() == C_MOVE_RSP => command,
-            Incoming::Command { command, .. } => {
-                return Err(Error::dicom(format!(
-                    "{} sent command 0x{:04X} during C-MOVE",
-                    conn.peer,
-                    command.field()
-                )))
-            }
-            Incoming::Released => {
-                return Err(Error::dicom(format!(
-                    "{} released during C-MOVE",
-                    conn.peer
-                )))
-            }
-        };
+        let command = conn.receive_response(C_MOVE_RSP, "C-MOVE")?;
         if command.has_dataset() {
             conn.receive_dataset_bytes()?;
         }
