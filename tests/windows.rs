@@ -1075,6 +1075,29 @@ fn strip_outbox(config: &str) -> String {
     v.to_string()
 }
 
+/// LoadLibrary / use / miic_close / FreeLibrary, 40 times: miic.dll really unloads, the calls
+/// that wait for the cloud start no thread, nothing is left behind.
+fn load_unload(arch: Arch) {
+    let sim = Sim::start(&[]);
+    let dir = WinDir::new(arch, "loadlibrary");
+    let exe = mingw_program(
+        arch,
+        "loadlibrary_test",
+        &repo_root().join("tests/c/loadlibrary_test.c"),
+        &["-lpsapi"],
+        false,
+    );
+    let out = run_ok(wine(arch, &exe).env(
+        "MIIC_TEST_CONFIG",
+        sim.config_with_timeout(3000, &outbox_key(&dir.win("outbox.sqlite"))),
+    ));
+    assert!(out.contains("loadlibrary: 0 failed"), "{out}");
+    println!(
+        "{}",
+        out.lines().find(|l| l.starts_with("THREADS")).unwrap_or("")
+    );
+}
+
 fn cli_demo(arch: Arch) {
     let out = run_ok(wine(arch, &arch.cli()).arg("demo"));
     assert!(!out.trim().is_empty());
@@ -1226,6 +1249,10 @@ macro_rules! wine_tests {
             #[test]
             fn default_outbox_is_under_localappdata_and_resumes_on_the_next_open() {
                 default_outbox($arch)
+            }
+            #[test]
+            fn loadlibrary_cycles_unload_miic_and_its_cloud_calls_start_no_thread() {
+                load_unload($arch)
             }
             #[test]
             fn cli_demo_runs_the_whole_workflow() {
