@@ -8,6 +8,7 @@
 //! them, and says so, when 32-bit Wine could not be installed. Run alone, they fail.
 
 mod common;
+mod support;
 
 use common::{closed_port, repo_root, Sim};
 use serde_json::{json, Value};
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use support::pacs::{free_port, make_study, read_pixels, Pacs, LOCAL_AE};
 
 /// The profile scripts/build-windows.sh builds for the tests (release code, no LTO).
 const PROFILE: &str = "wintest";
@@ -1098,6 +1100,95 @@ fn load_unload(arch: Arch) {
     );
 }
 
+/// 4.2 from a Windows process: `miic-cli.exe retrieve` (C-GET or C-MOVE, miic listening for the
+/// PACS's connection) from dcmqrscp into a folder with a space and Chinese in its path.
+fn dicom_retrieve(arch: Arch, how: &str) {
+    let bits = if arch.wine32 { "32" } else { "64" };
+    let pacs = Pacs::start(&format!("wine{bits}-{how}"), 3, 32);
+    let dir = WinDir::new(arch, &format!("dicom-{how}"));
+    let out = run_ok(
+        wine(arch, &arch.cli())
+            .args(["retrieve", "--config", &pacs.config(how, LOCAL_AE, 10000)])
+            .args(["--study", &pacs.study_uid, "--out", &dir.win("影像 下载")]),
+    );
+    let manifest: Value = serde_json::from_str(&out[out.find('{').expect("manifest")..])
+        .unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(manifest["completed"], 3, "{manifest}");
+    for o in &pacs.originals {
+        let (uid, pixels) =
+            read_pixels(&dir.unix(&format!("影像 下载/{}.dcm", o.sop_instance_uid)));
+        assert_eq!(uid, o.sop_instance_uid);
+        assert!(pixels == o.pixels, "{uid}: pixels differ");
+    }
+}
+
+/// 4.2 by HTTP: Windows-style dcmPath entries land under the Windows dest folder, byte for byte.
+fn dicom_fetch_http(arch: Arch) {
+    let dir = WinDir::new(arch, "fetch-http");
+    let served = dir.unix("served");
+    let originals = make_study(
+        &served.join("wadocloud/2025/1/1"),
+        "1.2.826.0.1.3680043.9.7433.78",
+        3,
+        32,
+    );
+    let port = free_port();
+    let python = std::env::var("MIIC_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut server = Command::new(python)
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(&served)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 http.server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dcm_path: Vec<String> = originals
+        .iter()
+        .map(|o| {
+            format!(
+                r"\wadocloud\2025\1\1\{}",
+                o.path.file_name().unwrap().to_string_lossy()
+            )
+        })
+        .collect();
+    let config = json!({
+        "base_url": "http://127.0.0.1:9",
+        "hospital_id": "H1",
+        "timeout_ms": 10000,
+        "dicom_http": {"base_url": format!("http://127.0.0.1:{port}/")}
+    })
+    .to_string();
+    let out = wine(arch, &arch.cli())
+        .args([
+            "fetch-http",
+            "--config",
+            &config,
+            "--dcm-path",
+            &dcm_path.join(","),
+        ])
+        .args(["--out", &dir.win("下载 目录")])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(out.status.success(), "{}", text(&out));
+    for o in &originals {
+        let name = o.path.file_name().unwrap().to_string_lossy();
+        let got = std::fs::read(dir.unix(&format!("下载 目录/wadocloud/2025/1/1/{name}"))).unwrap();
+        assert!(got == std::fs::read(&o.path).unwrap(), "{name} differs");
+    }
+}
+
 fn cli_demo(arch: Arch) {
     let out = run_ok(wine(arch, &arch.cli()).arg("demo"));
     assert!(!out.trim().is_empty());
@@ -1253,6 +1344,18 @@ macro_rules! wine_tests {
             #[test]
             fn loadlibrary_cycles_unload_miic_and_its_cloud_calls_start_no_thread() {
                 load_unload($arch)
+            }
+            #[test]
+            fn dicom_c_get_lands_the_study_in_a_windows_folder() {
+                dicom_retrieve($arch, "get")
+            }
+            #[test]
+            fn dicom_c_move_lands_the_study_in_a_windows_folder() {
+                dicom_retrieve($arch, "move")
+            }
+            #[test]
+            fn dicom_http_windows_style_paths_land_under_the_dest_folder() {
+                dicom_fetch_http($arch)
             }
             #[test]
             fn cli_demo_runs_the_whole_workflow() {
