@@ -802,6 +802,8 @@ namespace Miic
             {
                 lock (progressGate)
                 {
+                    if (handle.IsClosed)
+                        throw new ObjectDisposedException("MiicClient");
                     if (progress == null)
                         progress = new ProgressSink(this);
                     bool wasEmpty = progress.Handlers == null;
