@@ -672,8 +672,9 @@ fn delphi_unicode_example_runs_doctor_workflow_and_raises_emiic_when_cloud_down(
 
 /// The Delphi program's image, QR, report and JSON calls, in Delphi 7 mode also through a
 /// `text_encoding = "gbk"` client: QR PNGs and retrieved studies land under GBK-given Chinese
-/// names (二维码.png, 影像/). With the cloud down a delete is stored and counted in the outbox and
-/// a flush fails as EMiic with MIIC_E_TIMEOUT; here a client with the cloud up then delivers it.
+/// names (二维码.png, 影像/, and 影像淺/, whose GBK holds a `\` byte the manifest reader must step
+/// over). With the cloud down a delete is stored and counted in the outbox and a flush fails as
+/// EMiic with MIIC_E_TIMEOUT; here a client with the cloud up then delivers it.
 fn delphi_calls(mode: &str) {
     let sim = start_sim();
     let peers = ImagePeers::start(&format!("pas-calls{mode}"));
@@ -711,7 +712,7 @@ fn delphi_calls(mode: &str) {
     peers.assert_study_landed(&dir.path().join("影像"));
     if mode == "-Mdelphi" {
         assert_eq!(decode_qr(&dir.path().join("gbk-二维码.png")), url);
-        peers.assert_study_landed(&dir.path().join("gbk-影像"));
+        peers.assert_study_landed(&dir.path().join("gbk-影像淺"));
     }
 
     // The stored notification is not lost: a client of the same outbox with the cloud up sends it.

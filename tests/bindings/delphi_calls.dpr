@@ -33,6 +33,9 @@ const
   ImageDir = #$D3#$B0#$CF#$F1;
   LiSi = #$C0#$EE#$CB#$C4;
   WangXiaoMing = #$CD#$F5#$D0#$A1#$C3#$F7;
+  { 淺: its GBK trail byte is $5C, a backslash in ASCII, so the GBK manifest's JSON reader must
+    step over the character whole. }
+  Qian = #$9C#$5C;
 {$ENDIF}
   UnknownStudy = '1.2.3.4.5.6.7.8.9';
 
@@ -201,7 +204,8 @@ begin
 end;
 
 { Paths handed over as GBK AnsiStrings by a text_encoding = "gbk" client land under their
-  Chinese names, and the manifest comes back in GBK. }
+  Chinese names, and the manifest comes back in GBK (Delphi 7 only: later Delphis use UTF-8). }
+{$IFNDEF UNICODE}
 procedure GbkClientCalls(const Config, Work, Study: string; Count: Integer);
 var
   C: TMiicClient;
@@ -210,12 +214,13 @@ begin
   C := TMiicClient.Create(Config, True);
   try
     C.QrImage(['accessNumber', 'ACC-PAS-1', 'modality', 'CT', 'modulePx', '4'], Work + '/gbk-' + QrName);
-    M := C.DicomRetrieve(Study, Work + '/gbk-' + ImageDir);
-    CheckRetrieved(M, Study, 'gbk-' + ImageDir, Count);
+    M := C.DicomRetrieve(Study, Work + '/gbk-' + ImageDir + Qian);
+    CheckRetrieved(M, Study, 'gbk-' + ImageDir + Qian, Count);
   finally
     C.Free;
   end;
 end;
+{$ENDIF}
 
 { The cloud is down: the delete is stored (MIIC_QUEUED), the outbox counts it, a flush times out. }
 procedure CloudDownCalls(const Config: string);
