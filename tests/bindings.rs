@@ -312,7 +312,8 @@ fn cpp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
 
 /// The C++ program validates a broken report record and finds the fields named (examDate's
 /// date, gend's dictionary), gets non-JSON as miic::Error with MIIC_E_ARGUMENT, and drives the
-/// image, QR, outbox and JSON calls; its progress handler is a std::function the client owns.
+/// image, QR, outbox and JSON calls; its progress handler is a std::function the client owns. A
+/// GBK client's manifest (GBK JSON with a `\` trail byte in a folder name) is read right.
 #[test]
 fn cpp_validates_a_broken_report_record_naming_the_field_and_wraps_every_new_call() {
     let sim = start_sim();
@@ -327,10 +328,12 @@ fn cpp_validates_a_broken_report_record_naming_the_field_and_wraps_every_new_cal
         program(&exe)
             .arg(peers.config(&sim, dir.path(), "miic.toml", false))
             .arg(dir.path())
-            .args(peers.args()),
+            .args(peers.args())
+            .arg(peers.config(&sim, dir.path(), "gbk.toml", true)),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("calls ok"), "{}", show(&out));
+    peers.assert_study_landed(&dir.path().join("gbk-影像淺"));
     assert!(
         stdout.contains("report error examDate: ")
             && stdout.contains("report of non-JSON MIIC_E_ARGUMENT: "),

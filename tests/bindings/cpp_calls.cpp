@@ -3,7 +3,7 @@
 // client owns, HTTP dcmPath download), QR PNGs, the outbox, params from JSON; each failure as
 // miic::Error / miic::DicomError with its status.
 // Run by tests/bindings.rs as:
-//   cpp_calls <config> <work dir> <study uid> <object count> <dcm path> <dcm path count>
+//   cpp_calls <config> <work dir> <study uid> <object count> <dcm path> <dcm path count> <gbk config>
 // Prints "calls ok" when every check passed; the Rust test then checks the files it wrote.
 #include "miic.hpp"
 
@@ -134,10 +134,22 @@ void other_calls(miic::Client& client, const std::string& work) {
     expect(status_of([] { miic::Params::from_json(R"({"accessNumber": [1]})"); }) == MIIC_E_ARGUMENT, "nested params JSON");
 }
 
+// A text_encoding = "gbk" client: std::string bytes are GBK both ways. The folder name 影像淺 has
+// a 0x5C ('\\') trail byte, so the manifest (GBK JSON) must be read character by character.
+void gbk_calls(const std::string& config, const std::string& work, const std::string& study, std::int64_t count) {
+    miic::Client gbk(config);
+    const std::string folder = "gbk-\xD3\xB0\xCF\xF1\x9C\x5C";
+    miic::Manifest m = gbk.dicom_retrieve(study, work + "/" + folder);
+    expect(m.parse_error.empty() && m.completed == count && m.files.size() == static_cast<std::size_t>(count),
+           "gbk retrieve: " + m.parse_error);
+    expect(m.dest_dir.size() >= folder.size() && m.dest_dir.compare(m.dest_dir.size() - folder.size(), folder.size(), folder) == 0,
+           "gbk manifest dest_dir");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 7) return 64;
+    if (argc < 8) return 64;
     const std::string config = argv[1], work = argv[2], study = argv[3], dcm_path = argv[5];
     const std::int64_t count = std::stoll(argv[4]), http_count = std::stoll(argv[6]);
     try {
@@ -149,6 +161,7 @@ int main(int argc, char** argv) {
         miic::Client moved(std::move(client));
         moved.on_progress([](const miic::Progress&) {});
         expect(status_of([&] { client.on_progress(nullptr); }) == MIIC_E_ARGUMENT, "moved-from client");
+        gbk_calls(argv[7], work, study, count);
     } catch (const miic::Error& e) {
         std::cout << "FAIL miic error status=" << e.status() << " " << e.status_name() << ": " << e.what() << "\n";
         return 1;
