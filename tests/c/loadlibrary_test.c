@@ -85,14 +85,15 @@ int main(void) {
         int32_t rc = login(c, doctor);
         if (rc != MIIC_OK) CHECK(0, "cycle %d: login %d: %s", i, rc, last_error());
         sync_call_threads += (int)(threads_started - before);
-        rc = remind_async(c, patient); /* starts the client's reminder worker */
-        if (rc != MIIC_OK) CHECK(0, "cycle %d: async reminder %d: %s", i, rc, last_error());
         char *url = NULL;
         before = threads_started;
         rc = qr(c, exam, &url);
         if (rc != MIIC_OK) CHECK(0, "cycle %d: qr_url %d: %s", i, rc, last_error());
         sync_call_threads += (int)(threads_started - before);
         sfree(url);
+        /* Last: the worker it starts may attach while later calls run. */
+        rc = remind_async(c, patient); /* starts the client's reminder worker */
+        if (rc != MIIC_OK) CHECK(0, "cycle %d: async reminder %d: %s", i, rc, last_error());
         pfree(doctor);
         pfree(patient);
         pfree(exam);
