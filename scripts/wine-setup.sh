@@ -53,12 +53,16 @@ fi
 export WINEPREFIX="$out/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml,winemenubuilder.exe=d"
 export LC_ALL=zh_CN.UTF-8
 unset DISPLAY
+if [ -f "$WINEPREFIX/system.reg" ] &&
+   [ "$(cat "$WINEPREFIX/.wine32" 2>/dev/null)" != "$(cat "$out/wine32.txt")" ]; then
+  # Made while 32-bit Wine was missing (no syswow64 half), or the other way round: make it anew
+  # once its wineserver has left.
+  wineserver -w
+  rm -rf "$WINEPREFIX"
+fi
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
   echo "== creating the Wine prefix $WINEPREFIX"
   wineboot -i >/dev/null 2>&1
-elif [ "$(cat "$WINEPREFIX/.wine32" 2>/dev/null)" != "$(cat "$out/wine32.txt")" ]; then
-  # Made before (or without) 32-bit Wine: fill in its syswow64 half.
-  wineboot -u >/dev/null 2>&1
 fi
 cp "$out/wine32.txt" "$WINEPREFIX/.wine32"
 # The prefix is complete when its wineserver has finished (and left) after the init.
