@@ -913,14 +913,14 @@ fn crash_and_resume(arch: Arch) {
     while rounds < 4 || (acked.len() < 40 && rounds < 12) {
         rounds += 1;
         let mut child = wine(arch, &exe)
-            .args(["enqueue", &format!("K{rounds:02}"), "400", "3"])
+            .args(["enqueue", &format!("K{rounds:02}"), "2000", "3"])
             .env("MIIC_TEST_CONFIG", &config)
             .spawn()
             .unwrap();
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        // Wine takes a few hundred ms to start a process; 400 notifications take seconds.
+        // Wine takes a few hundred ms to start a process; 2000 notifications take several seconds.
         let kill_after = Duration::from_millis(500 + seed % 2000);
         let started = Instant::now();
         while started.elapsed() < kill_after && child.try_wait().unwrap().is_none() {
