@@ -3,72 +3,43 @@
 
 use std::fmt;
 
-/// Status codes of the C ABI. Numbers are fixed by DESIGN.md: never renumber, never reuse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum Status {
-    Ok = 0,
-    Queued = 1,
-    Argument = -1,
-    Encoding = -2,
-    Config = -3,
-    State = -4,
-    Network = -5,
-    Timeout = -6,
-    Server = -7,
-    Protocol = -8,
-    Crypto = -9,
-    Dicom = -10,
-    Io = -11,
-    Internal = -99,
-}
+// ---- The one list of statuses ----
+// Each status is written once, here: its C name, its code (fixed by DESIGN.md: never renumber,
+// never reuse) and its meaning. cbindgen copies these constants into include/miic.h; build.rs
+// reads the same lines and generates the [`Status`] enum and its names from them.
 
-impl Status {
-    pub const ALL: [Status; 14] = [
-        Status::Ok,
-        Status::Queued,
-        Status::Argument,
-        Status::Encoding,
-        Status::Config,
-        Status::State,
-        Status::Network,
-        Status::Timeout,
-        Status::Server,
-        Status::Protocol,
-        Status::Crypto,
-        Status::Dicom,
-        Status::Io,
-        Status::Internal,
-    ];
+/// Success.
+pub const MIIC_OK: i32 = 0;
+/// Accepted and stored durably; delivery is retried in the background.
+pub const MIIC_QUEUED: i32 = 1;
+/// A pointer was NULL, or a field is missing or invalid (the message names it).
+pub const MIIC_E_ARGUMENT: i32 = -1;
+/// Text is not valid in the client's encoding (UTF-8 or GBK).
+pub const MIIC_E_ENCODING: i32 = -2;
+/// The configuration is invalid or lacks what the call needs (the message names the key).
+pub const MIIC_E_CONFIG: i32 = -3;
+/// The call is not possible now, e.g. no doctor is logged in.
+pub const MIIC_E_STATE: i32 = -4;
+/// The front-end machine could not be reached (refused, unreachable, host not found).
+pub const MIIC_E_NETWORK: i32 = -5;
+/// No answer within `timeout_ms`.
+pub const MIIC_E_TIMEOUT: i32 = -6;
+/// The cloud answered with an error code; the message carries its code and message.
+pub const MIIC_E_SERVER: i32 = -7;
+/// The reply was not understood (HTTP error status, not JSON, too large).
+pub const MIIC_E_PROTOCOL: i32 = -8;
+/// SM2 encryption failed, or the key is unusable.
+pub const MIIC_E_CRYPTO: i32 = -9;
+/// A DICOM peer failed or refused.
+pub const MIIC_E_DICOM: i32 = -10;
+/// A local file or folder could not be read or written.
+pub const MIIC_E_IO: i32 = -11;
+/// A bug in miic; the message says what, please report it.
+pub const MIIC_E_INTERNAL: i32 = -99;
 
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-
-    pub fn from_code(code: i32) -> Option<Status> {
-        Status::ALL.iter().copied().find(|s| s.code() == code)
-    }
-
-    /// The C macro name, e.g. `MIIC_E_ARGUMENT`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Ok => "MIIC_OK",
-            Status::Queued => "MIIC_QUEUED",
-            Status::Argument => "MIIC_E_ARGUMENT",
-            Status::Encoding => "MIIC_E_ENCODING",
-            Status::Config => "MIIC_E_CONFIG",
-            Status::State => "MIIC_E_STATE",
-            Status::Network => "MIIC_E_NETWORK",
-            Status::Timeout => "MIIC_E_TIMEOUT",
-            Status::Server => "MIIC_E_SERVER",
-            Status::Protocol => "MIIC_E_PROTOCOL",
-            Status::Crypto => "MIIC_E_CRYPTO",
-            Status::Dicom => "MIIC_E_DICOM",
-            Status::Io => "MIIC_E_IO",
-            Status::Internal => "MIIC_E_INTERNAL",
-        }
-    }
-}
+// `pub enum Status` (one variant per constant above, same code and doc), `Status::ALL`,
+// `code`, `from_code`, `name` and `c_name`.
+include!(concat!(env!("OUT_DIR"), "/status.rs"));
 
 /// A failed operation: which status the caller gets and a message naming the field or value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,4 +13,9 @@ pub mod qr_image;
 pub mod report;
 pub mod version;
 
+pub use crate::error::{
+    MIIC_E_ARGUMENT, MIIC_E_CONFIG, MIIC_E_CRYPTO, MIIC_E_DICOM, MIIC_E_ENCODING, MIIC_E_INTERNAL,
+    MIIC_E_IO, MIIC_E_NETWORK, MIIC_E_PROTOCOL, MIIC_E_SERVER, MIIC_E_STATE, MIIC_E_TIMEOUT,
+    MIIC_OK, MIIC_QUEUED,
+};
 pub use boundary::{miic_last_error, MiicStatus};
