@@ -2,6 +2,7 @@
 //! The C surface turns it into a negative status plus the thread-local `miic_last_error` text.
 
 use std::fmt;
+use std::io;
 
 // ---- The one list of statuses ----
 // Each status is written once, here: its C name, its code (fixed by DESIGN.md: never renumber,
@@ -88,6 +89,9 @@ impl Error {
     pub fn crypto(message: impl Into<String>) -> Self {
         Error::new(Status::Crypto, message)
     }
+    pub fn dicom(message: impl Into<String>) -> Self {
+        Error::new(Status::Dicom, message)
+    }
     pub fn io(message: impl Into<String>) -> Self {
         Error::new(Status::Io, message)
     }
@@ -103,3 +107,74 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+// ---- what the libraries' errors mean, decided by their types (never by their text) ----
+
+/// A failed HTTP exchange (ureq): no answer in time is `Timeout`, no connection is `Network`,
+/// anything else (reply too large, malformed, a redirect) is `Protocol`.
+pub fn http_status(e: &ureq::Error) -> Status {
+    match e {
+        ureq::Error::Timeout(_) => Status::Timeout,
+        ureq::Error::Io(io) => connection_status(io),
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => Status::Network,
+        _ => Status::Protocol,
+    }
+}
+
+/// A failed read or write on a connection: a timeout (the socket's own, or ureq's carried inside
+/// the `io::Error` its body reader returns) is `Timeout`, anything else `Network`.
+pub fn connection_status(e: &io::Error) -> Status {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    ) {
+        return Status::Timeout;
+    }
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+    {
+        Some(ureq::Error::Timeout(_)) => Status::Timeout,
+        _ => Status::Network,
+    }
+}
+
+/// A failed DICOM association (dicom-ul): the peer's rejection or abort is `Dicom`; a socket
+/// failure underneath is what [`connection_status`] says; a connection that could not be made or
+/// was closed is `Network`; other upper-layer trouble is `Dicom`.
+pub fn association_status(e: &dicom_ul::association::Error) -> Status {
+    use dicom_ul::association::Error as Ul;
+    match e {
+        Ul::Rejected { .. } | Ul::NoAcceptedPresentationContexts { .. } | Ul::Aborted { .. } => {
+            Status::Dicom
+        }
+        _ => match io_cause(e) {
+            Some(io) => connection_status(io),
+            None if matches!(
+                e,
+                Ul::Connect { .. } | Ul::ToAddress { .. } | Ul::ConnectionClosed { .. }
+            ) =>
+            {
+                Status::Network
+            }
+            None => Status::Dicom,
+        },
+    }
+}
+
+/// A failed operation on the outbox file (rusqlite): a local file that cannot be used.
+pub fn sqlite_status(_: &rusqlite::Error) -> Status {
+    Status::Io
+}
+
+/// The first `io::Error` in `e`'s chain of causes.
+pub fn io_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a io::Error> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        cause = c.source();
+    }
+    None
+}

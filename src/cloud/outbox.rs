@@ -9,7 +9,7 @@
 
 use crate::client::Client;
 use crate::cloud::delete::{self, Outcome};
-use crate::error::{Error, Result, Status};
+use crate::error::{sqlite_status, Error, Result, Status};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -179,11 +179,19 @@ impl Store {
     /// Open (creating folder and file as needed) and check the file. Every failure is
     /// `MIIC_E_IO` naming the file; the file is never removed or rewritten.
     pub fn open(path: &Path) -> Result<Store> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            Error::io(format!("outbox '{}': {what}: {e}", path.display()))
+        let fail = |what: &str, e: rusqlite::Error| {
+            Error::new(
+                sqlite_status(&e),
+                format!("outbox '{}': {what}: {e}", path.display()),
+            )
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| fail("cannot create its folder", &e))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::io(format!(
+                    "outbox '{}': cannot create its folder: {e}",
+                    path.display()
+                ))
+            })?;
         }
         if path.is_dir() {
             return Err(Error::io(format!(
@@ -194,12 +202,12 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail("cannot open", &e))?;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail("cannot open", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| fail("cannot open", &e))?;
+            .map_err(|e| fail("cannot open", e))?;
         if conn
             .is_readonly(rusqlite::MAIN_DB)
-            .map_err(|e| fail("cannot open", &e))?
+            .map_err(|e| fail("cannot open", e))?
         {
             return Err(Error::io(format!(
                 "outbox '{}' is read-only",
@@ -210,7 +218,7 @@ impl Store {
         // with "database is locked" (SQLite skips the busy handler there): retry.
         let mode: String =
             retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
-                .map_err(|e| fail("not a usable database", &e))?;
+                .map_err(|e| fail("not a usable database", e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             // Some network shares cannot do WAL; the rollback journal is slower but as safe.
             log::warn!(
@@ -220,9 +228,9 @@ impl Store {
         }
         let wal = mode.eq_ignore_ascii_case("wal");
         conn.pragma_update(None, "synchronous", if wal { "NORMAL" } else { "FULL" })
-            .map_err(|e| fail("cannot open", &e))?;
+            .map_err(|e| fail("cannot open", e))?;
         let check: String = retry_busy(|| conn.query_row("PRAGMA quick_check", [], |r| r.get(0)))
-            .map_err(|e| fail("not a usable database", &e))?;
+            .map_err(|e| fail("not a usable database", e))?;
         if check != "ok" {
             return Err(Error::io(format!(
                 "outbox '{}' is damaged ({check}); keep it for support (its pending \
@@ -255,9 +263,10 @@ impl Store {
                 "outbox '{}' was written by a newer miic (schema {version}); use that version",
                 path.display()
             )),
-            SetUp::Sqlite(e) => {
-                Error::io(format!("outbox '{}': cannot set up: {e}", path.display()))
-            }
+            SetUp::Sqlite(e) => Error::new(
+                sqlite_status(&e),
+                format!("outbox '{}': cannot set up: {e}", path.display()),
+            ),
         })
     }
 
@@ -266,7 +275,10 @@ impl Store {
     }
 
     fn err(&self, what: &str, e: rusqlite::Error) -> Error {
-        Error::io(format!("outbox '{}': {what}: {e}", self.path.display()))
+        Error::new(
+            sqlite_status(&e),
+            format!("outbox '{}': {what}: {e}", self.path.display()),
+        )
     }
 
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
