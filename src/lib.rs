@@ -9,6 +9,7 @@ pub mod config;
 pub mod dicom;
 pub mod error;
 pub mod ffi;
+pub mod fs;
 pub mod http;
 pub mod log;
 pub mod params;

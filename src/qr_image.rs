@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::text::TextEncoding;
 use ab_glyph::{Font, FontRef, Glyph, PxScale};
-use std::io::Write;
 use std::path::Path;
 
 /// The caption spec 4.3 asks for under every printed code.
@@ -544,37 +543,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |what: &str, e: std::io::Error| {
         Error::io(format!("cannot {what} '{}': {e}", path.display()))
     };
-    let name = path.file_name().ok_or_else(|| {
-        Error::argument(format!(
+    if path.file_name().is_none() {
+        return Err(Error::argument(format!(
             "'png_path' = '{}' is not a file path",
             path.display()
-        ))
-    })?;
+        )));
+    }
     if path.is_dir() {
         return Err(Error::io(format!(
             "cannot write PNG '{}': it is a directory",
             path.display()
         )));
     }
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".{}-{serial}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(io("write PNG", e));
-    }
-    std::fs::rename(&temp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        io("write PNG", e)
-    })
+    crate::fs::write_atomically(path, bytes).map_err(|e| io("write PNG", e))
 }
 
 /// `miic_qr_render`: any text, no network.

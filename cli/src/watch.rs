@@ -6,7 +6,7 @@
 use miic_cli::abi::{Client, Failure};
 use serde_json::json;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
@@ -358,16 +358,6 @@ fn utc(t: SystemTime) -> String {
         .to_string()
 }
 
-/// Write `value` to `path` through a temp file in the same folder and a rename, so a reader
-/// never sees half a file.
-fn write_atomically(path: &Path, value: &serde_json::Value) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, format!("{value:#}\n"))?;
-    std::fs::rename(&tmp, path)
-}
-
 /// The config with `timeout_ms` replaced (inline JSON for miic_open), so one echo has its own
 /// timeout whatever the other calls use.
 fn with_timeout(config: &str, timeout: Duration) -> Result<String, String> {
@@ -446,7 +436,7 @@ pub fn run(args: &WatchArgs) -> Result<(), String> {
     let write_status = |m: &mut Machine, state: &str, last_change: SystemTime| {
         if let Some(path) = &args.status_file {
             let status = status_json(m, state, last_change);
-            if let Err(e) = write_atomically(path, &status) {
+            if let Err(e) = miic::fs::write_atomically(path, format!("{status:#}\n").as_bytes()) {
                 log(&format!("cannot write {}: {e}", path.display()));
             }
         }

@@ -6,12 +6,13 @@
 
 use super::manifest::{inspect_part10, FileEntry, Manifest};
 use super::progress::Progress;
-use super::store::land_path;
+use super::store::land;
 use crate::config::Config;
 use crate::error::{connection_status, http_status, Error, Result, Status};
+use crate::fs::TempFile;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -261,17 +262,6 @@ struct Job<'a> {
     progress: &'a Progress,
 }
 
-/// Removes a temp file unless it was renamed into place.
-struct TempPath(Option<PathBuf>);
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 impl Job<'_> {
     fn one(&self, entry: &Entry) -> FileOutcome {
         let source = Some(entry.raw.clone());
@@ -314,11 +304,6 @@ impl Job<'_> {
         let parent = final_path.parent().unwrap_or(self.dest);
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("cannot create '{}': {e}", parent.display())))?;
-        let name = final_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("file");
-        let temp_path = parent.join(format!(".{name}.part"));
         let response = self.agent.get(&url).call().map_err(|e| self.map_error(e))?;
         let status = response.status().as_u16();
         if status != 200 {
@@ -334,8 +319,9 @@ impl Job<'_> {
                 String::from_utf8_lossy(&head[..got.min(40)])
             )));
         }
-        let mut temp = TempPath(Some(temp_path.clone()));
-        let file = std::fs::File::create(&temp_path)
+        let temp = TempFile::part(final_path);
+        let temp_path = temp.path();
+        let file = std::fs::File::create(temp_path)
             .map_err(|e| Error::io(format!("cannot create '{}': {e}", temp_path.display())))?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
         let write_err =
@@ -356,8 +342,7 @@ impl Job<'_> {
             self.progress.add_bytes(n as u64);
         }
         out.into_inner().map_err(|e| write_err(e.into_error()))?;
-        land_path(&temp_path, final_path)?;
-        temp.0 = None;
+        land(temp, final_path)?;
         Ok(size)
     }
 
