@@ -128,9 +128,11 @@ impl Client {
     /// Stop and join every worker; idempotent. In-flight HTTP calls are interrupted.
     pub fn close(&self) {
         self.outbox.signal_stop();
-        self.reminders.stop(&self.http);
-        self.outbox.join();
+        self.reminders.signal_stop();
+        // Interrupt what the workers may be sending, then wait for them.
         self.http.shutdown();
+        self.reminders.join();
+        self.outbox.join();
         if let Ok(mut children) = self.children.lock() {
             children.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
         }

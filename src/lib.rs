@@ -17,6 +17,7 @@ pub mod qr_image;
 pub mod report;
 pub mod sm2;
 pub mod text;
+pub mod worker;
 
 pub use client::Client;
 pub use error::{Error, Result, Status};

@@ -10,10 +10,10 @@
 use crate::client::Client;
 use crate::cloud::delete::{self, Outcome};
 use crate::error::{sqlite_status, Error, Result, Status};
+use crate::worker::{Inbox, Wake, Worker};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, Weak};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// File name inside the per-user application-data folder when `[outbox] path` is not set.
@@ -867,16 +867,23 @@ pub fn flush(client: &Client, timeout: Duration) -> Result<()> {
 // ---- the client's outbox: the open file and the retry worker ----
 
 /// A client's outbox: the file (opened once) and its retry worker.
-#[derive(Default)]
 pub struct OutboxService {
     store: Mutex<Option<Arc<Store>>>,
-    shared: Arc<(Mutex<WorkerState>, Condvar)>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    worker: Worker<Signals>,
 }
 
+impl Default for OutboxService {
+    fn default() -> Self {
+        OutboxService {
+            store: Mutex::new(None),
+            worker: Worker::new("miic-outbox"),
+        }
+    }
+}
+
+/// What callers tell the retry worker between its steps.
 #[derive(Default)]
-struct WorkerState {
-    stopping: bool,
+struct Signals {
     kicked: bool,
     /// A caller's own send went through: the cloud is back, drop the worker's pause.
     cloud_answered: bool,
@@ -900,57 +907,31 @@ impl OutboxService {
 
     /// Start the retry worker unless it runs (or the client is closing).
     pub fn start(&self, client: &Arc<Client>) -> Result<()> {
-        if self
-            .shared
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .stopping
-        {
-            return Ok(());
-        }
-        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
-        if thread.is_none() {
-            let shared = Arc::clone(&self.shared);
-            let client = Arc::downgrade(client);
-            let handle = std::thread::Builder::new()
-                .name("miic-outbox".into())
-                .spawn(move || run(&shared, &client))
-                .map_err(|e| Error::internal(format!("cannot start the outbox worker: {e}")))?;
-            *thread = Some(handle);
-        }
-        Ok(())
+        let client = Arc::downgrade(client);
+        self.worker.start(move |inbox| run(&inbox, &client))
     }
 
     /// Wake the worker to look at the schedule again.
     pub fn kick(&self) {
-        let (lock, cvar) = &*self.shared;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).kicked = true;
-        cvar.notify_all();
+        let _ = self.worker.update(|s| s.kicked = true);
     }
 
     /// The cloud took a notification outside the worker: end the worker's pause, so what
     /// waits goes out now rather than after the backoff of an outage that is over.
     pub fn cloud_answered(&self) {
-        let (lock, cvar) = &*self.shared;
-        let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
-        state.cloud_answered = true;
-        state.kicked = true;
-        cvar.notify_all();
+        let _ = self.worker.update(|s| {
+            s.cloud_answered = true;
+            s.kicked = true;
+        });
     }
 
     /// Ask the worker to stop; the caller then interrupts HTTP and calls [`Self::join`].
     pub fn signal_stop(&self) {
-        let (lock, cvar) = &*self.shared;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).stopping = true;
-        cvar.notify_all();
+        self.worker.signal_stop(|_| {});
     }
 
     pub fn join(&self) {
-        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
+        self.worker.join();
     }
 }
 
@@ -960,8 +941,7 @@ enum Step {
     Gone,
 }
 
-fn run(shared: &(Mutex<WorkerState>, Condvar), client: &Weak<Client>) {
-    let (lock, cvar) = shared;
+fn run(inbox: &Inbox<Signals>, client: &Weak<Client>) {
     let mut pause = Pause::default();
     loop {
         let sleep = match step(client, &mut pause) {
@@ -969,22 +949,19 @@ fn run(shared: &(Mutex<WorkerState>, Condvar), client: &Weak<Client>) {
             Step::Idle(d) => d,
             Step::Gone => return,
         };
-        let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
-        if !sleep.is_zero() && !state.kicked && !state.stopping {
-            state = cvar
-                .wait_timeout(state, sleep)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        state.kicked = false;
-        if std::mem::take(&mut state.cloud_answered) && pause.failures > 0 {
-            pause = Pause {
-                recovered: true,
-                ..Pause::default()
-            };
-        }
-        if state.stopping {
-            return;
+        // Until a caller kicks (then: did the cloud answer it?), the sleep is over, or close.
+        let kicked = inbox.wait(Some(sleep), |s| {
+            std::mem::take(&mut s.kicked).then(|| std::mem::take(&mut s.cloud_answered))
+        });
+        match kicked {
+            Wake::Stopped => return,
+            Wake::Got(true) if pause.failures > 0 => {
+                pause = Pause {
+                    recovered: true,
+                    ..Pause::default()
+                };
+            }
+            Wake::Got(_) | Wake::TimedOut => {}
         }
     }
 }

@@ -7,9 +7,9 @@ use crate::error::{Error, Result};
 use crate::http::CloudReply;
 use crate::log::mask_name;
 use crate::params::Params;
+use crate::worker::{Inbox, Wake, Worker};
 use serde_json::{Map, Value};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Weak};
 
 const WHAT: &str = "patient reminder";
 
@@ -168,16 +168,21 @@ pub fn remind(client: &Client, params: &Params) -> Result<()> {
 ///
 /// A doctor clicking through patients faster than the cloud answers only cares about the patient
 /// now on screen, so a newer reminder replaces the one still waiting (the replaced one is logged).
-#[derive(Default)]
 pub struct ReminderWorker {
-    shared: Arc<(Mutex<Queue>, Condvar)>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    worker: Worker<Queue>,
+}
+
+impl Default for ReminderWorker {
+    fn default() -> Self {
+        ReminderWorker {
+            worker: Worker::new("miic-reminder"),
+        }
+    }
 }
 
 #[derive(Default)]
 struct Queue {
     waiting: Option<Reminder>,
-    stopping: bool,
     sent: u64,
     failed: u64,
     superseded: u64,
@@ -195,97 +200,53 @@ pub struct ReminderStats {
 impl ReminderWorker {
     /// Queue a checked reminder; starts the worker on first use. Never touches the network.
     pub fn submit(&self, client: &Arc<Client>, reminder: Reminder) -> Result<()> {
-        let (lock, cvar) = &*self.shared;
-        {
-            let mut queue = lock
-                .lock()
-                .map_err(|_| Error::internal("reminder queue poisoned"))?;
-            if queue.stopping {
-                return Err(Error::state("client is closing"));
-            }
+        self.worker.update(|queue| {
             if let Some(old) = queue.waiting.replace(reminder) {
                 queue.superseded += 1;
                 log::info!("reminder superseded before sending: {}", old.label);
             }
-        }
-        cvar.notify_one();
-        let mut thread = self
-            .thread
-            .lock()
-            .map_err(|_| Error::internal("reminder worker poisoned"))?;
-        if thread.is_none() {
-            let shared = Arc::clone(&self.shared);
-            let client = Arc::downgrade(client);
-            let handle = std::thread::Builder::new()
-                .name("miic-reminder".into())
-                .spawn(move || run(shared, client))
-                .map_err(|e| Error::internal(format!("cannot start reminder worker: {e}")))?;
-            *thread = Some(handle);
-        }
-        Ok(())
+        })?;
+        let client = Arc::downgrade(client);
+        self.worker.start(move |inbox| run(&inbox, &client))
     }
 
     pub fn stats(&self) -> ReminderStats {
-        let (lock, _) = &*self.shared;
-        lock.lock()
-            .map(|q| ReminderStats {
-                sent: q.sent,
-                failed: q.failed,
-                superseded: q.superseded,
-                waiting: u64::from(q.waiting.is_some()),
-            })
-            .unwrap_or_default()
+        self.worker.read(|q| ReminderStats {
+            sent: q.sent,
+            failed: q.failed,
+            superseded: q.superseded,
+            waiting: u64::from(q.waiting.is_some()),
+        })
     }
 
-    /// Stop the worker: the waiting reminder is dropped (logged), the one in flight is
-    /// interrupted by the caller shutting the HTTP agent down; then join.
-    pub fn stop(&self, http: &crate::http::Http) {
-        let (lock, cvar) = &*self.shared;
-        if let Ok(mut queue) = lock.lock() {
-            queue.stopping = true;
+    /// Tell the worker to stop: the waiting reminder is dropped (logged); the one in flight is
+    /// interrupted by the caller shutting the HTTP agent down before [`Self::join`].
+    pub fn signal_stop(&self) {
+        self.worker.signal_stop(|queue| {
             if let Some(old) = queue.waiting.take() {
                 log::warn!("reminder dropped at close: {}", old.label);
             }
-        }
-        cvar.notify_all();
-        http.shutdown();
-        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
+        });
+    }
+
+    pub fn join(&self) {
+        self.worker.join();
     }
 }
 
-fn run(shared: Arc<(Mutex<Queue>, Condvar)>, client: std::sync::Weak<Client>) {
-    let (lock, cvar) = &*shared;
-    loop {
-        let reminder = {
-            let Ok(mut queue) = lock.lock() else { return };
-            loop {
-                if queue.stopping {
-                    return;
-                }
-                if let Some(r) = queue.waiting.take() {
-                    break r;
-                }
-                queue = match cvar.wait(queue) {
-                    Ok(q) => q,
-                    Err(_) => return,
-                };
-            }
-        };
+fn run(inbox: &Inbox<Queue>, client: &Weak<Client>) {
+    while let Wake::Got(reminder) = inbox.wait(None, |queue| queue.waiting.take()) {
         let Some(client) = client.upgrade() else {
             return;
         };
         let result = reminder.send(&client);
         drop(client);
-        let Ok(mut queue) = lock.lock() else { return };
-        match result {
+        inbox.update(|queue| match result {
             Ok(()) => queue.sent += 1,
             Err(e) => {
                 queue.failed += 1;
                 log::warn!("reminder failed ({}): {}", reminder.label, e);
             }
-        }
+        });
     }
 }
