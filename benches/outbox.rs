@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 mod support;
 use support::percentile;
 
-use miic::cloud::outbox::Store;
 use miic::ffi::client::{miic_close, miic_open};
 use miic::ffi::cloud::miic_delete_notify;
 use miic::ffi::outbox::{miic_outbox_flush, miic_outbox_pending};
 use miic::ffi::params::{miic_params_free, miic_params_from_json};
+use miic::outbox::store::Store;
 
 const STORES: usize = 1000;
 const BACKLOG: usize = 10_000;

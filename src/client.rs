@@ -1,11 +1,12 @@
 //! A configured client: its HTTP agent, the logged-in doctor, and the workers it owns.
 
 use crate::cloud::login::Doctor;
-use crate::cloud::outbox::{OutboxService, Store};
 use crate::cloud::reminder::ReminderWorker;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::Http;
+use crate::outbox::store::Store;
+use crate::outbox::worker::OutboxService;
 use crate::sm2::{self, CipherFormat};
 use crate::text::TextEncoding;
 use std::net::{ToSocketAddrs, UdpSocket};

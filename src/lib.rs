@@ -12,6 +12,7 @@ pub mod ffi;
 pub mod fs;
 pub mod http;
 pub mod log;
+pub mod outbox;
 pub mod params;
 pub mod qr_image;
 pub mod report;

@@ -2,8 +2,9 @@
 //! cloud rejected, retry now, forget rejected ones. Patient names are masked in every table.
 
 use chrono::TimeZone as _;
-use miic::cloud::outbox::{self, Store};
 use miic::config::Config;
+use miic::outbox::delivery::flush;
+use miic::outbox::store::{default_path, Store};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -52,7 +53,7 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
         .or_else(|| config.as_ref().and_then(|c| c.outbox_path.clone()))
     {
         Some(p) => p,
-        None => outbox::default_path().map_err(|e| e.to_string())?,
+        None => default_path().map_err(|e| e.to_string())?,
     };
     if !path.exists() {
         return Err(format!("no outbox at '{}'", path.display()));
@@ -132,7 +133,7 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
                     outbox_path: Some(path.clone()),
                     ..config
                 });
-                let result = outbox::flush(&client, Duration::from_millis(u64::from(*timeout_ms)));
+                let result = flush(&client, Duration::from_millis(u64::from(*timeout_ms)));
                 client.close();
                 result.map_err(|e| e.to_string())?;
                 println!("outbox empty: every notification delivered or rejected");

@@ -1,17 +1,14 @@
 //! 4.5 影像图像删除接口: tell the cloud that the doctor deleted an exam's images in the PACS.
 
 use crate::client::Client;
-use crate::cloud::outbox;
 use crate::cloud::{is_datetime, now_local};
 use crate::error::{Error, Result, Status};
-use crate::http::{short, CloudReply};
 use crate::log::mask_name;
+use crate::outbox::delivery;
 use crate::params::Params;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const WHAT: &str = "delete notification";
+use std::time::Instant;
 
 /// A checked delete notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,41 +78,6 @@ impl Deletion {
     }
 }
 
-/// What became of one send.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The cloud answered code 200.
-    Delivered,
-    /// The cloud answered code 400, a business rejection: sending again cannot help.
-    Rejected(String),
-    /// Anything else (network, timeout, other codes, a reply not understood): retry later.
-    Failed(Error),
-}
-
-/// Post a stored notification body once, waiting at most `limit`.
-pub fn attempt(client: &Client, body: &str, limit: Duration) -> Outcome {
-    let url = client.config.url(&client.config.paths.delete);
-    let reply = match client
-        .http
-        .post_json_text_within(&url, body, limit)
-        .and_then(|bytes| CloudReply::parse(WHAT, &bytes))
-    {
-        Ok(reply) => reply,
-        Err(e) => return Outcome::Failed(e),
-    };
-    match reply.code {
-        200 => Outcome::Delivered,
-        400 => Outcome::Rejected(format!(
-            "cloud answered code 400: {}",
-            short(&reply.message)
-        )),
-        code => Outcome::Failed(Error::server(format!(
-            "{WHAT}: cloud answered code {code}: {}",
-            short(&reply.message)
-        ))),
-    }
-}
-
 /// Check the notification, commit it to the outbox, then try to deliver it within the call's
 /// `timeout_ms`: `Ok` when the cloud took it, `Queued` when it waits for the retry worker.
 /// Validation errors and a code-400 rejection fail at once.
@@ -126,7 +88,7 @@ pub fn delete_notify(client: &Arc<Client>, params: &Params) -> Result<Status> {
         &deletion.accession_no,
         &deletion.patient_name,
         &deletion.body().to_string(),
-        outbox::caller_hold(client),
+        delivery::caller_hold(client),
     )?;
     // The send gets the whole timeout_ms; storing (a few ms) is the "small margin" of the
     // reliability rules.
@@ -142,5 +104,5 @@ pub fn delete_notify(client: &Arc<Client>, params: &Params) -> Result<Status> {
             stored.0
         );
     }
-    outbox::deliver_now(client, &store, &deletion.accession_no, stored, deadline)
+    delivery::deliver_now(client, &store, &deletion.accession_no, stored, deadline)
 }

@@ -4,7 +4,6 @@ pub mod delete;
 pub mod dict;
 pub mod encode;
 pub mod login;
-pub mod outbox;
 pub mod qr;
 pub mod reminder;
 
