@@ -6,7 +6,7 @@ use miic::ffi::report::miic_report_validate;
 use miic::report::sample::{broken_record, valid_record, BROKEN};
 use miic::report::schema::{is_code_shape, Domain};
 use miic::report::tables::{EXAM_CODES, FIELDS, SAMPLE_REPLY, SAMPLE_REPLY_KEYS};
-use miic::report::{aliases, schema};
+use miic::report::{aliases, lookup};
 use serde_json::{json, Map, Value};
 use std::ffi::{c_char, CStr, CString};
 
@@ -434,7 +434,7 @@ fn spec_sample_reply_is_parsed_with_its_aliases_reported() {
     assert!(rules.get("unknown_field").is_none(), "{report:#}");
     for key in SAMPLE_REPLY_KEYS {
         assert!(
-            schema::field(key).is_some()
+            lookup::field(key).is_some()
                 || aliases::resolve(key).is_some()
                 || aliases::SAMPLE_ONLY.contains(key),
             "sample key {key} unmodelled"

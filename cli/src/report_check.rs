@@ -8,7 +8,7 @@
 use chrono::{Duration, Local};
 use miic::log::mask_name;
 use miic::report::validate::{parse_datetime, MAX_INPUT_BYTES, RULES};
-use miic::report::{aliases, schema};
+use miic::report::{aliases, lookup};
 use miic_cli::abi;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -588,7 +588,7 @@ fn print_tables(queries: &[Query], conformant: bool, n_worst: usize) {
             "aliases (names of the 4.1.2.4 sample, or misspellings, mapped to the 4.1 table):"
         );
         for ((alias, field), records) in &aliases {
-            let meaning = schema::field(field).map(|f| f.meaning).unwrap_or("");
+            let meaning = lookup::field(field).map(|f| f.meaning).unwrap_or("");
             println!("  {alias:<22} -> {field:<20} {meaning} ({records} records)");
         }
     }

@@ -4,6 +4,7 @@
 //! `tables` is generated from the spec text by `scripts/gen_report_tables.py`.
 
 pub mod aliases;
+pub mod lookup;
 pub mod sample;
 pub mod schema;
 #[rustfmt::skip]
