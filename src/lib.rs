@@ -6,6 +6,7 @@
 pub mod client;
 pub mod cloud;
 pub mod config;
+pub mod context;
 pub mod dicom;
 pub mod error;
 pub mod ffi;
@@ -16,6 +17,7 @@ pub mod outbox;
 pub mod params;
 pub mod qr_image;
 pub mod report;
+pub mod session;
 pub mod sm2;
 pub mod text;
 pub mod worker;

@@ -5,9 +5,9 @@
 //! The caption is drawn from a subset of Noto Sans CJK SC embedded in the library
 //! (`assets/fonts/`, SIL OFL 1.1), so no font is needed on the workstation and any size works.
 
-use crate::client::Client;
 use crate::cloud::qr;
 use crate::config::QrSource;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::text::TextEncoding;
@@ -567,12 +567,12 @@ pub fn render_to_file(text: &str, params: &Params, path: &Path) -> Result<()> {
 
 /// `miic_qr_image`: the exam's film URL from `qrurl` rendered here, or the cloud's `qrcode`
 /// picture with the caption added, as `[qr] source` says; written to `path`.
-pub fn qr_image(client: &Client, params: &Params, path: &Path) -> Result<()> {
+pub fn qr_image(ctx: &Context, params: &Params, path: &Path) -> Result<()> {
     // Options first: a typo fails before any network call.
-    let options = RenderOptions::from_params(params, client.encoding(), &EXAM_KEYS)?;
-    let image = match client.config.qr.source {
-        QrSource::Qrurl => render_text(&qr::qr_url(client, params)?, &options)?,
-        QrSource::Qrcode => render_picture(&qr::qr_picture(client, params)?, &options)?,
+    let options = RenderOptions::from_params(params, ctx.encoding(), &EXAM_KEYS)?;
+    let image = match ctx.config.qr.source {
+        QrSource::Qrurl => render_text(&qr::qr_url(ctx, params)?, &options)?,
+        QrSource::Qrcode => render_picture(&qr::qr_picture(ctx, params)?, &options)?,
     };
     write_atomically(path, &encode_png(&image, options.dpi)?)?;
     // Not the path: report tools may name the file after the patient.

@@ -3,7 +3,6 @@
 
 use chrono::TimeZone as _;
 use miic::config::Config;
-use miic::outbox::delivery::flush;
 use miic::outbox::store::{default_path, Store};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -133,7 +132,7 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
                     outbox_path: Some(path.clone()),
                     ..config
                 });
-                let result = flush(&client, Duration::from_millis(u64::from(*timeout_ms)));
+                let result = client.outbox_flush(Duration::from_millis(u64::from(*timeout_ms)));
                 client.close();
                 result.map_err(|e| e.to_string())?;
                 println!("outbox empty: every notification delivered or rejected");

@@ -3,7 +3,6 @@
 use super::boundary::{guard_status, MiicStatus};
 use super::client::{client_ref, miic_client};
 use crate::error::{Error, Result, Status};
-use crate::outbox::delivery;
 use std::time::Duration;
 
 /// Check an out-pointer for a count and zero it, so a failed call leaves 0 there.
@@ -64,7 +63,7 @@ pub unsafe extern "C" fn miic_outbox_dead_count(
 pub extern "C" fn miic_outbox_flush(c: *mut miic_client, timeout_ms: u32) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
-        delivery::flush(&client, Duration::from_millis(u64::from(timeout_ms)))?;
+        client.outbox_flush(Duration::from_millis(u64::from(timeout_ms)))?;
         Ok(Status::Ok)
     })
 }

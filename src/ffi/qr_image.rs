@@ -43,7 +43,7 @@ pub unsafe extern "C" fn miic_qr_image(
         let client = client_ref(c)?;
         let params = params_ref(exam, "exam")?;
         let path = unsafe { c_text(png_path, "png_path", client.encoding()) }?;
-        qr_image::qr_image(&client, &params, Path::new(&path))?;
+        client.qr_image(&params, Path::new(&path))?;
         Ok(Status::Ok)
     })
 }

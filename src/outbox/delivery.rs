@@ -1,11 +1,13 @@
 //! Delivering stored delete notifications (spec 4.5) under the outbox's rules: an item leaves
 //! the outbox only when the cloud answered code 200; code 400 is a business rejection, moved to
 //! the dead list and never retried; anything else is retried later with backoff. Shared by the
-//! caller's own first try (`miic_delete_notify`), `miic_outbox_flush` and the retry worker.
+//! caller's own first try (`cloud::delete`), `miic_outbox_flush` and the retry worker.
+//!
+//! Uses: outbox::store, context, http (reply envelope), error.
 
 use super::store::{Item, Pick, Store};
-use crate::client::Client;
-use crate::error::{Error, Result, Status};
+use crate::context::Context;
+use crate::error::{Error, Result};
 use crate::http::{short, CloudReply};
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,7 @@ const WHAT: &str = "delete notification";
 /// A lease outlives the send it covers (bounded by the HTTP deadline) by this margin.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(1);
 /// Below this much time left, a call does not start another send.
-const MIN_ATTEMPT: Duration = Duration::from_millis(20);
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(20);
 
 /// What became of one send.
 #[derive(Debug)]
@@ -27,9 +29,9 @@ pub enum Outcome {
 }
 
 /// Post a stored notification body once, waiting at most `limit`.
-pub fn attempt(client: &Client, body: &str, limit: Duration) -> Outcome {
-    let url = client.config.url(&client.config.paths.delete);
-    let reply = match client
+pub fn attempt(ctx: &Context, body: &str, limit: Duration) -> Outcome {
+    let url = ctx.config.url(&ctx.config.paths.delete);
+    let reply = match ctx
         .http
         .post_json_text_within(&url, body, limit)
         .and_then(|bytes| CloudReply::parse(WHAT, &bytes))
@@ -58,13 +60,8 @@ pub enum Delivery {
     Retry { error: Error, delay: Duration },
 }
 
-pub(crate) fn deliver(
-    client: &Client,
-    store: &Store,
-    item: &Item,
-    limit: Duration,
-) -> Result<Delivery> {
-    match attempt(client, &item.body, limit) {
+pub fn deliver(ctx: &Context, store: &Store, item: &Item, limit: Duration) -> Result<Delivery> {
+    match attempt(ctx, &item.body, limit) {
         Outcome::Delivered => {
             store.delivered(item.id)?;
             log::info!("delete notification delivered: {}", item.label());
@@ -92,88 +89,10 @@ pub(crate) fn deliver(
     }
 }
 
-/// How long a freshly stored item is left to its caller before workers may take it.
-pub fn caller_hold(client: &Client) -> Duration {
-    client.config.timeout + LEASE_MARGIN
-}
-
-/// The caller's own try (`miic_delete_notify`) of the stored item `id`: send the accession's
-/// older pending items and then `id`, until `deadline`. `Ok(Ok)` when `id` was delivered,
-/// `Ok(Queued)` when it waits in the outbox, `Err(Server)` when the cloud rejected it. The item
-/// is stored already, so trouble with the file from here on means "queued", not failure.
-pub(crate) fn deliver_now(
-    client: &Client,
-    store: &Store,
-    accession: &str,
-    (id, leased): (i64, Option<Item>),
-    deadline: Instant,
-) -> Result<Status> {
-    match try_deliver(client, store, accession, id, leased, deadline) {
-        Err(e) if e.status != Status::Server => {
-            log::warn!("delete notification #{id} stays queued: {e}");
-            Ok(Status::Queued)
-        }
-        other => other,
-    }
-}
-
-fn try_deliver(
-    client: &Client,
-    store: &Store,
-    accession: &str,
-    id: i64,
-    mut leased: Option<Item>,
-    deadline: Instant,
-) -> Result<Status> {
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining < MIN_ATTEMPT {
-            return Ok(Status::Queued);
-        }
-        let claimed = match leased.take() {
-            Some(item) => Some(item),
-            None => store.claim(Pick::Accession(accession, id), remaining + LEASE_MARGIN)?,
-        };
-        let Some(item) = claimed else {
-            // Either gone (another worker delivered or rejected it) or being sent right now.
-            if !store.contains(id)? {
-                return match store.dead_reason(id)? {
-                    Some(reason) => Err(rejected(accession, &reason)),
-                    None => Ok(Status::Ok),
-                };
-            }
-            std::thread::sleep(remaining.min(Duration::from_millis(20)));
-            continue;
-        };
-        match deliver(client, store, &item, remaining)? {
-            Delivery::Delivered if item.id == id => {
-                client.outbox.cloud_answered();
-                return Ok(Status::Ok);
-            }
-            Delivery::Rejected(reason) if item.id == id => {
-                return Err(rejected(accession, &reason))
-            }
-            Delivery::Delivered | Delivery::Rejected(_) => {}
-            Delivery::Retry { .. } => {
-                client.outbox.kick();
-                return Ok(Status::Queued);
-            }
-        }
-    }
-}
-
-fn rejected(accession: &str, reason: &str) -> Error {
-    Error::server(format!(
-        "delete notification for accessionNo={accession} rejected: {reason} (not retried; listed \
-         in the outbox's dead list)"
-    ))
-}
-
 /// Try every pending item now, backoff notwithstanding, until the outbox is empty (`Ok`) or
 /// `timeout` has passed (`MIIC_E_TIMEOUT` saying how many remain and the last error).
-pub fn flush(client: &Client, timeout: Duration) -> Result<()> {
+pub fn flush(ctx: &Context, store: &Store, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    let store = client.outbox_store()?;
     let mut cursor = 0;
     let mut pause = Duration::from_millis(100);
     let mut last_error: Option<String> = None;
@@ -185,11 +104,11 @@ pub fn flush(client: &Client, timeout: Duration) -> Result<()> {
         if remaining < MIN_ATTEMPT {
             break;
         }
-        let limit = remaining.min(client.config.timeout);
+        let limit = remaining.min(ctx.config.timeout);
         match store.claim(Pick::After(cursor), limit + LEASE_MARGIN)? {
             Some(item) => {
                 cursor = item.id;
-                if let Delivery::Retry { error, .. } = deliver(client, &store, &item, limit)? {
+                if let Delivery::Retry { error, .. } = deliver(ctx, store, &item, limit)? {
                     last_error = Some(error.message);
                 }
             }

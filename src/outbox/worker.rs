@@ -1,10 +1,13 @@
 //! The retry worker of a client's outbox: it sends what is due, one item at a time, and backs
 //! off against a cloud that is down as a whole, while callers' own sends and other processes
-//! sharing the file keep going.
+//! sharing the file keep going. The thread gets the outbox file and a weak context, never the
+//! client; it ends when the client closes (or is dropped).
+//!
+//! Uses: outbox::{store, delivery}, context, worker, error.
 
 use super::delivery::{deliver, Delivery, LEASE_MARGIN};
 use super::store::{backoff, default_path, now_ms, Pick, Store};
-use crate::client::Client;
+use crate::context::Context;
 use crate::error::Result;
 use crate::worker::{Inbox, Wake, Worker};
 use std::path::Path;
@@ -15,14 +18,14 @@ use std::time::{Duration, Instant};
 const IDLE_POLL: Duration = Duration::from_secs(15);
 
 /// A client's outbox: the file (opened once) and its retry worker.
-pub struct OutboxService {
+pub struct Outbox {
     store: Mutex<Option<Arc<Store>>>,
     worker: Worker<Signals>,
 }
 
-impl Default for OutboxService {
+impl Default for Outbox {
     fn default() -> Self {
-        OutboxService {
+        Outbox {
             store: Mutex::new(None),
             worker: Worker::new("miic-outbox"),
         }
@@ -37,7 +40,7 @@ struct Signals {
     cloud_answered: bool,
 }
 
-impl OutboxService {
+impl Outbox {
     /// The open outbox at `path` (default: [`default_path`]), opened on first use.
     pub fn store(&self, path: Option<&Path>) -> Result<Arc<Store>> {
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -53,10 +56,11 @@ impl OutboxService {
         Ok(store)
     }
 
-    /// Start the retry worker unless it runs (or the client is closing).
-    pub fn start(&self, client: &Arc<Client>) -> Result<()> {
-        let client = Arc::downgrade(client);
-        self.worker.start(move |inbox| run(&inbox, &client))
+    /// Start the retry worker on `ctx`'s outbox file unless it runs (or the client is closing).
+    pub fn start(&self, ctx: &Arc<Context>) -> Result<()> {
+        let store = self.store(ctx.config.outbox_path.as_deref())?;
+        let ctx = Arc::downgrade(ctx);
+        self.worker.start(move |inbox| run(&inbox, &ctx, &store))
     }
 
     /// Wake the worker to look at the schedule again.
@@ -89,10 +93,10 @@ enum Step {
     Gone,
 }
 
-fn run(inbox: &Inbox<Signals>, client: &Weak<Client>) {
+fn run(inbox: &Inbox<Signals>, ctx: &Weak<Context>, store: &Store) {
     let mut pause = Pause::default();
     loop {
-        let sleep = match step(client, &mut pause) {
+        let sleep = match step(ctx, store, &mut pause) {
             Step::Worked => Duration::ZERO,
             Step::Idle(d) => d,
             Step::Gone => return,
@@ -125,8 +129,8 @@ struct Pause {
     recovered: bool,
 }
 
-fn step(client: &Weak<Client>, pause: &mut Pause) -> Step {
-    let Some(client) = client.upgrade() else {
+fn step(ctx: &Weak<Context>, store: &Store, pause: &mut Pause) -> Step {
+    let Some(ctx) = ctx.upgrade() else {
         return Step::Gone;
     };
     if let Some(until) = pause.until {
@@ -136,24 +140,17 @@ fn step(client: &Weak<Client>, pause: &mut Pause) -> Step {
         }
         pause.until = None;
     }
-    let store = match client.outbox_store() {
-        Ok(store) => store,
-        Err(e) => {
-            log::warn!("outbox worker: {e}");
-            return Step::Idle(IDLE_POLL);
-        }
-    };
     if std::mem::take(&mut pause.recovered) {
         match store.retry_now() {
             Ok(n) => log::info!("cloud answers again: {n} waiting notification(s) due now"),
             Err(e) => log::warn!("outbox worker: {e}"),
         }
     }
-    let limit = client.config.timeout;
+    let limit = ctx.config.timeout;
     let attempt = store
         .claim(Pick::Due, limit + LEASE_MARGIN)
         .and_then(|item| {
-            item.map(|item| deliver(&client, &store, &item, limit))
+            item.map(|item| deliver(&ctx, store, &item, limit))
                 .transpose()
         });
     match attempt {
