@@ -113,6 +113,11 @@ impl Client {
         login::logout(&self.context, &self.session, &self.plugins)
     }
 
+    /// 4.4.3.1 logout (type 2) of the doctor `doctor` describes, whoever the session holds.
+    pub fn logout_doctor(&self, doctor: &Params) -> Result<()> {
+        login::logout_doctor(&self.context, &self.plugins, doctor)
+    }
+
     /// The `WYHT://` URL of a login or logout (`type`), for browser-based hosts.
     pub fn plugin_url(&self, doctor: &Params) -> Result<String> {
         login::plugin_url(&self.context, doctor)

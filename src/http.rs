@@ -47,10 +47,6 @@ impl Http {
         self.agent.clone().shutdown();
     }
 
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// GET `url` and return the reply body, within the whole-call deadline.
     pub fn get(&self, url: &str) -> Result<Vec<u8>> {
         let started = Instant::now();

@@ -74,11 +74,6 @@ impl<S: Default + Send + 'static> Worker<S> {
         Ok(result)
     }
 
-    /// Look at the state.
-    pub fn read<R>(&self, look: impl FnOnce(&S) -> R) -> R {
-        look(&self.shared.lock().data)
-    }
-
     pub fn is_stopping(&self) -> bool {
         self.shared.lock().stopping
     }
@@ -163,11 +158,6 @@ impl<S> Inbox<S> {
             };
         }
     }
-
-    /// Change the state from the thread (counters, results).
-    pub fn update<R>(&self, change: impl FnOnce(&mut S) -> R) -> R {
-        change(&mut self.shared.lock().data)
-    }
 }
 
 #[cfg(test)]
@@ -186,19 +176,22 @@ mod tests {
         worker.update(|j| j.waiting.push(1)).unwrap();
         worker
             .start(|inbox| {
-                while let Wake::Got(job) = inbox.wait(None, |j| j.waiting.pop()) {
-                    inbox.update(|j| j.done.push(job));
-                }
+                // `take` runs under the lock: record the job as taken there.
+                while let Wake::Got(()) = inbox.wait(None, |j| {
+                    let job = j.waiting.pop()?;
+                    j.done.push(job);
+                    Some(())
+                }) {}
             })
             .unwrap();
         worker.update(|j| j.waiting.push(2)).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while worker.read(|j| j.done.len()) < 2 && Instant::now() < deadline {
+        while worker.shared.lock().data.done.len() < 2 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
         worker.signal_stop(|j| j.waiting.clear());
         worker.join();
-        assert_eq!(worker.read(|j| j.done.len()), 2);
+        assert_eq!(worker.shared.lock().data.done.len(), 2);
         assert!(worker.update(|j| j.waiting.push(3)).is_err());
         // A stopped worker does not start again.
         worker.start(|_| panic!("must not run")).unwrap();

@@ -5,7 +5,7 @@ use crate::abi::{Client, Failure, Outcome};
 use crate::sim::endpoints::film_url;
 use crate::sim::state::{Fault, FaultMode};
 use crate::sim::{Sim, SimArgs};
-use miic::log::{mask_line, mask_name};
+use miic::{mask_line, mask_name};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,8 @@
 //! cloud rejected, retry now, forget rejected ones. Patient names are masked in every table.
 
 use chrono::TimeZone as _;
-use miic::config::Config;
-use miic::outbox::store::{default_path, Store};
+use miic::outbox::{self, default_path, Store};
+use miic::Config;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -68,7 +68,7 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
                     vec![
                         r.id.to_string(),
                         r.accession_no.clone(),
-                        miic::log::mask_name(&r.patient_name),
+                        miic::mask_name(&r.patient_name),
                         r.attempts.to_string(),
                         if r.in_flight {
                             "sending now".into()
@@ -100,7 +100,7 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
                     vec![
                         r.id.to_string(),
                         r.accession_no.clone(),
-                        miic::log::mask_name(&r.patient_name),
+                        miic::mask_name(&r.patient_name),
                         r.attempts.to_string(),
                         local_time(r.failed_at),
                         clean(&r.reason),
@@ -128,13 +128,12 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
             let n = store.retry_now().map_err(|e| e.to_string())?;
             println!("{n} waiting notification(s) due now");
             if let Some(config) = config {
-                let client = miic::Client::with_config(Config {
-                    outbox_path: Some(path.clone()),
-                    ..config
-                });
-                let result = client.outbox_flush(Duration::from_millis(u64::from(*timeout_ms)));
-                client.close();
-                result.map_err(|e| e.to_string())?;
+                outbox::flush(
+                    &config,
+                    &store,
+                    Duration::from_millis(u64::from(*timeout_ms)),
+                )
+                .map_err(|e| e.to_string())?;
                 println!("outbox empty: every notification delivered or rejected");
             }
         }
@@ -162,7 +161,7 @@ fn clean(text: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(80)
         .collect();
-    miic::log::mask_line(&one_line)
+    miic::mask_line(&one_line)
 }
 
 /// Left-aligned columns; CJK characters count as two columns, as terminals show them.

@@ -6,9 +6,8 @@
 //! Exit status: 0 conformant, 1 not conformant, 2 could not check.
 
 use chrono::{Duration, Local};
-use miic::log::mask_name;
-use miic::report::validate::{parse_datetime, MAX_INPUT_BYTES, RULES};
-use miic::report::{aliases, lookup};
+use miic::mask_name;
+use miic::report::{aliases, parse_datetime, MAX_INPUT_BYTES, RULES};
 use miic_cli::abi;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -588,7 +587,7 @@ fn print_tables(queries: &[Query], conformant: bool, n_worst: usize) {
             "aliases (names of the 4.1.2.4 sample, or misspellings, mapped to the 4.1 table):"
         );
         for ((alias, field), records) in &aliases {
-            let meaning = lookup::field(field).map(|f| f.meaning).unwrap_or("");
+            let meaning = miic::report::field(field).map(|f| f.meaning).unwrap_or("");
             println!("  {alias:<22} -> {field:<20} {meaning} ({records} records)");
         }
     }

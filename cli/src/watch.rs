@@ -436,7 +436,7 @@ pub fn run(args: &WatchArgs) -> Result<(), String> {
     let write_status = |m: &mut Machine, state: &str, last_change: SystemTime| {
         if let Some(path) = &args.status_file {
             let status = status_json(m, state, last_change);
-            if let Err(e) = miic::fs::write_atomically(path, format!("{status:#}\n").as_bytes()) {
+            if let Err(e) = miic::write_atomically(path, format!("{status:#}\n").as_bytes()) {
                 log(&format!("cannot write {}: {e}", path.display()));
             }
         }

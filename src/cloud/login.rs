@@ -106,6 +106,16 @@ pub fn logout(ctx: &Context, session: &Session, plugins: &Plugins) -> Result<()>
     result
 }
 
+/// Log out a doctor given by their fields rather than the session: what a fresh process does
+/// (a command-line tool, a script) for a doctor logged in elsewhere. Exactly the type=2 request
+/// goes out, the way the config says; the plugin sees a logout and nothing else.
+pub fn logout_doctor(ctx: &Context, plugins: &Plugins, params: &Params) -> Result<()> {
+    let doctor = doctor_from_params(ctx, params)?;
+    send(ctx, plugins, &doctor, 2)?;
+    log::info!("logout of hisUserId={}", doctor.his_user_id);
+    Ok(())
+}
+
 fn send(ctx: &Context, plugins: &Plugins, doctor: &Doctor, login_type: u8) -> Result<()> {
     let query = query(doctor, login_type, &ctx.config.hospital_id);
     match ctx.config.plugin.login_via {

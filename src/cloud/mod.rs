@@ -1,11 +1,11 @@
 //! The front-end machine's HTTP calls, one file per spec interface.
 
-pub mod delete;
-pub mod dict;
-pub mod encode;
-pub mod login;
-pub mod qr;
-pub mod reminder;
+pub(crate) mod delete;
+pub(crate) mod dict;
+pub(crate) mod encode;
+pub(crate) mod login;
+pub(crate) mod qr;
+pub(crate) mod reminder;
 
 /// `yyyy-MM-dd HH:mm:ss` in local time, the spec's DateTime format.
 pub fn now_local() -> String {

@@ -186,18 +186,6 @@ impl Default for ReminderWorker {
 #[derive(Default)]
 struct Queue {
     waiting: Option<Reminder>,
-    sent: u64,
-    failed: u64,
-    superseded: u64,
-}
-
-/// Counters of a client's reminder worker.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReminderStats {
-    pub sent: u64,
-    pub failed: u64,
-    pub superseded: u64,
-    pub waiting: u64,
 }
 
 impl ReminderWorker {
@@ -205,21 +193,11 @@ impl ReminderWorker {
     pub fn submit(&self, ctx: &Arc<Context>, reminder: Reminder) -> Result<()> {
         self.worker.update(|queue| {
             if let Some(old) = queue.waiting.replace(reminder) {
-                queue.superseded += 1;
                 log::info!("reminder superseded before sending: {}", old.label);
             }
         })?;
         let ctx = Arc::downgrade(ctx);
         self.worker.start(move |inbox| run(&inbox, &ctx))
-    }
-
-    pub fn stats(&self) -> ReminderStats {
-        self.worker.read(|q| ReminderStats {
-            sent: q.sent,
-            failed: q.failed,
-            superseded: q.superseded,
-            waiting: u64::from(q.waiting.is_some()),
-        })
     }
 
     /// Tell the worker to stop: the waiting reminder is dropped (logged); the one in flight is
@@ -244,12 +222,8 @@ fn run(inbox: &Inbox<Queue>, ctx: &Weak<Context>) {
         };
         let result = reminder.send(&ctx);
         drop(ctx);
-        inbox.update(|queue| match result {
-            Ok(()) => queue.sent += 1,
-            Err(e) => {
-                queue.failed += 1;
-                log::warn!("reminder failed ({}): {}", reminder.label, e);
-            }
-        });
+        if let Err(e) = result {
+            log::warn!("reminder failed ({}): {}", reminder.label, e);
+        }
     }
 }

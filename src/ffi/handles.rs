@@ -51,10 +51,4 @@ impl<T> Registry<T> {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.as_mut().and_then(|m| m.remove(&token))
     }
-
-    /// How many handles are live (leak checks in tests).
-    pub fn live_count(&self) -> usize {
-        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.as_ref().map_or(0, HashMap::len)
-    }
 }

@@ -2,7 +2,7 @@
 
 use super::boundary::{c_bytes, give_string, guard_status, out_string_slot, MiicStatus};
 use crate::error::{Error, Status};
-use crate::report::validate::{validate_json, MAX_INPUT_BYTES};
+use crate::report::{validate_json, MAX_INPUT_BYTES};
 use crate::text::TextEncoding;
 use std::ffi::c_char;
 

@@ -57,7 +57,7 @@ pub fn attempt(ctx: &Context, body: &str, limit: Duration) -> Outcome {
 pub enum Delivery {
     Delivered,
     Rejected(String),
-    Retry { error: Error, delay: Duration },
+    Retry { error: Error },
 }
 
 pub fn deliver(ctx: &Context, store: &Store, item: &Item, limit: Duration) -> Result<Delivery> {
@@ -84,7 +84,7 @@ pub fn deliver(ctx: &Context, store: &Store, item: &Item, limit: Duration) -> Re
                 item.label(),
                 error
             );
-            Ok(Delivery::Retry { error, delay })
+            Ok(Delivery::Retry { error })
         }
     }
 }

@@ -12,8 +12,7 @@ mod parse;
 mod record;
 mod types;
 
-pub use cross::{resident_id_checksum_ok, RESIDENT_ID_TYPES};
+pub use cross::resident_id_checksum_ok;
 pub use envelope::{validate_json, validate_value};
 pub use parse::{parse_date, parse_datetime};
-pub use record::shown;
 pub use types::{AliasUse, Problem, Report, Severity, MAX_INPUT_BYTES, MAX_LISTED_PROBLEMS, RULES};
