@@ -4,7 +4,7 @@
 use chrono::TimeZone as _;
 use miic::outbox::{self, default_path, Store};
 use miic::Config;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -59,66 +59,8 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
     }
     let store = Store::open(&path).map_err(|e| e.to_string())?;
     match &args.command {
-        OutboxCommand::List => {
-            let rows = store.list_pending().map_err(|e| e.to_string())?;
-            println!("{} pending in {}", rows.len(), path.display());
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id.to_string(),
-                        r.accession_no.clone(),
-                        miic::mask_name(&r.patient_name),
-                        r.attempts.to_string(),
-                        if r.in_flight {
-                            "sending now".into()
-                        } else {
-                            local_time(r.next_try_at)
-                        },
-                        r.last_error.as_deref().map(clean).unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            print_table(
-                &[
-                    "ID",
-                    "ACCESSION",
-                    "PATIENT",
-                    "ATTEMPTS",
-                    "NEXT TRY",
-                    "LAST ERROR",
-                ],
-                &table,
-            );
-        }
-        OutboxCommand::Dead => {
-            let rows = store.list_dead().map_err(|e| e.to_string())?;
-            println!("{} rejected in {}", rows.len(), path.display());
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id.to_string(),
-                        r.accession_no.clone(),
-                        miic::mask_name(&r.patient_name),
-                        r.attempts.to_string(),
-                        local_time(r.failed_at),
-                        clean(&r.reason),
-                    ]
-                })
-                .collect();
-            print_table(
-                &[
-                    "ID",
-                    "ACCESSION",
-                    "PATIENT",
-                    "ATTEMPTS",
-                    "REJECTED AT",
-                    "REASON",
-                ],
-                &table,
-            );
-        }
+        OutboxCommand::List => list(&store, &path)?,
+        OutboxCommand::Dead => dead(&store, &path)?,
         OutboxCommand::Retry { dead, timeout_ms } => {
             if let Some(ids) = dead {
                 let ids = (!ids.is_empty()).then_some(ids.as_slice());
@@ -143,6 +85,72 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
             println!("{n} rejected notification(s) removed");
         }
     }
+    Ok(())
+}
+
+/// `outbox list`: what waits, masked.
+fn list(store: &Store, path: &Path) -> Result<(), String> {
+    let rows = store.list_pending().map_err(|e| e.to_string())?;
+    println!("{} pending in {}", rows.len(), path.display());
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.accession_no.clone(),
+                miic::mask_name(&r.patient_name),
+                r.attempts.to_string(),
+                if r.in_flight {
+                    "sending now".into()
+                } else {
+                    local_time(r.next_try_at)
+                },
+                r.last_error.as_deref().map(clean).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "ACCESSION",
+            "PATIENT",
+            "ATTEMPTS",
+            "NEXT TRY",
+            "LAST ERROR",
+        ],
+        &table,
+    );
+    Ok(())
+}
+
+/// `outbox dead`: what the cloud rejected, with its reason.
+fn dead(store: &Store, path: &Path) -> Result<(), String> {
+    let rows = store.list_dead().map_err(|e| e.to_string())?;
+    println!("{} rejected in {}", rows.len(), path.display());
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.accession_no.clone(),
+                miic::mask_name(&r.patient_name),
+                r.attempts.to_string(),
+                local_time(r.failed_at),
+                clean(&r.reason),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "ACCESSION",
+            "PATIENT",
+            "ATTEMPTS",
+            "REJECTED AT",
+            "REASON",
+        ],
+        &table,
+    );
     Ok(())
 }
 
