@@ -8,6 +8,9 @@
 //! Modules are private; what hosts use is re-exported here. Rust hosts (miic-cli, the tests)
 //! use this API or the C ABI in [`ffi`], like any other host.
 
+// Pointers, C strings and exports are `ffi`'s alone; the compiler refuses `unsafe` elsewhere.
+#![deny(unsafe_code)]
+
 mod client;
 mod cloud;
 mod config;
@@ -15,6 +18,7 @@ mod context;
 mod dicom;
 mod error;
 /// The C ABI: every export of include/miic.h, callable from Rust hosts as well.
+#[allow(unsafe_code)]
 pub mod ffi;
 mod fs;
 /// Internal parsers the fuzz targets (fuzz/) drive directly; not a supported API.
