@@ -1,5 +1,10 @@
-//! Generates include/miic.h with cbindgen (version pinned in Cargo.toml).
-//! The header is committed; the `header_is_current` test fails when the committed copy is stale.
+//! Generates the C header with cbindgen (version pinned in Cargo.toml) into `$OUT_DIR/miic.h`,
+//! and the `Status` enum from the status list in src/error.rs into `$OUT_DIR/status.rs`.
+//!
+//! The source tree is never written: include/miic.h is committed, `header_is_current`
+//! (tests/header.rs) fails when it differs from the generated one, and scripts/gen-header.sh
+//! copies the generated header over it on purpose. When cbindgen fails, `$OUT_DIR/miic.h.error`
+//! says why and that test fails with it.
 
 use std::path::PathBuf;
 
@@ -12,38 +17,46 @@ fn main() {
         &crate_dir.join("src").join("error.rs"),
         &out_dir.join("status.rs"),
     );
+    let header = out_dir.join("miic.h");
+    let failure = out_dir.join("miic.h.error");
+    match generate_header(&crate_dir) {
+        Ok(text) => {
+            let _ = std::fs::remove_file(&failure);
+            // Rewrite only on change, so the header's mtime stays quiet.
+            if std::fs::read_to_string(&header).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(&header, &text).expect("write OUT_DIR/miic.h");
+            }
+        }
+        Err(e) => {
+            // A syntax error in src/ is reported by rustc itself; the header test reports this.
+            println!("cargo:warning=cbindgen could not generate the header: {e}");
+            let _ = std::fs::remove_file(&header);
+            std::fs::write(&failure, e).expect("write OUT_DIR/miic.h.error");
+        }
+    }
+}
+
+fn generate_header(crate_dir: &std::path::Path) -> Result<String, String> {
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
     let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap();
     let patch = std::env::var("CARGO_PKG_VERSION_PATCH").unwrap();
-    let mut config =
-        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .map_err(|e| format!("cbindgen.toml: {e}"))?;
     config.after_includes = Some(format!(
         "\n#define MIIC_VERSION_MAJOR {major}\n#define MIIC_VERSION_MINOR {minor}\n#define MIIC_VERSION_PATCH {patch}\n\
          #define MIIC_VERSION_STRING \"{major}.{minor}.{patch}\"\n\
          /* MAJOR * 10000 + MINOR * 100 + PATCH */\n\
          #define MIIC_VERSION_NUMBER (MIIC_VERSION_MAJOR * 10000 + MIIC_VERSION_MINOR * 100 + MIIC_VERSION_PATCH)\n"
     ));
-    let bindings = match cbindgen::Builder::new()
-        .with_crate(&crate_dir)
+    let bindings = cbindgen::Builder::new()
+        .with_crate(crate_dir)
         .with_config(config)
         .generate()
-    {
-        Ok(b) => b,
-        Err(e) => {
-            // A syntax error in src/ is reported by rustc itself; don't mask it here.
-            println!("cargo:warning=cbindgen could not generate the header: {e}");
-            return;
-        }
-    };
+        .map_err(|e| e.to_string())?;
     let mut text = Vec::new();
     bindings.write(&mut text);
-    let text = parenthesize_negative_defines(&String::from_utf8(text).expect("header is UTF-8"));
-    let out = crate_dir.join("include").join("miic.h");
-    let _ = std::fs::create_dir_all(out.parent().unwrap());
-    // Rewrite only on change, so the header's mtime (and dependants' rebuilds) stay quiet.
-    if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
-        std::fs::write(&out, &text).expect("write include/miic.h");
-    }
+    let text = String::from_utf8(text).map_err(|_| "the header is not UTF-8".to_string())?;
+    Ok(parenthesize_negative_defines(&text))
 }
 
 /// `#define MIIC_E_ARGUMENT -1` → `#define MIIC_E_ARGUMENT (-1)`, so `x-MIIC_E_ARGUMENT` stays sane.
