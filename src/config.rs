@@ -1,5 +1,7 @@
 //! Client configuration: a TOML file, a JSON file, or inline JSON text, with the same keys.
 //! Everything is validated at `miic_open`, so a hospital's typo fails at start-up, naming the key.
+//!
+//! Uses: error, sm2, text.
 
 use crate::error::{Error, Result};
 use crate::sm2::{CipherEncoding, CipherMode, Sm2Key};

@@ -1,5 +1,10 @@
-//! One error model for the whole library: a typed [`Error`] carrying a [`Status`] and a message.
-//! The C surface turns it into a negative status plus the thread-local `miic_last_error` text.
+//! One error model for the whole library: the list of statuses (the one place a code, its C name
+//! and its meaning are written), a typed [`Error`] carrying a [`Status`] and a message, and the
+//! one place that says which status a library's error means. The C surface turns an error into
+//! a negative status plus the thread-local `miic_last_error` text.
+//!
+//! Uses: nothing in the crate: it is the bottom layer. It knows the error types of ureq,
+//! dicom-ul, rusqlite and std::io, to classify them.
 
 use std::fmt;
 use std::io;

@@ -1,5 +1,7 @@
 //! The one HTTP client of a miic client: a keep-alive ureq agent, a whole-call deadline,
 //! a cap on reply size, and the cloud's `{code, message, data}` envelope.
+//!
+//! Uses: error.
 
 use crate::error::{http_status, Error, Result, Status};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,6 +4,8 @@
 //!
 //! The caption is drawn from a subset of Noto Sans CJK SC embedded in the library
 //! (`assets/fonts/`, SIL OFL 1.1), so no font is needed on the workstation and any size works.
+//!
+//! Uses: cloud::qr, config, context, error, fs, params, text.
 
 use crate::cloud::qr;
 use crate::config::QrSource;

@@ -2,10 +2,9 @@
 //! The notification is committed to the outbox first, then the call tries to deliver it within
 //! its own `timeout_ms`; what does not go through is left to the retry worker.
 //!
-//! Uses: context, session, outbox::{store, delivery, worker}, cloud (date-times), params, log,
+//! Uses: context, session, outbox::{store, delivery, worker}, params, log,
 //! error.
 
-use crate::cloud::{is_datetime, now_local};
 use crate::context::Context;
 use crate::error::{Error, Result, Status};
 use crate::log::mask_name;
@@ -204,4 +203,14 @@ fn rejected(accession: &str, reason: &str) -> Error {
         "delete notification for accessionNo={accession} rejected: {reason} (not retried; listed \
          in the outbox's dead list)"
     ))
+}
+
+/// `yyyy-MM-dd HH:mm:ss` in local time, the spec's DateTime format.
+fn now_local() -> String {
+    chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// True when `text` is a real calendar `yyyy-MM-dd HH:mm:ss`.
+fn is_datetime(text: &str) -> bool {
+    text.len() == 19 && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").is_ok()
 }

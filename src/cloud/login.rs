@@ -1,7 +1,8 @@
 //! 4.4.3.1 登录接口: the doctor logs in to (type 1) or out of (type 2) the remote-viewing plugin,
 //! by HTTP GET (method 3), by launching the plugin exe (method 1), or as a `WYHT://` URL (method 2).
 //!
-//! Uses: context, session, cloud::{dict, encode}, http (reply envelope), params, log, error.
+//! Uses: context, session, cloud::{dict, encode}, config, http (reply envelope), params, log,
+//! error.
 
 use crate::cloud::{dict, encode};
 use crate::config::LoginVia;

@@ -1,6 +1,8 @@
 //! The DIMSE messages miic needs (C-ECHO, C-FIND, C-GET, C-MOVE, C-STORE), on `dicom-ul`
 //! associations. dicom-rs stops at the upper layer, so this module encodes command sets
 //! (implicit VR little endian, PS3.7 §9.3/§E) and moves P-DATA fragments in and out.
+//!
+//! Uses: error.
 
 use crate::error::{association_status, io_cause, Error, Result, Status};
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};

@@ -3,6 +3,8 @@
 //! Bounded parallelism over keep-alive connections; each body must be DICOM Part 10; files land
 //! whole (temp file, then rename); files already complete are kept (resume); no path leaves
 //! `dest_dir`.
+//!
+//! Uses: config, dicom::manifest, dicom::progress, dicom::store, error, fs.
 
 use super::manifest::{inspect_part10, FileEntry, Manifest};
 use super::progress::Progress;

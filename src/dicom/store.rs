@@ -1,6 +1,8 @@
 //! Receiving C-STORE sub-operations (of a C-GET, or on the C-MOVE storage SCP) into `dest_dir`:
 //! each object is streamed to a temporary file, checked as Part 10, then renamed to
 //! `<SOP Instance UID>.dcm`. A transfer cut short leaves no file under a final name.
+//!
+//! Uses: dicom::dimse, dicom::manifest, dicom::progress, error, fs.
 
 use super::dimse::{Command, CommandBuilder, Conn, Link, C_STORE_RSP};
 use super::manifest::{inspect_part10, FileEntry, Manifest};

@@ -1,4 +1,6 @@
 //! The one panic boundary and the thread-local last error (the libgit2/sqlite3 model).
+//!
+//! Uses: error, text.
 
 use crate::error::{Error, Result, Status};
 use crate::text::TextEncoding;

@@ -1,4 +1,6 @@
 //! The front-end machine's calls (spec 4.3, 4.4, 4.5) across the C ABI.
+//!
+//! Uses: error, ffi::boundary, ffi::client, ffi::params.
 
 use super::boundary::{give_string, guard_status, out_string_slot, MiicStatus};
 use super::client::{client_ref, miic_client};

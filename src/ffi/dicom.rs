@@ -1,5 +1,7 @@
 //! Images from the PACS (spec 4.2) across the C ABI: C-ECHO, C-FIND, retrieval, HTTP `dcmPath`
 //! download, and progress reporting.
+//!
+//! Uses: dicom::{http_fetch, progress, scu}, ffi::{boundary, client}, text, error.
 
 use super::boundary::{c_text, give_string, guard_status, out_string_slot, MiicStatus};
 use super::client::{client_ref, miic_client};

@@ -1,6 +1,8 @@
 //! Opaque handles. A handle is a token, never dereferenced: each call looks it up in a registry,
 //! so a closed, freed or foreign handle is reported as `MIIC_E_ARGUMENT` instead of crashing the
 //! host, and a call in flight keeps its object alive while another thread closes it.
+//!
+//! Uses: error.
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;

@@ -1,4 +1,6 @@
 //! The delete notifications' outbox across the C ABI.
+//!
+//! Uses: error, ffi::boundary, ffi::client.
 
 use super::boundary::{guard_status, MiicStatus};
 use super::client::{client_ref, miic_client};

@@ -1,4 +1,6 @@
 //! 4.3 QR code as a printable PNG with the caption 扫描查看数字影像, across the C ABI.
+//!
+//! Uses: error, ffi::boundary, ffi::client, ffi::params, params, qr_image, text.
 
 use super::boundary::{c_bytes, c_text, guard_status, MiicStatus};
 use super::client::{client_ref, miic_client};

@@ -1,4 +1,6 @@
 //! Report data validation (spec 4.1) across the C ABI.
+//!
+//! Uses: error, ffi::boundary, report, text.
 
 use super::boundary::{c_bytes, give_string, guard_status, out_string_slot, MiicStatus};
 use crate::error::{Error, Status};

@@ -1,4 +1,6 @@
 //! Versions, status names, and freeing returned strings.
+//!
+//! Uses: error, ffi::boundary.
 
 use super::boundary::guard;
 use crate::error::Status;

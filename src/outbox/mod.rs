@@ -2,6 +2,8 @@
 //! delivery rules (`delivery`) and a client's retry worker (`worker`).
 //!
 //! Public for operators' tools: the file (list, retry, requeue, purge) and a one-off flush.
+//!
+//! Uses: outbox::{store, delivery}, context, config, error.
 
 pub(crate) mod delivery;
 pub(crate) mod store;

@@ -6,6 +6,8 @@
 //! the file: an item is sent only under a lease taken in a `BEGIN IMMEDIATE` transaction, and per
 //! accession number only the oldest item may be sent, so notifications go out in creation order.
 //! A process killed mid-send leaves a lease that simply expires.
+//!
+//! Uses: error, log.
 
 use crate::error::{sqlite_status, Error, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};

@@ -4,6 +4,8 @@
 //! `tables` is generated from the spec text by `scripts/gen_report_tables.py`; `schema` gives
 //! its shapes and `lookup` searches it; `validate` checks records; `sample` builds records for
 //! tests and the simulator; `aliases` maps the sample reply's other names to the table's.
+//!
+//! Uses: its submodules only.
 
 /// The sample reply's other field names and the misspellings the validator accepts.
 pub mod aliases;
