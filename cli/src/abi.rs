@@ -7,7 +7,7 @@ use miic::ffi::{
     miic_logout, miic_open, miic_params, miic_params_free, miic_params_from_json, miic_params_new,
     miic_params_set, miic_patient_reminder, miic_patient_reminder_async, miic_plugin_url,
     miic_qr_image, miic_qr_render, miic_qr_url, miic_report_validate, miic_set_progress_callback,
-    miic_sm2_encrypt, miic_status_name, miic_string_free,
+    miic_sm2_encrypt, miic_status_name, miic_string_free, MIIC_E_ARGUMENT,
 };
 use miic::TextEncoding;
 use std::ffi::{c_char, c_void, CStr, CString};
@@ -25,8 +25,8 @@ impl Failure {
     /// A failure found before calling the library (e.g. a NUL byte in an argument).
     pub fn argument(message: impl Into<String>) -> Failure {
         Failure {
-            status: -1,
-            name: status_name(-1),
+            status: MIIC_E_ARGUMENT,
+            name: status_name(MIIC_E_ARGUMENT),
             message: message.into(),
         }
     }

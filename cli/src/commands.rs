@@ -58,7 +58,7 @@ pub fn logout(args: &CallArgs) -> Outcome<()> {
         .and_then(|doctor| client.logout_doctor(&doctor));
     client.close();
     result.map_err(lib_failure)?;
-    done("logout", 0);
+    done("logout", miic::ffi::MIIC_OK);
     Ok(())
 }
 

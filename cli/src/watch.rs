@@ -3,6 +3,7 @@
 //! confirm recovery, back off, give up with an alert. The decisions live in [`Machine`], a pure
 //! struct fed with echo results and times; [`run`] drives it with real time, processes and files.
 
+use miic::ffi::{MIIC_E_ARGUMENT, MIIC_E_CONFIG};
 use miic_cli::abi::{Client, Failure};
 use serde_json::json;
 use std::collections::VecDeque;
@@ -412,7 +413,7 @@ fn status_json(m: &mut Machine, state: &str, last_change: SystemTime) -> serde_j
 /// MIIC_E_ARGUMENT, MIIC_E_ENCODING, MIIC_E_CONFIG: faults of this side that no restart of the
 /// PACS can cure (e.g. no `dicom.port`); everything else (refused, timeout, rejected) is the PACS.
 fn is_local_fault(f: &Failure) -> bool {
-    matches!(f.status, -3..=-1)
+    matches!(f.status, MIIC_E_CONFIG..=MIIC_E_ARGUMENT)
 }
 
 fn describe(f: &Failure) -> String {
