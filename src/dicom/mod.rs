@@ -1,10 +1,12 @@
 //! Images (spec 4.2): fetching a study from the hospital PACS over DICOM (C-ECHO, C-FIND,
 //! C-GET, C-MOVE on `dicom-ul`) or over HTTP from the paths in `dcmPath`, into a folder, with a
 //! manifest of what landed.
+//!
+//! Uses: its submodules only.
 
-pub mod dimse;
-pub mod http_fetch;
-pub mod manifest;
-pub mod progress;
-pub mod scu;
-pub mod store;
+pub(crate) mod dimse;
+pub(crate) mod http_fetch;
+pub(crate) mod manifest;
+pub(crate) mod progress;
+pub(crate) mod scu;
+pub(crate) mod store;

@@ -1,5 +1,7 @@
 //! miic as a DICOM SCU of the hospital PACS (spec 4.2): C-ECHO (the health check), C-FIND at
 //! study level (confirm a study, count it), and retrieval by C-GET or C-MOVE into `dest_dir`.
+//!
+//! Uses: config, dicom::dimse, dicom::manifest, dicom::progress, dicom::store, error.
 
 use super::dimse::{
     self, ul_error, CommandBuilder, Conn, Incoming, C_ECHO_RQ, C_ECHO_RSP, C_FIND_RQ, C_FIND_RSP,

@@ -1,5 +1,7 @@
 //! Images from the PACS (spec 4.2) across the C ABI: C-ECHO, C-FIND, retrieval, HTTP `dcmPath`
 //! download, and progress reporting.
+//!
+//! Uses: dicom::{http_fetch, progress, scu}, ffi::{boundary, client}, text, error.
 
 use super::boundary::{c_text, give_string, guard_status, out_string_slot, MiicStatus};
 use super::client::{client_ref, miic_client};
@@ -30,7 +32,7 @@ fn give_manifest(
 pub extern "C" fn miic_dicom_echo(c: *mut miic_client) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
-        let peer = scu::Peer::from_config(&client.config)?;
+        let peer = scu::Peer::from_config(client.config())?;
         scu::echo(&peer)?;
         Ok(Status::Ok)
     })
@@ -54,7 +56,7 @@ pub unsafe extern "C" fn miic_dicom_find(
         let client = client_ref(c)?;
         let slot = unsafe { out_string_slot(matches_out, "matches_out") }?;
         let study_uid = unsafe { c_text(study_uid, "study_uid", client.encoding()) }?;
-        let peer = scu::Peer::from_config(&client.config)?;
+        let peer = scu::Peer::from_config(client.config())?;
         let matches = scu::find_study(&peer, study_uid.trim())?;
         let json = serde_json::to_string_pretty(&matches).unwrap_or_else(|_| "[]".into());
         give_string(slot, &json, client.encoding())?;
@@ -97,7 +99,7 @@ pub unsafe extern "C" fn miic_dicom_retrieve(
         let study_uid = unsafe { c_text(study_uid, "study_uid", client.encoding()) }?;
         let dest_dir = unsafe { c_text(dest_dir, "dest_dir", client.encoding()) }?;
         let fetched =
-            scu::retrieve_with_config(&client.config, client.id, study_uid.trim(), &dest_dir)?;
+            scu::retrieve_with_config(client.config(), client.id(), study_uid.trim(), &dest_dir)?;
         give_manifest(slot, fetched, client.encoding())
     })
 }
@@ -129,8 +131,8 @@ pub unsafe extern "C" fn miic_dicom_fetch_http(
         let dcm_path = unsafe { c_text(dcm_path, "dcm_path", client.encoding()) }?;
         let dest_dir = unsafe { c_text(dest_dir, "dest_dir", client.encoding()) }?;
         let dest = scu::dest_path(&dest_dir)?;
-        let progress = progress::Progress::for_client(client.id);
-        let fetched = http_fetch::fetch(&client.config, &dcm_path, &dest, &progress)?;
+        let progress = progress::Progress::for_client(client.id());
+        let fetched = http_fetch::fetch(client.config(), &dcm_path, &dest, &progress)?;
         give_manifest(slot, fetched, client.encoding())
     })
 }
@@ -167,7 +169,7 @@ pub extern "C" fn miic_set_progress_callback(
                 };
             }) as progress::ProgressFn
         });
-        progress::set(client.id, f);
+        progress::set(client.id(), f);
         Ok(Status::Ok)
     })
 }
