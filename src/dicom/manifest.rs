@@ -140,6 +140,9 @@ pub struct PacsRequest {
     /// The PACS ended this request with a failure status (not "sub-operations failed").
     #[serde(skip)]
     pub aborted: bool,
+    /// The final status as a number.
+    #[serde(skip)]
+    pub code: u16,
 }
 
 #[derive(Debug, Clone, Serialize)]

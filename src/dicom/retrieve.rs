@@ -33,6 +33,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Single-object requests failed in a row after which a salvage gives a series up.
+const SALVAGE_GIVE_UP: usize = 8;
+
 /// Storage contexts per C-GET association: all but the one of the C-GET itself.
 const STORAGE_BUDGET: usize = MAX_CONTEXTS - 1;
 
@@ -575,6 +578,7 @@ fn final_response(
 ) -> Result<()> {
     let [_, completed, failed, warning] = command.sub_operations();
     record.status = dimse::status_text(command.status());
+    record.code = command.status();
     record.completed = completed;
     record.failed = failed;
     record.warning = warning;
@@ -639,7 +643,12 @@ type Ask<'s> = dyn FnMut(&mut Session, &[Scope]) -> Result<Result<()>> + 's;
 /// PACS cannot send are missing (each named with the status the PACS gave for it alone).
 /// Returns whether it ran.
 fn salvage(session: &mut Session, ask: &mut Ask) -> Result<bool> {
-    if !session.requests.iter().any(|r| r.aborted) || !session.ensure_instances() {
+    // Only a PACS that could send objects and stopped at one ("unable to process", "out of
+    // resources"); one refusing the request itself (move destination unknown, not
+    // authorized…) would refuse every smaller request too.
+    let object_trouble =
+        |r: &PacsRequest| r.aborted && matches!(r.code, 0xA700..=0xA7FF | 0xC000..=0xCFFF);
+    if !session.requests.iter().any(object_trouble) || !session.ensure_instances() {
         return Ok(false);
     }
     let missing = session.unaccounted();
@@ -660,13 +669,22 @@ fn salvage(session: &mut Session, ask: &mut Ask) -> Result<bool> {
         if single {
             mark_alone(session, &uids[0]);
         }
+        // Object by object; a run of failures means the PACS cannot send this series at all:
+        // the rest stay listed as not sent.
+        let mut failures_in_a_row = 0;
         for uid in still {
+            if failures_in_a_row == SALVAGE_GIVE_UP {
+                break;
+            }
             let one = Scope::Instances {
                 series: series.clone(),
                 uids: vec![uid.clone()],
             };
             if ask(session, &[one])?.is_err() {
                 mark_alone(session, &uid);
+                failures_in_a_row += 1;
+            } else {
+                failures_in_a_row = 0;
             }
         }
     }
