@@ -107,6 +107,7 @@ fn assert_as_dcmtk_fetched(
             object.sop_instance_uid,
             object.kind
         );
+        println!("{what}\t{}\t{ts}", object.kind);
         out.push((object.kind.clone(), ts));
     }
     out
@@ -133,7 +134,8 @@ fn realistic_study_from_orthanc_arrives_whole_in_its_original_syntaxes_by_get_an
         assert_eq!(status, MIIC_OK, "{method}: {} {manifest:#}", last_error());
         println!("orthanc {method}: {} ms", manifest["elapsed_ms"]);
         assert_whole(study, dest.path(), &manifest);
-        let syntaxes = assert_as_dcmtk_fetched(study, dest.path(), &reference, method);
+        let syntaxes =
+            assert_as_dcmtk_fetched(study, dest.path(), &reference, &format!("orthanc {method}"));
         for (object, (kind, ts)) in study.objects.iter().zip(&syntaxes) {
             assert_eq!(
                 *ts, object.transfer_syntax,
@@ -167,7 +169,17 @@ fn realistic_study_from_dcmqrscp_arrives_whole_by_get_and_move() {
         );
         assert_eq!(status, MIIC_OK, "{method}: {} {manifest:#}", last_error());
         assert_whole(study, dest.path(), &manifest);
-        let syntaxes = assert_as_dcmtk_fetched(study, dest.path(), &reference, method);
+        let syntaxes = assert_as_dcmtk_fetched(
+            study,
+            dest.path(),
+            &reference,
+            &format!("dcmqrscp {method}"),
+        );
+        println!(
+            "dcmqrscp {method}: {} ms, {} requests",
+            manifest["elapsed_ms"],
+            manifest["pacs"]["requests"].as_array().unwrap().len()
+        );
         // dcmqrscp converts between uncompressed syntaxes itself and sends compressed objects
         // as stored.
         for (object, (kind, ts)) in study.objects.iter().zip(&syntaxes) {
