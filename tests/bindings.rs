@@ -7,12 +7,15 @@
 //! workspace first) and the compilers scripts/deps/apt.txt installs. Missing tools fail the test.
 
 mod common;
+mod support;
 
 use common::{cdylib, closed_port, repo_root as root, target_dir as build_dir, Sim};
 use serde_json::Value;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::pacs::{free_port, read_pixels, Pacs};
 
 const HOSPITAL_ID: &str = "H4403001";
 const DOCTOR_ID: &str = "11010519491231002X";
@@ -63,17 +66,31 @@ fn sim_config(sim: &Sim, dir: &Path, name: &str, gbk: bool) -> PathBuf {
     write_config(dir, name, &sim.url, &sim.public_key, gbk)
 }
 
-fn write_config(dir: &Path, name: &str, base_url: &str, public_key: &str, gbk: bool) -> PathBuf {
+/// A TOML config; its outbox lives beside it (`<name>.outbox`), and `sections` are appended.
+fn write_config_with(
+    dir: &Path,
+    name: &str,
+    base_url: &str,
+    public_key: &str,
+    gbk: bool,
+    sections: &str,
+) -> PathBuf {
     let path = dir.join(name);
+    let outbox = dir.join(format!("{name}.outbox"));
     let encoding = if gbk { "text_encoding = \"gbk\"\n" } else { "" };
     std::fs::write(
         &path,
         format!(
-            "base_url = \"{base_url}\"\nhospital_id = \"{HOSPITAL_ID}\"\ntimeout_ms = 5000\n{encoding}\n[sm2]\npublic_key = \"{public_key}\"\n"
+            "base_url = \"{base_url}\"\nhospital_id = \"{HOSPITAL_ID}\"\ntimeout_ms = 5000\n{encoding}\n[sm2]\npublic_key = \"{public_key}\"\n\n[outbox]\npath = \"{}\"\n{sections}",
+            outbox.display()
         ),
     )
     .unwrap();
     path
+}
+
+fn write_config(dir: &Path, name: &str, base_url: &str, public_key: &str, gbk: bool) -> PathBuf {
+    write_config_with(dir, name, base_url, public_key, gbk, "")
 }
 
 /// A config whose front-end machine is down: a loopback port nobody listens on.
@@ -156,12 +173,17 @@ fn assert_doctor_workflow(reqs: &[Value]) {
             "/hrball/",
             "/iuWorkStation/swipingIdCardNo",
             "/getway/reportAndFilm/api/qrurl",
+            "/getway/reportAndFilm/api/qrurl",
             "/standardInterface/standardHttp/deleteDicom",
             "/hrball/"
         ],
         "requests: {reqs:?}"
     );
-    let (login, reminder, qr, delete, logout) = (&reqs[0], &reqs[1], &reqs[2], &reqs[3], &reqs[4]);
+    let (login, reminder, qr, delete, logout) = (&reqs[0], &reqs[1], &reqs[2], &reqs[4], &reqs[5]);
+    assert_eq!(
+        reqs[3]["params"], qr["params"],
+        "the QR picture is of the same exam"
+    );
     assert_eq!(field(login, "params", "type"), "1");
     assert_eq!(field(login, "params", "doctorName"), "张医生");
     assert_eq!(field(login, "params", "department"), "放射科");
@@ -183,14 +205,20 @@ fn assert_doctor_workflow(reqs: &[Value]) {
     assert_eq!(field(logout, "params", "type"), "2");
 }
 
-/// The example's own output: every step reported, the QR URL printed as the cloud gave it.
-fn assert_example_output(out: &Output) {
+/// The example's own output: every step reported, the QR URL printed as the cloud gave it, the
+/// outbox empty after a delivered delete, the report record's broken exam date named. The QR PNG
+/// in `out_dir` encodes that URL.
+fn assert_example_output(out: &Output, out_dir: &Path) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     for step in [
         "login ok",
         "reminder ok",
         "qr url http",
+        "qr png ",
         "delete MIIC_OK",
+        "outbox pending 0, rejected 0",
+        "report conformant ",
+        "error examDate: ",
         "logout ok",
     ] {
         assert!(
@@ -199,6 +227,10 @@ fn assert_example_output(out: &Output) {
             show(out)
         );
     }
+    assert_eq!(
+        decode_qr(&out_dir.join("qr-ACC20240001.png")),
+        printed(out, "qr url")
+    );
 }
 
 /// Cloud down: the example catches the language's exception and prints its status fields.
@@ -231,7 +263,11 @@ fn lib_dir() -> PathBuf {
 
 /// Compile the C++ example with warnings as errors, linked to the libmiic.so in `lib_dir`.
 fn build_cpp(dir: &Path, lib_dir: &Path) -> PathBuf {
-    let exe = dir.join("example");
+    build_cpp_program(dir, &root().join("examples/cpp/example.cpp"), lib_dir)
+}
+
+fn build_cpp_program(dir: &Path, source: &Path, lib_dir: &Path) -> PathBuf {
+    let exe = dir.join(source.file_stem().unwrap());
     run_ok(
         Command::new("g++")
             .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"])
@@ -239,7 +275,7 @@ fn build_cpp(dir: &Path, lib_dir: &Path) -> PathBuf {
             .arg(root().join("include"))
             .arg("-I")
             .arg(root().join("bindings/cpp"))
-            .arg(root().join("examples/cpp/example.cpp"))
+            .arg(source)
             .arg("-o")
             .arg(&exe)
             .arg(format!("-L{}", lib_dir.display()))
@@ -255,8 +291,12 @@ fn cpp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
     let dir = Scratch::new("cpp");
     let exe = build_cpp(dir.path(), &lib_dir());
 
-    let out = run_ok(program(&exe).arg(sim_config(&sim, dir.path(), "miic.toml", false)));
-    assert_example_output(&out);
+    let out = run_ok(
+        program(&exe)
+            .arg(sim_config(&sim, dir.path(), "miic.toml", false))
+            .arg(dir.path()),
+    );
+    assert_example_output(&out, dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("[miic 3]"),
@@ -270,6 +310,51 @@ fn cpp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
     ));
 }
 
+/// The C++ program validates a broken report record and finds the fields named (examDate's
+/// date, gend's dictionary), gets non-JSON as miic::Error with MIIC_E_ARGUMENT, and drives the
+/// image, QR, outbox and JSON calls; its progress handler is a std::function the client owns. A
+/// GBK client's manifest (GBK JSON with a `\` trail byte in a folder name) is read right.
+#[test]
+fn cpp_validates_a_broken_report_record_naming_the_field_and_wraps_every_new_call() {
+    let sim = start_sim();
+    let peers = ImagePeers::start("cpp-calls");
+    let dir = Scratch::new("cpp-calls");
+    let exe = build_cpp_program(
+        dir.path(),
+        &root().join("tests/bindings/cpp_calls.cpp"),
+        &lib_dir(),
+    );
+    let out = run_ok(
+        program(&exe)
+            .arg(peers.config(&sim, dir.path(), "miic.toml", false))
+            .arg(dir.path())
+            .args(peers.args())
+            .arg(peers.config(&sim, dir.path(), "gbk.toml", true)),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("calls ok"), "{}", show(&out));
+    peers.assert_study_landed(&dir.path().join("gbk-影像淺"));
+    assert!(
+        stdout.contains("report error examDate: ")
+            && stdout.contains("report of non-JSON MIIC_E_ARGUMENT: "),
+        "{}",
+        show(&out)
+    );
+    peers.assert_study_landed(&dir.path().join("study"));
+    assert_eq!(
+        decode_qr(&dir.path().join("exam.png")),
+        printed(&out, "exam url")
+    );
+    for png in ["render.png", "small.png"] {
+        assert_eq!(
+            decode_qr(&dir.path().join(png)),
+            "https://example.org/cpp",
+            "{png}"
+        );
+    }
+    assert!(!dir.path().join("bad.png").exists());
+}
+
 /// Compile Miic.cs + a program with mono's mcs at C# 5 (what .NET Framework 4.x's csc.exe
 /// accepts), put libmiic.so next to the .exe as a vendor would put miic.dll.
 fn build_csharp(dir: &Path, program: &Path, lib: &Path) -> PathBuf {
@@ -278,6 +363,8 @@ fn build_csharp(dir: &Path, program: &Path, lib: &Path) -> PathBuf {
     run_ok(
         Command::new("mcs")
             .args(["-langversion:5", "-warnaserror", "-nologo"])
+            // Its JSON reader (manifests, report checks); .NET Framework's csc.rsp references it too.
+            .arg("-r:System.Runtime.Serialization")
             .arg(format!("-out:{}", exe.display()))
             .arg(program)
             .arg(root().join("bindings/csharp/Miic.cs")),
@@ -286,9 +373,12 @@ fn build_csharp(dir: &Path, program: &Path, lib: &Path) -> PathBuf {
     exe
 }
 
+/// The C# example also retrieves the study from dcmqrscp when the config has `[dicom]`, printing
+/// a progress line per file.
 #[test]
 fn csharp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down() {
     let sim = start_sim();
+    let peers = ImagePeers::start("cs-example");
     let dir = Scratch::new("csharp");
     let exe = build_csharp(
         dir.path(),
@@ -296,13 +386,23 @@ fn csharp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down(
         &lib_path(),
     );
 
-    let out = run_ok(program("mono").arg(&exe).arg(sim_config(
-        &sim,
-        dir.path(),
-        "miic.toml",
-        false,
-    )));
-    assert_example_output(&out);
+    let out = run_ok(
+        program("mono")
+            .arg(&exe)
+            .arg(peers.config(&sim, dir.path(), "miic.toml", false))
+            .arg(dir.path())
+            .arg(&peers.pacs.study_uid),
+    );
+    assert_example_output(&out, dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "dicom echo ok".to_owned(),
+        format!("progress {STUDY_OBJECTS}/{STUDY_OBJECTS} files, "),
+        format!("retrieved {STUDY_OBJECTS} files into "),
+    ] {
+        assert!(stdout.contains(&line), "lacks {line:?}\n{}", show(&out));
+    }
+    peers.assert_study_landed(&dir.path().join("study"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("[miic 3]"),
@@ -349,6 +449,163 @@ fn csharp_client_shared_by_threads_keeps_errors_per_thread_and_log_delegate_aliv
     assert_eq!(field(reminders[0], "params", "hisUserName"), "赵医生");
 }
 
+/// Python's http.server over a folder on a loopback port: the `[dicom_http]` peer for
+/// `dcmPath` downloads. Killed by its PID on drop.
+struct FileServer {
+    child: Child,
+    url: String,
+}
+
+impl FileServer {
+    fn serve(dir: &Path) -> FileServer {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let server = FileServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "http.server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Objects of the study the DICOM peers hold, and how many of them `DCM_PATH` names.
+const STUDY_OBJECTS: usize = 8;
+const DCM_PATH: &str = "\\img0001.dcm,\\img0002.dcm";
+const DCM_PATH_FILES: usize = 2;
+
+/// The peers of the image calls: dcmqrscp (one process per association, so a program may make
+/// several calls) with a generated study, and an HTTP server of the same files for `dcmPath`.
+struct ImagePeers {
+    pacs: Pacs,
+    files: FileServer,
+}
+
+impl ImagePeers {
+    fn start(name: &str) -> ImagePeers {
+        let pacs = Pacs::start_with(name, STUDY_OBJECTS, 32, &[], true);
+        let files = FileServer::serve(&pacs.scratch.path().join("db"));
+        ImagePeers { pacs, files }
+    }
+
+    /// `[dicom]` and `[dicom_http]` sections for a client of these peers.
+    fn sections(&self) -> String {
+        format!(
+            "\n[dicom]\nlocal_ae = \"{}\"\npeer_ae = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\nretrieve = \"get\"\nmove_port = {}\n\n[dicom_http]\nbase_url = \"{}\"\n",
+            support::pacs::LOCAL_AE,
+            support::pacs::PACS_AE,
+            self.pacs.port,
+            self.pacs.move_port,
+            self.files.url
+        )
+    }
+
+    /// A config for the simulator as the cloud and these peers for images.
+    fn config(&self, sim: &Sim, dir: &Path, name: &str, gbk: bool) -> PathBuf {
+        write_config_with(dir, name, &sim.url, &sim.public_key, gbk, &self.sections())
+    }
+
+    /// The program's arguments after the config: study uid, object count, dcmPath, its count.
+    fn args(&self) -> [String; 4] {
+        [
+            self.pacs.study_uid.clone(),
+            STUDY_OBJECTS.to_string(),
+            DCM_PATH.to_owned(),
+            DCM_PATH_FILES.to_string(),
+        ]
+    }
+
+    /// Every object of the study landed in `dest` with the PACS's pixel bytes.
+    fn assert_study_landed(&self, dest: &Path) {
+        for original in &self.pacs.originals {
+            let file = dest.join(format!("{}.dcm", original.sop_instance_uid));
+            assert!(file.exists(), "{} was not retrieved", file.display());
+            let (uid, pixels) = read_pixels(&file);
+            assert_eq!(uid, original.sop_instance_uid);
+            assert!(
+                pixels == original.pixels,
+                "{} pixels differ",
+                file.display()
+            );
+        }
+    }
+}
+
+/// The text of the QR code in a PNG, read by zbar (an independent decoder).
+fn decode_qr(png: &Path) -> String {
+    let out = run_ok(Command::new("zbarimg").args(["--quiet", "--raw"]).arg(png));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The value printed after `label ` on a line of the program's output.
+fn printed(out: &Output, label: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{label} ")).map(str::to_owned))
+        .unwrap_or_else(|| panic!("no `{label}` line\n{}", show(out)))
+}
+
+/// The C# program retrieves a whole study from dcmqrscp while its progress handler forces garbage
+/// collections (the native delegate must survive them), downloads a dcmPath, draws QR PNGs, reads
+/// the outbox, validates a report and builds a request from JSON; failures arrive as
+/// MiicException / MiicDicomException with their statuses.
+#[test]
+fn csharp_retrieves_a_study_with_progress_events_across_a_forced_gc() {
+    let sim = start_sim();
+    let peers = ImagePeers::start("cs-calls");
+    let dir = Scratch::new("csharp-calls");
+    let exe = build_csharp(
+        dir.path(),
+        &root().join("tests/bindings/csharp_calls.cs"),
+        &lib_path(),
+    );
+    let config = peers.config(&sim, dir.path(), "miic.toml", false);
+    let out = run_ok(
+        program("mono")
+            .arg(&exe)
+            .arg(&config)
+            .arg(dir.path())
+            .args(peers.args()),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("calls ok"),
+        "{}",
+        show(&out)
+    );
+    peers.assert_study_landed(&dir.path().join("study"));
+    for name in ["img0001.dcm", "img0002.dcm"] {
+        assert!(dir.path().join("http").join(name).exists(), "{name}");
+    }
+    assert_eq!(
+        decode_qr(&dir.path().join("exam.png")),
+        printed(&out, "exam url")
+    );
+    assert_eq!(
+        decode_qr(&dir.path().join("render.png")),
+        "https://example.org/film?id=1"
+    );
+    assert!(!dir.path().join("bad.png").exists());
+}
+
 /// Compile a Delphi program with Free Pascal: `-Mdelphi` (string = AnsiString, as Delphi 7) or
 /// `-Mdelphiunicode` (string = UnicodeString, as Delphi 2009+). Warnings are errors in ANSI mode;
 /// FPC's own RTL is not Unicode, so its conversions warn in Unicode mode where Delphi's would not.
@@ -387,13 +644,12 @@ fn delphi_example(mode: &str) {
         &lib_dir(),
     );
 
-    let out = run_ok(delphi_command(&exe, &lib_dir()).arg(sim_config(
-        &sim,
-        dir.path(),
-        "miic.toml",
-        false,
-    )));
-    assert_example_output(&out);
+    let out = run_ok(
+        delphi_command(&exe, &lib_dir())
+            .arg(sim_config(&sim, dir.path(), "miic.toml", false))
+            .arg(dir.path()),
+    );
+    assert_example_output(&out, dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("[miic 3]"),
@@ -415,6 +671,79 @@ fn delphi_ansi_example_runs_doctor_workflow_and_raises_emiic_when_cloud_down() {
 #[test]
 fn delphi_unicode_example_runs_doctor_workflow_and_raises_emiic_when_cloud_down() {
     delphi_example("-Mdelphiunicode");
+}
+
+/// The Delphi program's image, QR, report and JSON calls, in Delphi 7 mode also through a
+/// `text_encoding = "gbk"` client: QR PNGs and retrieved studies land under GBK-given Chinese
+/// names (二维码.png, 影像/, and 影像淺/, whose GBK holds a `\` byte the manifest reader must step
+/// over). With the cloud down a delete is stored and counted in the outbox and a flush fails as
+/// EMiic with MIIC_E_TIMEOUT; here a client with the cloud up then delivers it.
+fn delphi_calls(mode: &str) {
+    let sim = start_sim();
+    let peers = ImagePeers::start(&format!("pas-calls{mode}"));
+    let dir = Scratch::new(&format!("delphi-calls{mode}"));
+    let exe = build_delphi(
+        dir.path(),
+        &root().join("tests/bindings/delphi_calls.dpr"),
+        mode,
+        &lib_dir(),
+    );
+    let down_url = format!("http://127.0.0.1:{}", closed_port());
+    let down = write_config(dir.path(), "down.toml", &down_url, &sim.public_key, false);
+    let out = run_ok(
+        delphi_command(&exe, &lib_dir())
+            .arg(peers.config(&sim, dir.path(), "utf8.toml", false))
+            .arg(peers.config(&sim, dir.path(), "gbk.toml", true))
+            .arg(&down)
+            .arg(dir.path())
+            .args(peers.args()),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("calls ok"), "{}", show(&out));
+    assert!(
+        stdout.contains("outbox pending 1, rejected 0") && stdout.contains("flush MIIC_E_TIMEOUT"),
+        "{}",
+        show(&out)
+    );
+
+    let url = printed(&out, "qr url");
+    assert_eq!(decode_qr(&dir.path().join("二维码.png")), url);
+    assert_eq!(
+        decode_qr(&dir.path().join("render-二维码.png")),
+        "https://example.org/pas"
+    );
+    peers.assert_study_landed(&dir.path().join("影像"));
+    if mode == "-Mdelphi" {
+        assert_eq!(decode_qr(&dir.path().join("gbk-二维码.png")), url);
+        peers.assert_study_landed(&dir.path().join("gbk-影像淺"));
+    }
+
+    // The stored notification is not lost: a client of the same outbox with the cloud up sends it.
+    sim.reset();
+    let config = serde_json::json!({
+        "base_url": sim.url,
+        "hospital_id": HOSPITAL_ID,
+        "sm2": {"public_key": sim.public_key},
+        "outbox": {"path": dir.path().join("down.toml.outbox")},
+    });
+    let client = support::ffi::ClientHandle::open(&config.to_string());
+    assert_eq!(miic::ffi::outbox::miic_outbox_flush(client.0, 5000), 0);
+    drop(client);
+    let reqs = sim.requests();
+    let deletes = by_path(&reqs, "/standardInterface/standardHttp/deleteDicom");
+    assert_eq!(deletes.len(), 1, "{reqs:?}");
+    assert_eq!(field(deletes[0], "params", "patientName"), "李四");
+    assert_eq!(field(deletes[0], "params", "accessionNo"), "ACC-DOWN-1");
+}
+
+#[test]
+fn delphi_ansi_calls_write_gbk_named_files_and_count_the_outbox_when_cloud_down() {
+    delphi_calls("-Mdelphi");
+}
+
+#[test]
+fn delphi_unicode_calls_fetch_images_and_count_the_outbox_when_cloud_down() {
+    delphi_calls("-Mdelphiunicode");
 }
 
 /// A Delphi 7 host on Chinese Windows: GBK AnsiStrings, once with a `text_encoding = "gbk"` client
@@ -483,9 +812,25 @@ fn delphi_gbk_host_strings_reach_the_cloud_as_chinese() {
 fn build_other_abi_library(dir: &Path) -> PathBuf {
     let header = std::fs::read_to_string(root().join("include/miic.h")).unwrap();
     let mut c = String::from("#include \"miic.h\"\n");
+    // Declarations start at column 0 and may continue on indented lines (cbindgen wraps long ones).
+    let mut decls: Vec<String> = Vec::new();
+    let mut open = false;
     for line in header.lines() {
-        let decl = line.trim_end();
-        if decl.starts_with(' ') || decl.starts_with("typedef") || !decl.ends_with(");") {
+        let line = line.trim_end();
+        if open {
+            decls.last_mut().unwrap().push_str(line.trim_start());
+        } else if !line.starts_with([' ', '#', '/', '}'])
+            && !line.starts_with("typedef")
+            && line.contains('(')
+        {
+            decls.push(line.to_owned());
+        } else {
+            continue;
+        }
+        open = !line.ends_with(';');
+    }
+    for decl in &decls {
+        if !decl.ends_with(");") {
             continue;
         }
         let decl = decl.trim_end_matches(';');

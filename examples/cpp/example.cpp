@@ -1,15 +1,30 @@
-// The doctor workflow from C++17: login, patient reminder, QR URL, delete notification, logout.
+// The doctor workflow from C++17: login, patient reminder, QR URL and QR picture, delete
+// notification and the outbox, a report record checked, logout.
 //
 // Build (Linux): g++ -std=c++17 -I include -I bindings/cpp examples/cpp/example.cpp -L target/release -lmiic
 // Build (MSVC):  cl /std:c++17 /EHsc /utf-8 /I include /I bindings\cpp examples\cpp\example.cpp miic.dll.lib
-// Run:           ./example miic.toml   (start `miic-cli sim` to try it without a front-end machine)
+// Run:           ./example miic.toml [output folder]
+//                (start `miic-cli sim` to try it without a front-end machine)
 // This file is UTF-8; the client must keep text_encoding = "utf-8" (MSVC: compile with /utf-8).
 #include "miic.hpp"
 
 #include <iostream>
 
+// A report record as the PACS would serve it to the cloud (spec 4.1), checked locally: the value
+// errors are listed; missing required fields are counted.
+static void check_report() {
+    miic::ReportCheck report = miic::validate_report(
+        R"({"psnName": "李四", "gend": "1", "accessionNo": "ACC20240001", "examDate": "2024-05-06 25:00:00"})");
+    auto missing = report.rules.count("required") ? report.rules.at("required") : 0;
+    std::cout << "report conformant " << std::boolalpha << report.conformant << ", " << report.errors << " errors ("
+              << missing << " required fields missing), " << report.warnings << " warnings\n";
+    for (const miic::ReportProblem& p : report.problems)
+        if (p.rule != "required") std::cout << "  " << p.severity << " " << p.field << ": " << p.message << "\n";
+}
+
 int main(int argc, char** argv) {
     const std::string config = argc > 1 ? argv[1] : "miic.toml";
+    const std::string output = argc > 2 ? argv[2] : ".";
     try {
         miic::set_log_callback([](int level, const std::string& message) {
             std::cerr << "[miic " << level << "] " << message << "\n";
@@ -41,12 +56,21 @@ int main(int argc, char** argv) {
 
         std::cout << "qr url " << client.qr_url({{"accessNumber", "ACC20240001"}, {"modality", "CT"}}) << "\n";
 
+        // The same code as a picture for the printed report: 30 mm wide at 300 dpi.
+        const std::string png = output + "/qr-ACC20240001.png";
+        client.qr_image({{"accessNumber", "ACC20240001"}, {"modality", "CT"}, {"sizeMm", "30"}, {"dpi", "300"}}, png);
+        std::cout << "qr png " << png << "\n";
+
         int status = client.delete_notify({
             {"patientName", "李四"},
             {"accessionNo", "ACC20240001"},
             {"operateDateTime", "2024-05-06 07:08:09"},
         });
         std::cout << "delete " << miic::status_name(status) << "\n";
+        // MIIC_QUEUED: stored in the outbox, miic keeps sending it (also after a restart).
+        std::cout << "outbox pending " << client.outbox_pending() << ", rejected " << client.outbox_dead_count() << "\n";
+
+        check_report();
 
         client.logout();
         std::cout << "logout ok\n";
