@@ -17,10 +17,10 @@ use std::net::TcpStream;
 use std::time::Instant;
 use support::{start_sim, summary};
 
-use miic::ffi::client::{miic_close, miic_open, miic_sm2_encrypt};
-use miic::ffi::cloud::{miic_login, miic_patient_reminder_async, miic_qr_url};
-use miic::ffi::params::{miic_params, miic_params_free, miic_params_from_json};
-use miic::ffi::version::miic_string_free;
+use miic::ffi::miic_string_free;
+use miic::ffi::{miic_close, miic_open, miic_sm2_encrypt};
+use miic::ffi::{miic_login, miic_patient_reminder_async, miic_qr_url};
+use miic::ffi::{miic_params, miic_params_free, miic_params_from_json};
 
 const CALLS: usize = 2000;
 
@@ -31,7 +31,7 @@ fn params(json: &str) -> *mut miic_params {
     p
 }
 
-fn open(url: &str, key: &str) -> *mut miic::ffi::client::miic_client {
+fn open(url: &str, key: &str) -> *mut miic::ffi::miic_client {
     let config = CString::new(format!(
         r#"{{"base_url":"{url}","hospital_id":"H4401","timeout_ms":3000,"sm2":{{"public_key":"{key}"}}}}"#
     ))

@@ -13,7 +13,7 @@ mod ffi;
 mod pacs;
 
 use ffi::{cstr, last_error, take_string, ClientHandle};
-use miic::ffi::dicom::{miic_dicom_fetch_http, miic_dicom_retrieve};
+use miic::ffi::{miic_dicom_fetch_http, miic_dicom_retrieve};
 use pacs::{free_port, Pacs, Scratch, LOCAL_AE, PACS_AE};
 use std::ffi::c_char;
 use std::net::TcpStream;

@@ -15,7 +15,7 @@ mod pacs;
 mod study;
 
 use ffi::{cstr, last_error, take_string, ClientHandle};
-use miic::ffi::dicom::miic_dicom_retrieve;
+use miic::ffi::miic_dicom_retrieve;
 use orthanc::{Orthanc, ORTHANC_AE};
 use pacs::Scratch;
 use std::ffi::c_char;

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 mod support;
 use support::percentile;
 
-use miic::cloud::outbox::Store;
-use miic::ffi::client::{miic_close, miic_open};
-use miic::ffi::cloud::miic_delete_notify;
-use miic::ffi::outbox::{miic_outbox_flush, miic_outbox_pending};
-use miic::ffi::params::{miic_params_free, miic_params_from_json};
+use miic::ffi::miic_delete_notify;
+use miic::ffi::{miic_close, miic_open};
+use miic::ffi::{miic_outbox_flush, miic_outbox_pending};
+use miic::ffi::{miic_params_free, miic_params_from_json};
+use miic::outbox::Store;
 
 const STORES: usize = 1000;
 const BACKLOG: usize = 10_000;
@@ -36,7 +36,7 @@ fn body(i: usize) -> String {
     )
 }
 
-fn open(config: &str) -> *mut miic::ffi::client::miic_client {
+fn open(config: &str) -> *mut miic::ffi::miic_client {
     let config = CString::new(config).unwrap();
     let client = unsafe { miic_open(config.as_ptr()) };
     assert!(!client.is_null(), "{:?}", unsafe {

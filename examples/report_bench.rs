@@ -2,7 +2,7 @@
 //! `cargo run --release --example report_bench`. The anchor is serde_json parsing the same text
 //! (the floor any validator of JSON pays); the ratio shows what the checks add on top.
 
-use miic::ffi::report::miic_report_validate;
+use miic::ffi::miic_report_validate;
 use miic::report::sample::{broken_record, valid_record, BROKEN};
 use serde_json::Value;
 use std::ffi::{c_char, CString};

@@ -174,8 +174,6 @@ typedef void (*miic_progress_fn)(void *user,
                                  uint32_t files_total,
                                  int64_t bytes_done);
 
-
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

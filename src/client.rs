@@ -1,63 +1,50 @@
-//! A configured client: its HTTP agent, the logged-in doctor, and the workers it owns.
+//! A configured client, composed of its parts: the call context (config, HTTP, SM2), the
+//! logged-in doctor, the plugin processes, the outbox and the background workers. It hands each
+//! call the parts it uses; nothing below names the client.
+//!
+//! Uses: context, session, cloud::*, outbox::*, qr_image, params, config, log, dicom::progress,
+//! error.
 
-use crate::cloud::login::Doctor;
-use crate::cloud::outbox::{OutboxService, Store};
-use crate::cloud::reminder::ReminderWorker;
+use crate::cloud::login::{self, Plugins};
+use crate::cloud::reminder::{self, Reminder, ReminderWorker};
+use crate::cloud::{delete, qr};
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::http::Http;
-use crate::sm2::{self, CipherFormat};
+use crate::context::Context;
+use crate::error::{Result, Status};
+use crate::outbox::delivery;
+use crate::outbox::store::Store;
+use crate::outbox::worker::Outbox;
+use crate::params::Params;
+use crate::session::Session;
 use crate::text::TextEncoding;
-use std::net::{ToSocketAddrs, UdpSocket};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+use std::time::Duration;
 
 static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct Client {
-    pub(crate) id: u64,
-    pub config: Config,
-    pub(crate) http: Http,
-    session: Mutex<Option<Doctor>>,
-    pub(crate) reminders: ReminderWorker,
+    id: u64,
+    context: Arc<Context>,
+    session: Session,
+    plugins: Plugins,
+    reminders: ReminderWorker,
     /// The delete notifications' durable outbox and its retry worker.
-    pub(crate) outbox: OutboxService,
-    /// Plugin processes launched for `login_via = "exe"`; reaped, never killed.
-    pub(crate) children: Mutex<Vec<std::process::Child>>,
-    workstation: OnceLock<Workstation>,
-}
-
-/// This workstation as the cloud's reminder wants it: `clientIp` and `mac`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Workstation {
-    pub ip: Option<String>,
-    pub mac: Option<String>,
+    outbox: Outbox,
 }
 
 impl Client {
+    /// Open a client from a config (a `.toml`/`.json` path or inline JSON), as `miic_open` does:
+    /// everything is validated now, and an unusable outbox file fails here (`MIIC_E_IO` naming
+    /// it), not at the first deletion.
     pub fn open(source: &str) -> Result<Client> {
-        let config = Config::load(source)?;
-        let client = Client::with_config(config);
-        // An unusable outbox file fails here (MIIC_E_IO naming it), not at the first deletion.
+        let client = Client::with_config(Config::load(source)?);
         client.outbox_store()?;
         Ok(client)
     }
 
-    /// The outbox file (`[outbox] path` or the per-user default), opened on first use.
-    pub fn outbox_store(&self) -> Result<Arc<Store>> {
-        self.outbox.store(self.config.outbox_path.as_deref())
-    }
-
-    /// Start the retry worker if the outbox holds notifications left by an earlier run.
-    pub fn resume_outbox(self: &Arc<Self>) -> Result<()> {
-        let pending = self.outbox_store()?.pending()?;
-        if pending > 0 {
-            log::info!("outbox holds {pending} delete notification(s): resuming delivery");
-            self.outbox.start(self)?;
-        }
-        Ok(())
-    }
-
+    /// A client on an already validated config; the outbox file is opened on first use.
     pub fn with_config(config: Config) -> Client {
         let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
         if let Some(dir) = &config.log.dir {
@@ -67,7 +54,6 @@ impl Client {
                 config.log.level.unwrap_or(log::LevelFilter::Info),
             );
         }
-        let http = Http::new(config.timeout);
         log::info!(
             "client {id} opened: base_url={} hospital_id={} timeout_ms={}",
             config.base_url,
@@ -76,113 +62,110 @@ impl Client {
         );
         Client {
             id,
-            http,
-            session: Mutex::new(None),
+            context: Arc::new(Context::new(config)),
+            session: Session::default(),
+            plugins: Plugins::default(),
             reminders: ReminderWorker::default(),
-            outbox: OutboxService::default(),
-            children: Mutex::new(Vec::new()),
-            workstation: OnceLock::new(),
-            config,
+            outbox: Outbox::default(),
         }
     }
 
+    /// Which client this is (log folders and progress callbacks are kept per client).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.context.config
+    }
+
     pub fn encoding(&self) -> TextEncoding {
-        self.config.text_encoding
+        self.context.encoding()
     }
 
     /// SM2-encrypt with the configured key and format; `MIIC_E_CONFIG` when there is no key.
     pub fn encrypt(&self, plain: &str) -> Result<String> {
-        let key = self.config.sm2.public_key.as_ref().ok_or_else(|| {
-            Error::config(
-                "config key 'sm2.public_key' is not set; it is needed to encrypt ID numbers",
-            )
-        })?;
-        sm2::encrypt(
-            key,
-            plain,
-            CipherFormat {
-                mode: self.config.sm2.mode,
-                encoding: self.config.sm2.encoding,
-                prefix_04: self.config.sm2.prefix_04,
-            },
-        )
+        self.context.encrypt(plain)
     }
 
-    pub fn doctor(&self) -> Option<Doctor> {
-        self.session.lock().ok().and_then(|s| s.clone())
+    /// The outbox file (`[outbox] path` or the per-user default), opened on first use.
+    pub fn outbox_store(&self) -> Result<Arc<Store>> {
+        self.outbox.store(self.config().outbox_path.as_deref())
     }
 
-    pub(crate) fn set_doctor(&self, doctor: Option<Doctor>) {
-        if let Ok(mut s) = self.session.lock() {
-            *s = doctor;
+    /// Start the retry worker if the outbox holds notifications left by an earlier run.
+    pub fn resume_outbox(&self) -> Result<()> {
+        let pending = self.outbox_store()?.pending()?;
+        if pending > 0 {
+            log::info!("outbox holds {pending} delete notification(s): resuming delivery");
+            self.outbox.start(&self.context)?;
         }
+        Ok(())
     }
 
-    /// The local address of the route to the front-end machine, and that interface's MAC.
-    pub fn workstation(&self) -> Workstation {
-        self.workstation
-            .get_or_init(|| detect_workstation(&self.config.base_url))
-            .clone()
+    /// 4.4.3.1 login (type 1); the doctor is kept for later calls.
+    pub fn login(&self, doctor: &Params) -> Result<()> {
+        login::login(&self.context, &self.session, &self.plugins, doctor)
+    }
+
+    /// 4.4.3.1 logout (type 2) of the logged-in doctor.
+    pub fn logout(&self) -> Result<()> {
+        login::logout(&self.context, &self.session, &self.plugins)
+    }
+
+    /// 4.4.3.1 logout (type 2) of the doctor `doctor` describes, whoever the session holds.
+    pub fn logout_doctor(&self, doctor: &Params) -> Result<()> {
+        login::logout_doctor(&self.context, &self.plugins, doctor)
+    }
+
+    /// The `WYHT://` URL of a login or logout (`type`), for browser-based hosts.
+    pub fn plugin_url(&self, doctor: &Params) -> Result<String> {
+        login::plugin_url(&self.context, doctor)
+    }
+
+    /// 4.4.3.2 patient reminder, waiting for the cloud's answer.
+    pub fn patient_reminder(&self, patient: &Params) -> Result<()> {
+        reminder::remind(&self.context, &self.session, patient)
+    }
+
+    /// 4.4.3.2 patient reminder, checked now and sent by the client's reminder worker.
+    pub fn patient_reminder_async(&self, patient: &Params) -> Result<()> {
+        let prepared = Reminder::prepare(&self.context, &self.session, patient)?;
+        self.reminders.submit(&self.context, prepared)
+    }
+
+    /// 4.3 the film URL for an exam's QR code.
+    pub fn qr_url(&self, exam: &Params) -> Result<String> {
+        qr::qr_url(&self.context, exam)
+    }
+
+    /// 4.3 the exam's QR code as a printable PNG at `path`.
+    pub fn qr_image(&self, exam: &Params, path: &Path) -> Result<()> {
+        crate::qr_image::qr_image(&self.context, exam, path)
+    }
+
+    /// 4.5 delete notification: `Ok` when the cloud took it, `Queued` when it waits durably.
+    pub fn delete_notify(&self, deletion: &Params) -> Result<Status> {
+        delete::delete_notify(&self.context, &self.session, &self.outbox, deletion)
+    }
+
+    /// Try every pending delete notification now, until the outbox is empty or `timeout`.
+    pub fn outbox_flush(&self, timeout: Duration) -> Result<()> {
+        let store = self.outbox_store()?;
+        delivery::flush(&self.context, &store, timeout)
     }
 
     /// Stop and join every worker; idempotent. In-flight HTTP calls are interrupted.
     pub fn close(&self) {
         self.outbox.signal_stop();
-        self.reminders.stop(&self.http);
+        self.reminders.signal_stop();
+        // Interrupt what the workers may be sending, then wait for them.
+        self.context.http.shutdown();
+        self.reminders.join();
         self.outbox.join();
-        self.http.shutdown();
-        if let Ok(mut children) = self.children.lock() {
-            children.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
-        }
+        self.plugins.reap();
         crate::dicom::progress::forget(self.id);
         crate::log::remove_dir(self.id);
         log::info!("client {} closed", self.id);
-    }
-
-    /// Forget plugin processes that have exited (so none stays a zombie).
-    pub(crate) fn reap_children(&self) {
-        if let Ok(mut children) = self.children.lock() {
-            children.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
-        }
-    }
-}
-
-fn detect_workstation(base_url: &str) -> Workstation {
-    let authority = base_url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let target = if authority.contains(':') && !authority.ends_with(']') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    // Connecting a UDP socket sends nothing; it only asks the OS which route it would use.
-    let ip = target
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .and_then(|addr| {
-            let bind = if addr.is_ipv4() {
-                "0.0.0.0:0"
-            } else {
-                "[::]:0"
-            };
-            let socket = UdpSocket::bind(bind).ok()?;
-            socket.connect(addr).ok()?;
-            socket.local_addr().ok()
-        })
-        .map(|a| a.ip());
-    let mac = mac_address::get_mac_address().ok().flatten().map(|m| {
-        m.bytes()
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    });
-    Workstation {
-        ip: ip.map(|ip| ip.to_string()),
-        mac,
     }
 }

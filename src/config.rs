@@ -1,5 +1,7 @@
 //! Client configuration: a TOML file, a JSON file, or inline JSON text, with the same keys.
 //! Everything is validated at `miic_open`, so a hospital's typo fails at start-up, naming the key.
+//!
+//! Uses: error, sm2, text.
 
 use crate::error::{Error, Result};
 use crate::sm2::{CipherEncoding, CipherMode, Sm2Key};
@@ -296,109 +298,16 @@ impl RawConfig {
                 "config key 'timeout_ms' must be 1..={MAX_TIMEOUT_MS}, got {timeout_ms}"
             )));
         }
-        let sm2 = match self.sm2 {
-            None => Sm2Config {
-                public_key: None,
-                mode: CipherMode::default(),
-                encoding: CipherEncoding::default(),
-                prefix_04: true,
-            },
-            Some(raw) => Sm2Config {
-                public_key: match raw.public_key.as_deref().map(str::trim) {
-                    None | Some("") => None,
-                    Some(text) => Some(Sm2Key::parse(text).map_err(|e| {
-                        Error::config(format!("config key 'sm2.public_key': {}", e.message))
-                    })?),
-                },
-                mode: raw.mode.unwrap_or_default(),
-                encoding: raw.encoding.unwrap_or_default(),
-                prefix_04: raw.prefix_04.unwrap_or(true),
-            },
-        };
-        let log = match self.log {
-            None => LogConfig::default(),
-            Some(raw) => LogConfig {
-                dir: raw.dir,
-                level: match raw.level.as_deref() {
-                    None => None,
-                    Some(level) => Some(level.parse::<log::LevelFilter>().map_err(|_| {
-                        Error::config(format!(
-                            "config key 'log.level' must be off|error|warn|info|debug|trace, got '{level}'"
-                        ))
-                    })?),
-                },
-            },
-        };
-        let plugin = match self.plugin {
-            None => PluginConfig::default(),
-            Some(raw) => PluginConfig {
-                exe: raw.exe,
-                login_via: raw.login_via.unwrap_or_default(),
-            },
-        };
-        if plugin.login_via == LoginVia::Exe && plugin.exe.is_none() {
-            return Err(Error::config(
-                "config key 'plugin.exe' is required when 'plugin.login_via' is \"exe\"",
-            ));
-        }
-        let dicom = match self.dicom {
-            None => DicomConfig::default(),
-            Some(raw) => {
-                for (key, ae) in [
-                    ("dicom.local_ae", &raw.local_ae),
-                    ("dicom.peer_ae", &raw.peer_ae),
-                ] {
-                    if let Some(ae) = ae {
-                        check_ae_title(key, ae)?;
-                    }
-                }
-                for (key, port) in [("dicom.port", raw.port), ("dicom.move_port", raw.move_port)] {
-                    if port == Some(0) {
-                        return Err(Error::config(format!(
-                            "config key '{key}' must be 1..=65535"
-                        )));
-                    }
-                }
-                let max_pdu = raw.max_pdu.unwrap_or(DEFAULT_MAX_PDU);
-                if !(MIN_MAX_PDU..=MAX_MAX_PDU).contains(&max_pdu) {
-                    return Err(Error::config(format!(
-                        "config key 'dicom.max_pdu' must be {MIN_MAX_PDU}..={MAX_MAX_PDU}, got {max_pdu}"
-                    )));
-                }
-                DicomConfig {
-                    max_pdu,
-                    local_ae: raw.local_ae,
-                    peer_ae: raw.peer_ae,
-                    host: raw.host,
-                    port: raw.port,
-                    retrieve: raw.retrieve.unwrap_or_default(),
-                    move_port: raw.move_port,
-                }
-            }
-        };
+        // In this order, so the first of several mistakes is the one reported.
+        let sm2 = RawSm2::validate(self.sm2)?;
+        let log = RawLog::validate(self.log)?;
+        let plugin = RawPlugin::validate(self.plugin)?;
+        let dicom = RawDicom::validate(self.dicom)?;
         let dicom_http_base_url = match self.dicom_http.and_then(|d| d.base_url) {
             None => None,
             Some(url) => Some(check_http_url("dicom_http.base_url", &url)?),
         };
-        let mut paths = Paths::default();
-        if let Some(raw) = self.paths {
-            for (key, value, slot) in [
-                ("paths.login", raw.login, &mut paths.login),
-                ("paths.reminder", raw.reminder, &mut paths.reminder),
-                ("paths.qrurl", raw.qrurl, &mut paths.qrurl),
-                ("paths.qrcode", raw.qrcode, &mut paths.qrcode),
-                ("paths.delete", raw.delete, &mut paths.delete),
-            ] {
-                if let Some(value) = value {
-                    if !value.starts_with('/') || value.contains(['?', '#', ' ']) {
-                        return Err(Error::config(format!(
-                            "config key '{key}' must be a path starting with '/', got '{value}'"
-                        )));
-                    }
-                    *slot = value;
-                }
-            }
-        }
+        let paths = RawPaths::validate(self.paths)?;
         Ok(Config {
             base_url,
             hospital_id,
@@ -415,6 +324,134 @@ impl RawConfig {
                 source: self.qr.and_then(|q| q.source).unwrap_or_default(),
             },
         })
+    }
+}
+
+impl RawSm2 {
+    /// The key is parsed now, so a bad key fails at `miic_open`.
+    fn validate(raw: Option<RawSm2>) -> Result<Sm2Config> {
+        let Some(raw) = raw else {
+            return Ok(Sm2Config {
+                public_key: None,
+                mode: CipherMode::default(),
+                encoding: CipherEncoding::default(),
+                prefix_04: true,
+            });
+        };
+        Ok(Sm2Config {
+            public_key: match raw.public_key.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(text) => Some(Sm2Key::parse(text).map_err(|e| {
+                    Error::config(format!("config key 'sm2.public_key': {}", e.message))
+                })?),
+            },
+            mode: raw.mode.unwrap_or_default(),
+            encoding: raw.encoding.unwrap_or_default(),
+            prefix_04: raw.prefix_04.unwrap_or(true),
+        })
+    }
+}
+
+impl RawLog {
+    fn validate(raw: Option<RawLog>) -> Result<LogConfig> {
+        let Some(raw) = raw else {
+            return Ok(LogConfig::default());
+        };
+        let level = match raw.level.as_deref() {
+            None => None,
+            Some(level) => Some(level.parse::<log::LevelFilter>().map_err(|_| {
+                Error::config(format!(
+                    "config key 'log.level' must be off|error|warn|info|debug|trace, got '{level}'"
+                ))
+            })?),
+        };
+        Ok(LogConfig {
+            dir: raw.dir,
+            level,
+        })
+    }
+}
+
+impl RawPlugin {
+    fn validate(raw: Option<RawPlugin>) -> Result<PluginConfig> {
+        let plugin = match raw {
+            None => PluginConfig::default(),
+            Some(raw) => PluginConfig {
+                exe: raw.exe,
+                login_via: raw.login_via.unwrap_or_default(),
+            },
+        };
+        if plugin.login_via == LoginVia::Exe && plugin.exe.is_none() {
+            return Err(Error::config(
+                "config key 'plugin.exe' is required when 'plugin.login_via' is \"exe\"",
+            ));
+        }
+        Ok(plugin)
+    }
+}
+
+impl RawDicom {
+    fn validate(raw: Option<RawDicom>) -> Result<DicomConfig> {
+        let Some(raw) = raw else {
+            return Ok(DicomConfig::default());
+        };
+        for (key, ae) in [
+            ("dicom.local_ae", &raw.local_ae),
+            ("dicom.peer_ae", &raw.peer_ae),
+        ] {
+            if let Some(ae) = ae {
+                check_ae_title(key, ae)?;
+            }
+        }
+        for (key, port) in [("dicom.port", raw.port), ("dicom.move_port", raw.move_port)] {
+            if port == Some(0) {
+                return Err(Error::config(format!(
+                    "config key '{key}' must be 1..=65535"
+                )));
+            }
+        }
+        let max_pdu = raw.max_pdu.unwrap_or(DEFAULT_MAX_PDU);
+        if !(MIN_MAX_PDU..=MAX_MAX_PDU).contains(&max_pdu) {
+            return Err(Error::config(format!(
+                "config key 'dicom.max_pdu' must be {MIN_MAX_PDU}..={MAX_MAX_PDU}, got {max_pdu}"
+            )));
+        }
+        Ok(DicomConfig {
+            max_pdu,
+            local_ae: raw.local_ae,
+            peer_ae: raw.peer_ae,
+            host: raw.host,
+            port: raw.port,
+            retrieve: raw.retrieve.unwrap_or_default(),
+            move_port: raw.move_port,
+        })
+    }
+}
+
+impl RawPaths {
+    /// Each given path replaces the spec's; it must be a plain path.
+    fn validate(raw: Option<RawPaths>) -> Result<Paths> {
+        let mut paths = Paths::default();
+        let Some(raw) = raw else {
+            return Ok(paths);
+        };
+        for (key, value, slot) in [
+            ("paths.login", raw.login, &mut paths.login),
+            ("paths.reminder", raw.reminder, &mut paths.reminder),
+            ("paths.qrurl", raw.qrurl, &mut paths.qrurl),
+            ("paths.qrcode", raw.qrcode, &mut paths.qrcode),
+            ("paths.delete", raw.delete, &mut paths.delete),
+        ] {
+            if let Some(value) = value {
+                if !value.starts_with('/') || value.contains(['?', '#', ' ']) {
+                    return Err(Error::config(format!(
+                        "config key '{key}' must be a path starting with '/', got '{value}'"
+                    )));
+                }
+                *slot = value;
+            }
+        }
+        Ok(paths)
     }
 }
 

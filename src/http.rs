@@ -1,7 +1,9 @@
 //! The one HTTP client of a miic client: a keep-alive ureq agent, a whole-call deadline,
 //! a cap on reply size, and the cloud's `{code, message, data}` envelope.
+//!
+//! Uses: error.
 
-use crate::error::{Error, Result};
+use crate::error::{http_status, Error, Result, Status};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -45,10 +47,6 @@ impl Http {
     pub fn shutdown(&self) {
         self.closed.store(true, Ordering::SeqCst);
         self.agent.clone().shutdown();
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     /// GET `url` and return the reply body, within the whole-call deadline.
@@ -113,31 +111,23 @@ impl Http {
     }
 
     fn map_error(&self, path: &str, e: ureq::Error) -> Error {
-        use std::io::ErrorKind;
         if self.closed.load(Ordering::SeqCst) {
             return Error::state(format!("{path}: the client was closed during the call"));
         }
-        match e {
-            ureq::Error::Timeout(_) => Error::timeout(format!(
+        let message = match (&e, http_status(&e)) {
+            (_, Status::Timeout) => format!(
                 "{path}: no answer within timeout_ms = {}",
                 self.timeout.as_millis()
-            )),
-            ureq::Error::Io(io)
-                if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) =>
-            {
-                Error::timeout(format!(
-                    "{path}: no answer within timeout_ms = {}",
-                    self.timeout.as_millis()
-                ))
+            ),
+            (ureq::Error::Io(io), _) => format!("{path}: {io}"),
+            (ureq::Error::HostNotFound, _) => format!("{path}: host not found"),
+            (ureq::Error::ConnectionFailed, _) => format!("{path}: connection failed"),
+            (ureq::Error::BodyExceedsLimit(limit), _) => {
+                format!("{path}: reply larger than {limit} bytes")
             }
-            ureq::Error::Io(io) => Error::network(format!("{path}: {io}")),
-            ureq::Error::HostNotFound => Error::network(format!("{path}: host not found")),
-            ureq::Error::ConnectionFailed => Error::network(format!("{path}: connection failed")),
-            ureq::Error::BodyExceedsLimit(limit) => {
-                Error::protocol(format!("{path}: reply larger than {limit} bytes"))
-            }
-            other => Error::protocol(format!("{path}: {other}")),
-        }
+            (other, _) => format!("{path}: {other}"),
+        };
+        Error::new(http_status(&e), message)
     }
 }
 

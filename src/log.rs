@@ -1,5 +1,7 @@
 //! Logging: the `log` facade, routed to daily files under `[log] dir` and to a host callback.
 //! Every line passes through [`mask_line`], so an ID-card or phone number never reaches a log.
+//!
+//! Uses: nothing in the crate.
 
 use std::fs::OpenOptions;
 use std::io::Write;

@@ -2,6 +2,8 @@
 //!
 //! Values set by `miic_params_set` are kept as raw bytes and decoded with the encoding of the
 //! client that uses them; values parsed from JSON are already Unicode (JSON is UTF-8 by definition).
+//!
+//! Uses: error, text.
 
 use crate::error::{Error, Result};
 use crate::text::TextEncoding;

@@ -4,15 +4,16 @@
 //!
 //! The caption is drawn from a subset of Noto Sans CJK SC embedded in the library
 //! (`assets/fonts/`, SIL OFL 1.1), so no font is needed on the workstation and any size works.
+//!
+//! Uses: cloud::qr, config, context, error, fs, params, text.
 
-use crate::client::Client;
 use crate::cloud::qr;
 use crate::config::QrSource;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::text::TextEncoding;
 use ab_glyph::{Font, FontRef, Glyph, PxScale};
-use std::io::Write;
 use std::path::Path;
 
 /// The caption spec 4.3 asks for under every printed code.
@@ -544,37 +545,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |what: &str, e: std::io::Error| {
         Error::io(format!("cannot {what} '{}': {e}", path.display()))
     };
-    let name = path.file_name().ok_or_else(|| {
-        Error::argument(format!(
+    if path.file_name().is_none() {
+        return Err(Error::argument(format!(
             "'png_path' = '{}' is not a file path",
             path.display()
-        ))
-    })?;
+        )));
+    }
     if path.is_dir() {
         return Err(Error::io(format!(
             "cannot write PNG '{}': it is a directory",
             path.display()
         )));
     }
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".{}-{serial}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(io("write PNG", e));
-    }
-    std::fs::rename(&temp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        io("write PNG", e)
-    })
+    crate::fs::write_atomically(path, bytes).map_err(|e| io("write PNG", e))
 }
 
 /// `miic_qr_render`: any text, no network.
@@ -586,12 +569,12 @@ pub fn render_to_file(text: &str, params: &Params, path: &Path) -> Result<()> {
 
 /// `miic_qr_image`: the exam's film URL from `qrurl` rendered here, or the cloud's `qrcode`
 /// picture with the caption added, as `[qr] source` says; written to `path`.
-pub fn qr_image(client: &Client, params: &Params, path: &Path) -> Result<()> {
+pub fn qr_image(ctx: &Context, params: &Params, path: &Path) -> Result<()> {
     // Options first: a typo fails before any network call.
-    let options = RenderOptions::from_params(params, client.encoding(), &EXAM_KEYS)?;
-    let image = match client.config.qr.source {
-        QrSource::Qrurl => render_text(&qr::qr_url(client, params)?, &options)?,
-        QrSource::Qrcode => render_picture(&qr::qr_picture(client, params)?, &options)?,
+    let options = RenderOptions::from_params(params, ctx.encoding(), &EXAM_KEYS)?;
+    let image = match ctx.config.qr.source {
+        QrSource::Qrurl => render_text(&qr::qr_url(ctx, params)?, &options)?,
+        QrSource::Qrcode => render_picture(&qr::qr_picture(ctx, params)?, &options)?,
     };
     write_atomically(path, &encode_png(&image, options.dpi)?)?;
     // Not the path: report tools may name the file after the patient.

@@ -1,4 +1,6 @@
 //! SM2 public-key encryption of ID-card numbers (GM/T 0003), laid out the way the cloud reads it.
+//!
+//! Uses: error.
 
 use crate::error::{Error, Result};
 use base64::Engine as _;

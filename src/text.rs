@@ -1,4 +1,6 @@
 //! Host text: UTF-8, or GBK for old ANSI hosts (Delphi 7, PowerBuilder). The wire is always UTF-8.
+//!
+//! Uses: error.
 
 use crate::error::{Error, Result};
 use serde::Deserialize;

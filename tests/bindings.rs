@@ -727,7 +727,7 @@ fn delphi_calls(mode: &str) {
         "outbox": {"path": dir.path().join("down.toml.outbox")},
     });
     let client = support::ffi::ClientHandle::open(&config.to_string());
-    assert_eq!(miic::ffi::outbox::miic_outbox_flush(client.0, 5000), 0);
+    assert_eq!(miic::ffi::miic_outbox_flush(client.0, 5000), 0);
     drop(client);
     let reqs = sim.requests();
     let deletes = by_path(&reqs, "/standardInterface/standardHttp/deleteDicom");

@@ -3,7 +3,7 @@
 
 mod support;
 
-use miic::ffi::dicom::miic_dicom_fetch_http;
+use miic::ffi::miic_dicom_fetch_http;
 use std::ffi::c_char;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -284,7 +284,7 @@ fn http_fetch_flags_a_file_of_another_study_as_warning() {
 
 #[test]
 fn dicom_exports_reject_null_arguments_naming_them() {
-    use miic::ffi::dicom::{miic_dicom_echo, miic_dicom_retrieve, miic_set_progress_callback};
+    use miic::ffi::{miic_dicom_echo, miic_dicom_retrieve, miic_set_progress_callback};
     let client = ClientHandle::open(&config(free_port(), 1000));
     let mut out: *mut c_char = std::ptr::null_mut();
     let dest = cstr("/tmp/x");

@@ -3,7 +3,7 @@
 
 mod support;
 
-use miic::ffi::dicom::{
+use miic::ffi::{
     miic_dicom_echo, miic_dicom_find, miic_dicom_retrieve, miic_set_progress_callback,
 };
 use std::ffi::{c_char, c_void};

@@ -6,7 +6,7 @@
 
 mod support;
 
-use miic::ffi::dicom::miic_dicom_retrieve;
+use miic::ffi::miic_dicom_retrieve;
 use std::collections::HashSet;
 use std::ffi::c_char;
 use std::path::{Path, PathBuf};

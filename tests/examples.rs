@@ -44,11 +44,11 @@ fn commented_example_config_opens_through_the_c_abi() {
             .unwrap(),
     )
     .unwrap();
-    let client = unsafe { miic::ffi::client::miic_open(path.as_ptr()) };
+    let client = unsafe { miic::ffi::miic_open(path.as_ptr()) };
     let err = unsafe { std::ffi::CStr::from_ptr(miic::ffi::miic_last_error()) };
     assert!(
         !client.is_null(),
         "examples/miic.toml does not open: {err:?}"
     );
-    miic::ffi::client::miic_close(client);
+    miic::ffi::miic_close(client);
 }

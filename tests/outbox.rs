@@ -3,16 +3,16 @@
 //! run two at a time, run with a file-size limit); in-process cases call the exports directly.
 
 mod common;
+#[path = "support/ffi.rs"]
+mod ffi;
 
 use common::{closed_port, fresh_outbox_path, Sim};
-use miic::ffi::client::{miic_client, miic_close, miic_open};
-use miic::ffi::cloud::miic_delete_notify;
-use miic::ffi::miic_last_error;
-use miic::ffi::outbox::{miic_outbox_dead_count, miic_outbox_flush, miic_outbox_pending};
-use miic::ffi::params::{miic_params_free, miic_params_from_json};
+use ffi::{last_error, ClientHandle, ParamsHandle};
+use miic::ffi::{
+    miic_delete_notify, miic_outbox_dead_count, miic_outbox_flush, miic_outbox_pending,
+};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::{CStr, CString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -121,61 +121,40 @@ fn counts(items: &[(String, String)]) -> HashMap<(String, String), usize> {
 }
 
 /// A client opened in this process, closed on drop.
-struct Host(*mut miic_client);
-
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(miic_last_error()) }
-        .to_string_lossy()
-        .into_owned()
+struct Host {
+    client: ClientHandle,
 }
 
 impl Host {
     fn open(config: &str) -> Result<Host, String> {
-        let c = CString::new(config).unwrap();
-        let client = unsafe { miic_open(c.as_ptr()) };
-        if client.is_null() {
-            Err(last_error())
-        } else {
-            Ok(Host(client))
-        }
+        ClientHandle::try_open(config).map(|client| Host { client })
     }
 
     fn notify(&self, accession: &str, datetime: &str) -> (i32, String) {
-        let json = CString::new(
-            json!({"patientName": "王五", "accessionNo": accession,
-                   "operateDoctorName": "张医生", "operateDateTime": datetime})
+        let p = ParamsHandle::json(
+            &json!({"patientName": "王五", "accessionNo": accession,
+                    "operateDoctorName": "张医生", "operateDateTime": datetime})
             .to_string(),
-        )
-        .unwrap();
-        let mut p = std::ptr::null_mut();
-        assert_eq!(unsafe { miic_params_from_json(json.as_ptr(), &mut p) }, 0);
-        let rc = miic_delete_notify(self.0, p);
-        let err = last_error();
-        miic_params_free(p);
-        (rc, err)
+        );
+        let rc = miic_delete_notify(self.client.0, p.0);
+        (rc, last_error())
     }
 
     fn pending(&self) -> u32 {
         let mut n = u32::MAX;
-        assert_eq!(unsafe { miic_outbox_pending(self.0, &mut n) }, 0);
+        assert_eq!(unsafe { miic_outbox_pending(self.client.0, &mut n) }, 0);
         n
     }
 
     fn dead(&self) -> u32 {
         let mut n = u32::MAX;
-        assert_eq!(unsafe { miic_outbox_dead_count(self.0, &mut n) }, 0);
+        assert_eq!(unsafe { miic_outbox_dead_count(self.client.0, &mut n) }, 0);
         n
     }
 
     fn flush(&self, ms: u32) -> (i32, String) {
-        let rc = miic_outbox_flush(self.0, ms);
+        let rc = miic_outbox_flush(self.client.0, ms);
         (rc, last_error())
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        miic_close(self.0);
     }
 }
 

@@ -3,49 +3,16 @@
 //! from C (tests/c/qr_image_test.c) and from `miic-cli qr` against the cloud simulator.
 
 mod common;
+#[path = "support/ffi.rs"]
+mod ffi;
 
-use miic::ffi::boundary::miic_last_error;
-use miic::ffi::params::{miic_params, miic_params_free, miic_params_new, miic_params_set};
-use miic::ffi::qr_image::miic_qr_render;
-use std::ffi::{CStr, CString};
+use ffi::{cstr as c, last_error, ParamsHandle};
+use miic::ffi::miic_qr_render;
 use std::path::{Path, PathBuf};
 
 const OK: i32 = 0;
 const E_ARGUMENT: i32 = -1;
 const E_IO: i32 = -11;
-
-fn c(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(miic_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// A params bag built through the C ABI, freed on drop.
-struct Bag(*mut miic_params);
-
-impl Bag {
-    fn new(pairs: &[(&str, &str)]) -> Bag {
-        let p = miic_params_new();
-        assert!(!p.is_null());
-        for (k, v) in pairs {
-            assert_eq!(
-                unsafe { miic_params_set(p, c(k).as_ptr(), c(v).as_ptr()) },
-                OK
-            );
-        }
-        Bag(p)
-    }
-}
-
-impl Drop for Bag {
-    fn drop(&mut self) {
-        miic_params_free(self.0);
-    }
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("miic-qr-{name}-{}", std::process::id()));
@@ -55,7 +22,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn render(text: &str, path: &Path, options: &[(&str, &str)]) -> i32 {
-    let bag = Bag::new(options);
+    let bag = ParamsHandle::pairs(options);
     let path = c(path.to_str().unwrap());
     unsafe { miic_qr_render(c(text).as_ptr(), path.as_ptr(), bag.0) }
 }

@@ -1,41 +1,30 @@
 //! `miic_report_validate` through the C ABI: the 4.1 record, the section-5 dictionaries, the
 //! 4.1.2.4 sample reply, and hostile input.
 
-use miic::ffi::boundary::miic_last_error;
-use miic::ffi::report::miic_report_validate;
+#[path = "support/ffi.rs"]
+mod ffi;
+
+use ffi::{last_error, take_string};
+use miic::ffi::miic_report_validate;
+use miic::report::aliases;
 use miic::report::sample::{broken_record, valid_record, BROKEN};
-use miic::report::schema::{is_code_shape, Domain};
 use miic::report::tables::{EXAM_CODES, FIELDS, SAMPLE_REPLY, SAMPLE_REPLY_KEYS};
-use miic::report::{aliases, schema};
+use miic::report::{is_code_shape, Domain};
 use serde_json::{json, Map, Value};
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 
 const MIIC_OK: i32 = 0;
 const MIIC_E_ARGUMENT: i32 = -1;
 const MIIC_E_ENCODING: i32 = -2;
-
-extern "C" {
-    fn miic_string_free(s: *mut c_char);
-}
 
 /// Call the export on raw bytes: (status, parsed problems JSON, last error).
 fn call_bytes(bytes: &[u8]) -> (i32, Option<Value>, String) {
     let input = CString::new(bytes).expect("no NUL in test input");
     let mut out: *mut c_char = std::ptr::null_mut();
     let status = unsafe { miic_report_validate(input.as_ptr(), &mut out) };
-    let error = unsafe { CStr::from_ptr(miic_last_error()) }
-        .to_string_lossy()
-        .into_owned();
-    let problems = if out.is_null() {
-        None
-    } else {
-        let text = unsafe { CStr::from_ptr(out) }
-            .to_str()
-            .expect("UTF-8 output")
-            .to_owned();
-        unsafe { miic_string_free(out) };
-        Some(serde_json::from_str(&text).expect("problems output is JSON"))
-    };
+    let error = last_error();
+    let problems =
+        take_string(out).map(|text| serde_json::from_str(&text).expect("problems output is JSON"));
     (status, problems, error)
 }
 
@@ -434,7 +423,7 @@ fn spec_sample_reply_is_parsed_with_its_aliases_reported() {
     assert!(rules.get("unknown_field").is_none(), "{report:#}");
     for key in SAMPLE_REPLY_KEYS {
         assert!(
-            schema::field(key).is_some()
+            miic::report::field(key).is_some()
                 || aliases::resolve(key).is_some()
                 || aliases::SAMPLE_ONLY.contains(key),
             "sample key {key} unmodelled"
@@ -556,15 +545,11 @@ fn bad_arguments_get_clear_errors() {
     let mut out: *mut c_char = std::ptr::null_mut();
     let status = unsafe { miic_report_validate(std::ptr::null(), &mut out) };
     assert_eq!(status, MIIC_E_ARGUMENT);
-    assert!(unsafe { CStr::from_ptr(miic_last_error()) }
-        .to_string_lossy()
-        .contains("report_json"));
+    assert!(last_error().contains("report_json"));
     let input = CString::new("{}").unwrap();
     let status = unsafe { miic_report_validate(input.as_ptr(), std::ptr::null_mut()) };
     assert_eq!(status, MIIC_E_ARGUMENT);
-    assert!(unsafe { CStr::from_ptr(miic_last_error()) }
-        .to_string_lossy()
-        .contains("problems_out"));
+    assert!(last_error().contains("problems_out"));
 
     let (status, _, error) = call_bytes(b"{\"psnName\":\"\xff\xfe\"}");
     assert_eq!(status, MIIC_E_ENCODING, "{error}");

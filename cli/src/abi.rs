@@ -1,23 +1,15 @@
 //! The library as a host sees it: the C ABI exports (`miic::ffi::…`), called exactly as a C, C# or
 //! Delphi host calls them, behind a small safe wrapper. This is the only `unsafe` code in miic-cli.
 
-use miic::ffi::boundary::miic_last_error;
-use miic::ffi::client::{miic_client, miic_close, miic_open, miic_sm2_encrypt};
-use miic::ffi::cloud::{
-    miic_delete_notify, miic_login, miic_logout, miic_patient_reminder,
-    miic_patient_reminder_async, miic_plugin_url, miic_qr_url,
+use miic::ffi::{
+    last_error_status, miic_client, miic_close, miic_delete_notify, miic_dicom_echo,
+    miic_dicom_fetch_http, miic_dicom_find, miic_dicom_retrieve, miic_last_error, miic_login,
+    miic_logout, miic_open, miic_params, miic_params_free, miic_params_from_json, miic_params_new,
+    miic_params_set, miic_patient_reminder, miic_patient_reminder_async, miic_plugin_url,
+    miic_qr_image, miic_qr_render, miic_qr_url, miic_report_validate, miic_set_progress_callback,
+    miic_sm2_encrypt, miic_status_name, miic_string_free, MIIC_E_ARGUMENT,
 };
-use miic::ffi::dicom::{
-    miic_dicom_echo, miic_dicom_fetch_http, miic_dicom_find, miic_dicom_retrieve,
-    miic_set_progress_callback,
-};
-use miic::ffi::params::{
-    miic_params, miic_params_free, miic_params_from_json, miic_params_new, miic_params_set,
-};
-use miic::ffi::qr_image::{miic_qr_image, miic_qr_render};
-use miic::ffi::report::miic_report_validate;
-use miic::ffi::version::{miic_status_name, miic_string_free};
-use miic::text::TextEncoding;
+use miic::TextEncoding;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
 
@@ -33,8 +25,8 @@ impl Failure {
     /// A failure found before calling the library (e.g. a NUL byte in an argument).
     pub fn argument(message: impl Into<String>) -> Failure {
         Failure {
-            status: -1,
-            name: status_name(-1),
+            status: MIIC_E_ARGUMENT,
+            name: status_name(MIIC_E_ARGUMENT),
             message: message.into(),
         }
     }
@@ -117,16 +109,18 @@ impl Client {
     /// `config`: a path to a `.toml`/`.json` file, or inline JSON text.
     pub fn open(config: &str) -> Outcome<Client> {
         // The config's text encoding decides how we pass text in and read it out, as a host must know.
-        let encoding = miic::config::Config::load(config)
+        let encoding = miic::Config::load(config)
             .map(|c| c.text_encoding)
             .unwrap_or(TextEncoding::Utf8);
         let source = c_text(config, TextEncoding::Utf8, "config")?;
         // SAFETY: `source` is NUL-terminated and outlives the call.
         let raw = unsafe { miic_open(source.as_ptr()) };
         if raw.is_null() {
+            // miic_open returns NULL; why (MIIC_E_CONFIG, MIIC_E_IO, …) is the thread's last status.
+            let status = last_error_status();
             return Err(Failure {
-                status: -3,
-                name: status_name(-3),
+                status,
+                name: status_name(status),
                 message: last_error(TextEncoding::Utf8),
             });
         }

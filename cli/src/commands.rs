@@ -2,8 +2,6 @@
 //! through its C ABI (`abi`), and printing the result or the status name and message.
 
 use crate::abi::{status_name, Client, Failure, Outcome};
-use miic::config::{Config, LoginVia};
-use miic::http::{CloudReply, Http};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CallArgs {
@@ -51,47 +49,29 @@ pub fn login(args: &CallArgs) -> Outcome<()> {
 }
 
 /// The library keeps the logged-in doctor in the client (`miic_login` … `miic_logout`), and a
-/// fresh process has none. So `logout` takes the doctor's fields, has the library build and
-/// encrypt the type=2 request (`miic_plugin_url` with `type=2`), and sends exactly that one
-/// request the way the config says (HTTP GET of the login path with the library's HTTP client and
-/// reply check, or launching the plugin exe): the plugin sees a logout and nothing else.
+/// fresh process has none. So `logout` takes the doctor's fields and has the library send exactly
+/// the type=2 request for them (`Client::logout_doctor`, the Rust API: the C ABI has no
+/// session-less logout), the way the config says: the plugin sees a logout and nothing else.
 pub fn logout(args: &CallArgs) -> Outcome<()> {
-    let client = Client::open(&args.config)?;
-    let mut fields = args.fields.clone();
-    fields.retain(|(k, _)| k != "type");
-    fields.push(("type".into(), "2".into()));
-    let doctor = client.params(args.json.as_deref(), &fields)?;
-    let url = client.plugin_url(&doctor)?;
-    let query = url.strip_prefix("WYHT://").unwrap_or(&url).to_string();
-    let config = Config::load(&args.config).map_err(lib_failure)?;
-    match config.plugin.login_via {
-        LoginVia::Http => {
-            let http = Http::new(config.timeout);
-            let body = http
-                .get(&format!("{}?{query}", config.url(&config.paths.login)))
-                .map_err(lib_failure)?;
-            CloudReply::parse("logout", &body)
-                .and_then(|r| r.into_success("logout"))
-                .map_err(lib_failure)?;
-        }
-        LoginVia::Exe => {
-            let exe = config.plugin.exe.as_ref().ok_or_else(|| Failure {
-                status: -3,
-                name: status_name(-3),
-                message: "config key 'plugin.exe' is not set".into(),
-            })?;
-            std::process::Command::new(exe)
-                .arg(&query)
-                .spawn()
-                .map_err(|e| Failure {
-                    status: -11,
-                    name: status_name(-11),
-                    message: format!("cannot start plugin '{}': {e}", exe.display()),
-                })?;
-        }
-    }
-    done("logout", 0);
+    let client = miic::Client::open(&args.config).map_err(lib_failure)?;
+    let result = rust_params(args.json.as_deref(), &args.fields)
+        .and_then(|doctor| client.logout_doctor(&doctor));
+    client.close();
+    result.map_err(lib_failure)?;
+    done("logout", miic::ffi::MIIC_OK);
     Ok(())
+}
+
+/// A params bag for the Rust API: the JSON object, then `fields` (they win).
+fn rust_params(json: Option<&str>, fields: &[(String, String)]) -> miic::Result<miic::Params> {
+    let mut params = match json {
+        Some(json) => miic::Params::from_json(json.as_bytes())?,
+        None => miic::Params::new(),
+    };
+    for (key, value) in fields {
+        params.set(key, value.as_str())?;
+    }
+    Ok(params)
 }
 
 pub fn plugin_url(args: &CallArgs) -> Outcome<()> {

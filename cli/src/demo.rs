@@ -5,7 +5,7 @@ use crate::abi::{Client, Failure, Outcome};
 use crate::sim::endpoints::film_url;
 use crate::sim::state::{Fault, FaultMode};
 use crate::sim::{Sim, SimArgs};
-use miic::log::{mask_line, mask_name};
+use miic::{mask_line, mask_name};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -155,169 +155,188 @@ pub fn run() -> Result<(), String> {
 }
 
 fn steps(demo: &mut Demo) {
-    demo.step("miic_login 张医生 (4.4.3.1, type=1)", |d| {
-        let before = d.sim.requests().len();
-        let doctor = d.params(&[
-            ("hisUserId", "1001"),
-            ("doctorName", "张医生"),
-            ("department", "放射科"),
-            ("departmentCode", "0301"),
-            ("doctorSex", "1"),
-            ("doctorType", "2"),
-            ("doctorCode", "D330100001"),
-            ("doctorIdCardNo", DOCTOR_ID),
-            ("phoneNumber", "13800138000"),
-        ])?;
-        ok_status(d.client.login(&doctor))?;
-        let r = d.one_clean(before, "login", Duration::ZERO)?;
-        expect(r["params"]["type"] == "1", "type is not 1")?;
-        expect(
-            r["params"]["doctorName"] == "张医生",
-            format!("doctorName arrived as {}", r["params"]["doctorName"]),
-        )?;
-        expect(
-            r["decrypted"]["doctorIdCardNo"] == DOCTOR_ID,
-            "doctorIdCardNo did not decrypt to the doctor's number",
-        )?;
-        expect(
-            r["query"]
-                .as_str()
-                .is_some_and(|q| q.contains("doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F")),
-            "doctorName is not $-encoded",
-        )?;
-        Ok("the simulator decoded 张医生 and decrypted doctorIdCardNo".into())
-    });
-
+    demo.step("miic_login 张医生 (4.4.3.1, type=1)", login);
     demo.step(
         "miic_patient_reminder, patient 李* (4.4.3.2, synchronous)",
-        |d| {
-            let before = d.sim.requests().len();
-            let patient = d.params(&[
-                ("idCardNo", PATIENT_ID),
-                ("patientName", "李四"),
-                ("mobilePhone", "13900139000"),
-                ("patientType", "1"),
-                ("outpatientId", "MZ20260526001"),
-                ("accessNumber", ACCESS),
-            ])?;
-            ok_status(d.client.patient_reminder(&patient))?;
-            let r = d.one_clean(before, "reminder", Duration::ZERO)?;
-            expect(
-                r["decrypted"]["idCardNo"] == PATIENT_ID,
-                "idCardNo did not decrypt to the patient's number",
-            )?;
-            expect(
-                r["params"]["hisUserName"] == "张医生",
-                "hisUserName was not filled from the login",
-            )?;
-            expect(
-                r["params"]["hospitalId"] == HOSPITAL,
-                "hospitalId was not filled from the config",
-            )?;
-            Ok(format!(
-                "doctor filled from the session, workstation clientIp={} mac={}",
-                r["params"]["clientIp"].as_str().unwrap_or(""),
-                r["params"]["mac"].as_str().unwrap_or("")
-            ))
-        },
+        reminder,
     );
-
     demo.step(
         "miic_patient_reminder_async, patient 王* (returns at once, sent by the client's worker)",
-        |d| {
-            let before = d.sim.requests().len();
-            let patient = d.params(&[
-                ("idCardNo", PATIENT_2_ID),
-                ("patientName", "王五"),
-                ("mobilePhone", "13700137000"),
-                ("patientType", "2"),
-                ("hospitalizationId", "ZY20260526007"),
-                ("accessNumber", "MR202605260002"),
-            ])?;
-            let t = Instant::now();
-            ok_status(d.client.patient_reminder_async(&patient))?;
-            let returned = t.elapsed();
-            let r = d.one_clean(before, "reminder", Duration::from_secs(5))?;
-            expect(
-                r["decrypted"]["idCardNo"] == PATIENT_2_ID,
-                "idCardNo did not decrypt to the patient's number",
-            )?;
-            Ok(format!(
-                "returned in {} µs; the simulator received it from the worker",
-                returned.as_micros()
-            ))
-        },
+        reminder_async,
     );
+    demo.step("miic_qr_url (4.3)", qr_url);
+    demo.step(
+        "miic_delete_notify (4.5, doctor and time filled in)",
+        delete_notify,
+    );
+    demo.step("cloud answers code 500 → MIIC_E_SERVER", cloud_error);
+    demo.step(
+        "missing field → MIIC_E_ARGUMENT naming it, nothing sent",
+        missing_field,
+    );
+    demo.step("miic_logout (4.4.3.1, type=2)", logout);
+}
 
-    demo.step("miic_qr_url (4.3)", |d| {
-        let before = d.sim.requests().len();
-        let exam = d.params(&[("accessNumber", ACCESS), ("modality", "CT")])?;
-        let url = d
-            .client
-            .qr_url(&exam)
-            .map_err(|f| format!("call failed: {f}"))?;
-        d.one_clean(before, "qrurl", Duration::ZERO)?;
-        expect(
-            url == film_url(ACCESS, "CT", HOSPITAL),
-            format!("unexpected URL {url}"),
-        )?;
-        Ok(url)
+fn login(d: &Demo) -> Check {
+    let before = d.sim.requests().len();
+    let doctor = d.params(&[
+        ("hisUserId", "1001"),
+        ("doctorName", "张医生"),
+        ("department", "放射科"),
+        ("departmentCode", "0301"),
+        ("doctorSex", "1"),
+        ("doctorType", "2"),
+        ("doctorCode", "D330100001"),
+        ("doctorIdCardNo", DOCTOR_ID),
+        ("phoneNumber", "13800138000"),
+    ])?;
+    ok_status(d.client.login(&doctor))?;
+    let r = d.one_clean(before, "login", Duration::ZERO)?;
+    expect(r["params"]["type"] == "1", "type is not 1")?;
+    expect(
+        r["params"]["doctorName"] == "张医生",
+        format!("doctorName arrived as {}", r["params"]["doctorName"]),
+    )?;
+    expect(
+        r["decrypted"]["doctorIdCardNo"] == DOCTOR_ID,
+        "doctorIdCardNo did not decrypt to the doctor's number",
+    )?;
+    expect(
+        r["query"]
+            .as_str()
+            .is_some_and(|q| q.contains("doctorName=$E5$BC$A0$E5$8C$BB$E7$94$9F")),
+        "doctorName is not $-encoded",
+    )?;
+    Ok("the simulator decoded 张医生 and decrypted doctorIdCardNo".into())
+}
+
+fn reminder(d: &Demo) -> Check {
+    let before = d.sim.requests().len();
+    let patient = d.params(&[
+        ("idCardNo", PATIENT_ID),
+        ("patientName", "李四"),
+        ("mobilePhone", "13900139000"),
+        ("patientType", "1"),
+        ("outpatientId", "MZ20260526001"),
+        ("accessNumber", ACCESS),
+    ])?;
+    ok_status(d.client.patient_reminder(&patient))?;
+    let r = d.one_clean(before, "reminder", Duration::ZERO)?;
+    expect(
+        r["decrypted"]["idCardNo"] == PATIENT_ID,
+        "idCardNo did not decrypt to the patient's number",
+    )?;
+    expect(
+        r["params"]["hisUserName"] == "张医生",
+        "hisUserName was not filled from the login",
+    )?;
+    expect(
+        r["params"]["hospitalId"] == HOSPITAL,
+        "hospitalId was not filled from the config",
+    )?;
+    Ok(format!(
+        "doctor filled from the session, workstation clientIp={} mac={}",
+        r["params"]["clientIp"].as_str().unwrap_or(""),
+        r["params"]["mac"].as_str().unwrap_or("")
+    ))
+}
+
+fn reminder_async(d: &Demo) -> Check {
+    let before = d.sim.requests().len();
+    let patient = d.params(&[
+        ("idCardNo", PATIENT_2_ID),
+        ("patientName", "王五"),
+        ("mobilePhone", "13700137000"),
+        ("patientType", "2"),
+        ("hospitalizationId", "ZY20260526007"),
+        ("accessNumber", "MR202605260002"),
+    ])?;
+    let t = Instant::now();
+    ok_status(d.client.patient_reminder_async(&patient))?;
+    let returned = t.elapsed();
+    let r = d.one_clean(before, "reminder", Duration::from_secs(5))?;
+    expect(
+        r["decrypted"]["idCardNo"] == PATIENT_2_ID,
+        "idCardNo did not decrypt to the patient's number",
+    )?;
+    Ok(format!(
+        "returned in {} µs; the simulator received it from the worker",
+        returned.as_micros()
+    ))
+}
+
+fn qr_url(d: &Demo) -> Check {
+    let before = d.sim.requests().len();
+    let exam = d.params(&[("accessNumber", ACCESS), ("modality", "CT")])?;
+    let url = d
+        .client
+        .qr_url(&exam)
+        .map_err(|f| format!("call failed: {f}"))?;
+    d.one_clean(before, "qrurl", Duration::ZERO)?;
+    expect(
+        url == film_url(ACCESS, "CT", HOSPITAL),
+        format!("unexpected URL {url}"),
+    )?;
+    Ok(url)
+}
+
+fn delete_notify(d: &Demo) -> Check {
+    let before = d.sim.requests().len();
+    let deletion = d.params(&[("patientName", "李四"), ("accessionNo", ACCESS)])?;
+    let status = ok_status(d.client.delete_notify(&deletion))?;
+    let r = d.one_clean(before, "delete", Duration::from_secs(5))?;
+    expect(
+        r["params"]["operateDoctorName"] == "张医生",
+        "operateDoctorName was not the logged-in doctor",
+    )?;
+    expect(
+        r["params"]["operateDateTime"] == r["params"]["deleteDateTime"],
+        "the two time keys differ",
+    )?;
+    Ok(format!(
+        "{}, operateDateTime={}",
+        crate::abi::status_name(status),
+        r["params"]["operateDateTime"].as_str().unwrap_or("")
+    ))
+}
+
+fn cloud_error(d: &Demo) -> Check {
+    d.sim.set_fault(Fault {
+        mode: FaultMode::Code500,
+        delay_ms: 0,
+        count: Some(1),
+        path: None,
     });
+    let exam = d.params(&[("accessNumber", ACCESS), ("modality", "CT")])?;
+    match d.client.qr_url(&exam) {
+        Err(f) if f.name == "MIIC_E_SERVER" && f.message.contains("500") => Ok(f.to_string()),
+        Err(f) => Err(format!("expected MIIC_E_SERVER, got {f}")),
+        Ok(url) => Err(format!("expected MIIC_E_SERVER, got a URL {url}")),
+    }
+}
 
-    demo.step("miic_delete_notify (4.5, doctor and time filled in)", |d| {
-        let before = d.sim.requests().len();
-        let deletion = d.params(&[("patientName", "李四"), ("accessionNo", ACCESS)])?;
-        let status = ok_status(d.client.delete_notify(&deletion))?;
-        let r = d.one_clean(before, "delete", Duration::from_secs(5))?;
-        expect(
-            r["params"]["operateDoctorName"] == "张医生",
-            "operateDoctorName was not the logged-in doctor",
-        )?;
-        expect(
-            r["params"]["operateDateTime"] == r["params"]["deleteDateTime"],
-            "the two time keys differ",
-        )?;
-        Ok(format!(
-            "{}, operateDateTime={}",
-            crate::abi::status_name(status),
-            r["params"]["operateDateTime"].as_str().unwrap_or("")
-        ))
-    });
-
-    demo.step("cloud answers code 500 → MIIC_E_SERVER", |d| {
-        d.sim.set_fault(Fault {
-            mode: FaultMode::Code500,
-            delay_ms: 0,
-            count: Some(1),
-            path: None,
-        });
-        let exam = d.params(&[("accessNumber", ACCESS), ("modality", "CT")])?;
-        match d.client.qr_url(&exam) {
-            Err(f) if f.name == "MIIC_E_SERVER" && f.message.contains("500") => Ok(f.to_string()),
-            Err(f) => Err(format!("expected MIIC_E_SERVER, got {f}")),
-            Ok(url) => Err(format!("expected MIIC_E_SERVER, got a URL {url}")),
+fn missing_field(d: &Demo) -> Check {
+    let before = d.sim.requests().len();
+    let exam = d.params(&[("accessNumber", ACCESS)])?;
+    let result = d.client.qr_url(&exam);
+    let sent = d.sim.requests().len() - before;
+    match result {
+        Err(f) if f.name == "MIIC_E_ARGUMENT" && f.message.contains("modality") && sent == 0 => {
+            Ok(f.to_string())
         }
-    });
+        Err(f) => Err(format!(
+            "expected MIIC_E_ARGUMENT naming modality with nothing sent, got {f} ({sent} sent)"
+        )),
+        Ok(url) => Err(format!("expected MIIC_E_ARGUMENT, got a URL {url}")),
+    }
+}
 
-    demo.step("missing field → MIIC_E_ARGUMENT naming it, nothing sent", |d| {
-        let before = d.sim.requests().len();
-        let exam = d.params(&[("accessNumber", ACCESS)])?;
-        let result = d.client.qr_url(&exam);
-        let sent = d.sim.requests().len() - before;
-        match result {
-            Err(f) if f.name == "MIIC_E_ARGUMENT" && f.message.contains("modality") && sent == 0 => Ok(f.to_string()),
-            Err(f) => Err(format!("expected MIIC_E_ARGUMENT naming modality with nothing sent, got {f} ({sent} sent)")),
-            Ok(url) => Err(format!("expected MIIC_E_ARGUMENT, got a URL {url}")),
-        }
-    });
-
-    demo.step("miic_logout (4.4.3.1, type=2)", |d| {
-        let before = d.sim.requests().len();
-        ok_status(d.client.logout())?;
-        let r = d.one_clean(before, "login", Duration::ZERO)?;
-        expect(r["params"]["type"] == "2", "type is not 2")?;
-        Ok("type=2 with the same doctor".into())
-    });
+fn logout(d: &Demo) -> Check {
+    let before = d.sim.requests().len();
+    ok_status(d.client.logout())?;
+    let r = d.one_clean(before, "login", Duration::ZERO)?;
+    expect(r["params"]["type"] == "2", "type is not 2")?;
+    Ok("type=2 with the same doctor".into())
 }
 
 /// One received request as a line, with personal data masked.

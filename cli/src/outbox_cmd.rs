@@ -2,9 +2,9 @@
 //! cloud rejected, retry now, forget rejected ones. Patient names are masked in every table.
 
 use chrono::TimeZone as _;
-use miic::cloud::outbox::{self, Store};
-use miic::config::Config;
-use std::path::PathBuf;
+use miic::outbox::{self, default_path, Store};
+use miic::Config;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -52,73 +52,15 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
         .or_else(|| config.as_ref().and_then(|c| c.outbox_path.clone()))
     {
         Some(p) => p,
-        None => outbox::default_path().map_err(|e| e.to_string())?,
+        None => default_path().map_err(|e| e.to_string())?,
     };
     if !path.exists() {
         return Err(format!("no outbox at '{}'", path.display()));
     }
     let store = Store::open(&path).map_err(|e| e.to_string())?;
     match &args.command {
-        OutboxCommand::List => {
-            let rows = store.list_pending().map_err(|e| e.to_string())?;
-            println!("{} pending in {}", rows.len(), path.display());
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id.to_string(),
-                        r.accession_no.clone(),
-                        miic::log::mask_name(&r.patient_name),
-                        r.attempts.to_string(),
-                        if r.in_flight {
-                            "sending now".into()
-                        } else {
-                            local_time(r.next_try_at)
-                        },
-                        r.last_error.as_deref().map(clean).unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            print_table(
-                &[
-                    "ID",
-                    "ACCESSION",
-                    "PATIENT",
-                    "ATTEMPTS",
-                    "NEXT TRY",
-                    "LAST ERROR",
-                ],
-                &table,
-            );
-        }
-        OutboxCommand::Dead => {
-            let rows = store.list_dead().map_err(|e| e.to_string())?;
-            println!("{} rejected in {}", rows.len(), path.display());
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id.to_string(),
-                        r.accession_no.clone(),
-                        miic::log::mask_name(&r.patient_name),
-                        r.attempts.to_string(),
-                        local_time(r.failed_at),
-                        clean(&r.reason),
-                    ]
-                })
-                .collect();
-            print_table(
-                &[
-                    "ID",
-                    "ACCESSION",
-                    "PATIENT",
-                    "ATTEMPTS",
-                    "REJECTED AT",
-                    "REASON",
-                ],
-                &table,
-            );
-        }
+        OutboxCommand::List => list(&store, &path)?,
+        OutboxCommand::Dead => dead(&store, &path)?,
         OutboxCommand::Retry { dead, timeout_ms } => {
             if let Some(ids) = dead {
                 let ids = (!ids.is_empty()).then_some(ids.as_slice());
@@ -128,13 +70,12 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
             let n = store.retry_now().map_err(|e| e.to_string())?;
             println!("{n} waiting notification(s) due now");
             if let Some(config) = config {
-                let client = miic::Client::with_config(Config {
-                    outbox_path: Some(path.clone()),
-                    ..config
-                });
-                let result = outbox::flush(&client, Duration::from_millis(u64::from(*timeout_ms)));
-                client.close();
-                result.map_err(|e| e.to_string())?;
+                outbox::flush(
+                    &config,
+                    &store,
+                    Duration::from_millis(u64::from(*timeout_ms)),
+                )
+                .map_err(|e| e.to_string())?;
                 println!("outbox empty: every notification delivered or rejected");
             }
         }
@@ -144,6 +85,72 @@ pub fn run(args: &OutboxArgs) -> Result<(), String> {
             println!("{n} rejected notification(s) removed");
         }
     }
+    Ok(())
+}
+
+/// `outbox list`: what waits, masked.
+fn list(store: &Store, path: &Path) -> Result<(), String> {
+    let rows = store.list_pending().map_err(|e| e.to_string())?;
+    println!("{} pending in {}", rows.len(), path.display());
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.accession_no.clone(),
+                miic::mask_name(&r.patient_name),
+                r.attempts.to_string(),
+                if r.in_flight {
+                    "sending now".into()
+                } else {
+                    local_time(r.next_try_at)
+                },
+                r.last_error.as_deref().map(clean).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "ACCESSION",
+            "PATIENT",
+            "ATTEMPTS",
+            "NEXT TRY",
+            "LAST ERROR",
+        ],
+        &table,
+    );
+    Ok(())
+}
+
+/// `outbox dead`: what the cloud rejected, with its reason.
+fn dead(store: &Store, path: &Path) -> Result<(), String> {
+    let rows = store.list_dead().map_err(|e| e.to_string())?;
+    println!("{} rejected in {}", rows.len(), path.display());
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.accession_no.clone(),
+                miic::mask_name(&r.patient_name),
+                r.attempts.to_string(),
+                local_time(r.failed_at),
+                clean(&r.reason),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "ACCESSION",
+            "PATIENT",
+            "ATTEMPTS",
+            "REJECTED AT",
+            "REASON",
+        ],
+        &table,
+    );
     Ok(())
 }
 
@@ -162,7 +169,7 @@ fn clean(text: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(80)
         .collect();
-    miic::log::mask_line(&one_line)
+    miic::mask_line(&one_line)
 }
 
 /// Left-aligned columns; CJK characters count as two columns, as terminals show them.

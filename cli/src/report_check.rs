@@ -5,10 +5,9 @@
 //! optionally fetches each `dcmPath`, and prints a summary.
 //! Exit status: 0 conformant, 1 not conformant, 2 could not check.
 
-use chrono::{Duration, Local};
-use miic::log::mask_name;
-use miic::report::validate::{parse_datetime, MAX_INPUT_BYTES, RULES};
-use miic::report::{aliases, schema};
+use chrono::{Duration, Local, NaiveDateTime};
+use miic::mask_name;
+use miic::report::{aliases, parse_datetime, MAX_INPUT_BYTES, RULES};
 use miic_cli::abi;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -234,31 +233,78 @@ fn field_of(record: &Value, field: &str) -> Option<String> {
 }
 
 fn check_url(url: &str, args: &ReportCheckArgs) -> Result<Vec<Query>, String> {
-    let format = "%Y-%m-%d %H:%M:%S";
-    let end = match &args.end {
-        Some(t) => parse_datetime(t).map_err(|why| format!("--end '{t}' {why}"))?,
-        None => Local::now().naive_local(),
-    };
-    let start = match &args.start {
-        Some(t) => parse_datetime(t).map_err(|why| format!("--start '{t}' {why}"))?,
-        None => end - Duration::hours(24),
-    };
-    if start > end {
-        return Err("--start is after --end".into());
-    }
+    let window = Window::from_args(args)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(std::time::Duration::from_millis(args.timeout_ms)))
         .http_status_as_error(false)
         .max_redirects(0)
         .build()
         .into();
-    let (start_s, end_s) = (
-        start.format(format).to_string(),
-        end.format(format).to_string(),
-    );
+    let mut queries = window_queries(&agent, url, &window);
+    let seen = |queries: &[Query], field: &str| {
+        queries
+            .iter()
+            .flat_map(|q| q.records.iter())
+            .find_map(|r| field_of(r, field))
+    };
+    if let Some(acc) = args
+        .access_number
+        .clone()
+        .or_else(|| seen(&queries, "accessionNo"))
+    {
+        queries.push(accession_query(&agent, url, &acc));
+    }
+    if let Some(name) = args
+        .patient_name
+        .clone()
+        .or_else(|| seen(&queries, "psnName"))
+    {
+        queries.push(patient_query(&agent, url, &name, &window));
+    }
+    if args.probe_dcm {
+        let base = args.dcm_base.clone().unwrap_or_else(|| origin(url));
+        probe_dcm(&agent, &base, args.max_probes, &mut queries);
+    }
+    Ok(queries)
+}
+
+/// The time window asked for: `--start` .. `--end`, by default the last 24 hours.
+struct Window {
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    start_text: String,
+    end_text: String,
+}
+
+impl Window {
+    fn from_args(args: &ReportCheckArgs) -> Result<Window, String> {
+        let end = match &args.end {
+            Some(t) => parse_datetime(t).map_err(|why| format!("--end '{t}' {why}"))?,
+            None => Local::now().naive_local(),
+        };
+        let start = match &args.start {
+            Some(t) => parse_datetime(t).map_err(|why| format!("--start '{t}' {why}"))?,
+            None => end - Duration::hours(24),
+        };
+        if start > end {
+            return Err("--start is after --end".into());
+        }
+        let format = "%Y-%m-%d %H:%M:%S";
+        Ok(Window {
+            start,
+            end,
+            start_text: start.format(format).to_string(),
+            end_text: end.format(format).to_string(),
+        })
+    }
+}
+
+/// Request 1: the window, for each type; records outside it are named. Type 2 follows the PS
+/// line (report time); 4.1.2.1 calls it refund time, which no column holds. Type 4 (update time)
+/// has no column either.
+fn window_queries(agent: &ureq::Agent, url: &str, w: &Window) -> Vec<Query> {
+    let (start_s, end_s) = (&w.start_text, &w.end_text);
     let mut queries = Vec::new();
-    // Request 1: the window, for each type. Type 2 follows the PS line (report time); 4.1.2.1
-    // calls it refund time, which no column holds. Type 4 (update time) has no column either.
     for (kind, field) in [
         (1, Some("examDate")),
         (2, Some("rptDate")),
@@ -266,14 +312,14 @@ fn check_url(url: &str, args: &ReportCheckArgs) -> Result<Vec<Query>, String> {
         (4, None),
     ] {
         let body = json!({"startTime": start_s, "endTime": end_s, "type": kind});
-        let mut q = query(&agent, url, format!("window type={kind}"), body);
+        let mut q = query(agent, url, format!("window type={kind}"), body);
         if let Some(field) = field {
             let mut outside = Vec::new();
             for (i, record) in q.records.iter().enumerate() {
                 let Some(t) = field_of(record, field).and_then(|t| parse_datetime(&t).ok()) else {
                     continue;
                 };
-                if t < start || t > end {
+                if t < w.start || t > w.end {
                     let message =
                         format!("'{field}' {t} is outside the requested window {start_s} .. {end_s} (type={kind})");
                     outside.push(Problem::checker(Some(i), field, "outside_window", message));
@@ -283,76 +329,61 @@ fn check_url(url: &str, args: &ReportCheckArgs) -> Result<Vec<Query>, String> {
         }
         queries.push(q);
     }
-    let seen = |queries: &[Query], field: &str| {
-        queries
-            .iter()
-            .flat_map(|q| q.records.iter())
-            .find_map(|r| field_of(r, field))
-    };
-    // Request 2: one accession number, no window.
-    if let Some(acc) = args
-        .access_number
-        .clone()
-        .or_else(|| seen(&queries, "accessionNo"))
-    {
-        let body = json!({"accessNumber": acc, "type": 1});
-        let mut q = query(&agent, url, format!("accessNumber={acc}"), body);
-        let mut wrong = Vec::new();
-        for (i, record) in q.records.iter().enumerate() {
-            let got = field_of(record, "accessionNo").unwrap_or_default();
-            if got != acc {
-                let message = format!("asked for accessNumber {acc}, got a record of '{got}'");
-                wrong.push(Problem::checker(
-                    Some(i),
-                    "accessionNo",
-                    "wrong_record",
-                    message,
-                ));
-            }
+    queries
+}
+
+/// Request 2: one accession number, no window; each record must be that accession's.
+fn accession_query(agent: &ureq::Agent, url: &str, acc: &str) -> Query {
+    let body = json!({"accessNumber": acc, "type": 1});
+    let mut q = query(agent, url, format!("accessNumber={acc}"), body);
+    let mut wrong = Vec::new();
+    for (i, record) in q.records.iter().enumerate() {
+        let got = field_of(record, "accessionNo").unwrap_or_default();
+        if got != acc {
+            let message = format!("asked for accessNumber {acc}, got a record of '{got}'");
+            wrong.push(Problem::checker(
+                Some(i),
+                "accessionNo",
+                "wrong_record",
+                message,
+            ));
         }
-        if q.records.is_empty() && q.failure.is_none() {
-            let message = format!("accessNumber {acc} returned no record");
-            wrong.push(Problem::checker(None, "accessNumber", "not_found", message));
+    }
+    if q.records.is_empty() && q.failure.is_none() {
+        let message = format!("accessNumber {acc} returned no record");
+        wrong.push(Problem::checker(None, "accessNumber", "not_found", message));
+    }
+    q.problems.extend(wrong);
+    q
+}
+
+/// Request 3: patient name and window; each record must be that patient's.
+fn patient_query(agent: &ureq::Agent, url: &str, name: &str, w: &Window) -> Query {
+    let body =
+        json!({"patientName": name, "startTime": w.start_text, "endTime": w.end_text, "type": 1});
+    let mut q = query(
+        agent,
+        url,
+        format!("patientName={} window", mask_name(name)),
+        body,
+    );
+    let mut wrong = Vec::new();
+    for (i, record) in q.records.iter().enumerate() {
+        if field_of(record, "psnName").as_deref() != Some(name) {
+            let message = format!(
+                "asked for patient {}, got another patient's record",
+                mask_name(name)
+            );
+            wrong.push(Problem::checker(
+                Some(i),
+                "psnName",
+                "wrong_record",
+                message,
+            ));
         }
-        q.problems.extend(wrong);
-        queries.push(q);
     }
-    // Request 3: patient name and window.
-    if let Some(name) = args
-        .patient_name
-        .clone()
-        .or_else(|| seen(&queries, "psnName"))
-    {
-        let body = json!({"patientName": name, "startTime": start_s, "endTime": end_s, "type": 1});
-        let mut q = query(
-            &agent,
-            url,
-            format!("patientName={} window", mask_name(&name)),
-            body,
-        );
-        let mut wrong = Vec::new();
-        for (i, record) in q.records.iter().enumerate() {
-            if field_of(record, "psnName").as_deref() != Some(name.as_str()) {
-                let message = format!(
-                    "asked for patient {}, got another patient's record",
-                    mask_name(&name)
-                );
-                wrong.push(Problem::checker(
-                    Some(i),
-                    "psnName",
-                    "wrong_record",
-                    message,
-                ));
-            }
-        }
-        q.problems.extend(wrong);
-        queries.push(q);
-    }
-    if args.probe_dcm {
-        let base = args.dcm_base.clone().unwrap_or_else(|| origin(url));
-        probe_dcm(&agent, &base, args.max_probes, &mut queries);
-    }
-    Ok(queries)
+    q.problems.extend(wrong);
+    q
 }
 
 fn origin(url: &str) -> String {
@@ -588,7 +619,7 @@ fn print_tables(queries: &[Query], conformant: bool, n_worst: usize) {
             "aliases (names of the 4.1.2.4 sample, or misspellings, mapped to the 4.1 table):"
         );
         for ((alias, field), records) in &aliases {
-            let meaning = schema::field(field).map(|f| f.meaning).unwrap_or("");
+            let meaning = miic::report::field(field).map(|f| f.meaning).unwrap_or("");
             println!("  {alias:<22} -> {field:<20} {meaning} ({records} records)");
         }
     }

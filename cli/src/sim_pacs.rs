@@ -3,8 +3,8 @@
 //! `--broken`) broken in every way the checker knows, and serves each record's `dcmPath`.
 
 use chrono::{Duration, Local, NaiveDateTime};
+use miic::report::parse_datetime;
 use miic::report::sample::{broken_record, valid_record, BROKEN};
-use miic::report::validate::parse_datetime;
 use serde_json::{json, Map, Value};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

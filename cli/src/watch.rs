@@ -3,10 +3,11 @@
 //! confirm recovery, back off, give up with an alert. The decisions live in [`Machine`], a pure
 //! struct fed with echo results and times; [`run`] drives it with real time, processes and files.
 
+use miic::ffi::{MIIC_E_ARGUMENT, MIIC_E_CONFIG};
 use miic_cli::abi::{Client, Failure};
 use serde_json::json;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
@@ -296,6 +297,16 @@ struct Stop {
 }
 
 impl Stop {
+    /// Ctrl-C, SIGTERM/SIGHUP, or the Windows console's close events stop the watch.
+    fn on_termination() -> Result<Stop, String> {
+        let (tx, rx) = mpsc::channel();
+        ctrlc::set_handler(move || {
+            let _ = tx.send(());
+        })
+        .map_err(|e| format!("cannot install the Ctrl-C/SIGTERM handler: {e}"))?;
+        Ok(Stop { rx, stopped: false })
+    }
+
     /// Sleep `d` unless a stop arrives; true when stopping.
     fn wait(&mut self, d: Duration) -> bool {
         if !self.stopped {
@@ -358,16 +369,6 @@ fn utc(t: SystemTime) -> String {
         .to_string()
 }
 
-/// Write `value` to `path` through a temp file in the same folder and a rename, so a reader
-/// never sees half a file.
-fn write_atomically(path: &Path, value: &serde_json::Value) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, format!("{value:#}\n"))?;
-    std::fs::rename(&tmp, path)
-}
-
 /// The config with `timeout_ms` replaced (inline JSON for miic_open), so one echo has its own
 /// timeout whatever the other calls use.
 fn with_timeout(config: &str, timeout: Duration) -> Result<String, String> {
@@ -412,7 +413,7 @@ fn status_json(m: &mut Machine, state: &str, last_change: SystemTime) -> serde_j
 /// MIIC_E_ARGUMENT, MIIC_E_ENCODING, MIIC_E_CONFIG: faults of this side that no restart of the
 /// PACS can cure (e.g. no `dicom.port`); everything else (refused, timeout, rejected) is the PACS.
 fn is_local_fault(f: &Failure) -> bool {
-    matches!(f.status, -3..=-1)
+    matches!(f.status, MIIC_E_CONFIG..=MIIC_E_ARGUMENT)
 }
 
 fn describe(f: &Failure) -> String {
@@ -425,12 +426,7 @@ pub fn run(args: &WatchArgs) -> Result<(), String> {
         None => args.config.clone(),
     };
     let client = Client::open(&config).map_err(|f| describe(&f))?;
-    let (tx, rx) = mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = tx.send(());
-    })
-    .map_err(|e| format!("cannot install the Ctrl-C/SIGTERM handler: {e}"))?;
-    let mut stop = Stop { rx, stopped: false };
+    let mut stop = Stop::on_termination()?;
     let settle = args.settle.unwrap_or(args.every);
     let started = Instant::now();
     let mut machine = Machine::new(
@@ -443,14 +439,6 @@ pub fn run(args: &WatchArgs) -> Result<(), String> {
         started,
     );
     let mut last_change = SystemTime::now();
-    let write_status = |m: &mut Machine, state: &str, last_change: SystemTime| {
-        if let Some(path) = &args.status_file {
-            let status = status_json(m, state, last_change);
-            if let Err(e) = write_atomically(path, &status) {
-                log(&format!("cannot write {}: {e}", path.display()));
-            }
-        }
-    };
     log(&format!(
         "watching every {}, restart after {} failure(s), at most {} restart(s) per {}",
         humantime::format_duration(args.every),
@@ -464,71 +452,27 @@ pub fn run(args: &WatchArgs) -> Result<(), String> {
             Ok(_) => Ok(checked.elapsed()),
             // Our own config is wrong, not the PACS: restarting it would only hurt.
             Err(f) if is_local_fault(&f) => {
-                write_status(&mut machine, "stopped", SystemTime::now());
+                write_status(args, &mut machine, "stopped", SystemTime::now());
                 return Err(format!("cannot check the PACS: {}", describe(&f)));
             }
             Err(f) => Err(describe(&f)),
         };
-        let now = Instant::now();
-        let action = machine.echo(now, result);
-        for c in machine.take_changes() {
+        let action = machine.echo(Instant::now(), result);
+        if log_changes(&mut machine) {
             last_change = SystemTime::now();
-            log(&format!(
-                "{} → {} after {} ms: {}",
-                c.from.name(),
-                c.to.name(),
-                c.lasted.as_millis(),
-                c.why
-            ));
         }
         let state = machine.state.name();
-        write_status(&mut machine, state, last_change);
+        write_status(args, &mut machine, state, last_change);
         let mut next = checked + args.every;
         match action {
             Some(Action::Restart) => {
-                log(&format!("running restart command: {}", args.restart));
-                let t = Instant::now();
-                let result = shell(&args.restart, &[], None)
-                    .map_err(|e| format!("cannot start it: {e}"))
-                    .and_then(|child| wait_command(child, args.command_timeout, &mut stop));
-                match &result {
-                    Ok(()) => log(&format!(
-                        "restart command done in {} ms",
-                        t.elapsed().as_millis()
-                    )),
-                    Err(e) => log(&format!(
-                        "restart command failed after {} ms: {e}",
-                        t.elapsed().as_millis()
-                    )),
-                }
+                let result = run_restart(args, &mut stop);
                 machine.restart_finished(result);
                 let state = machine.state.name();
-                write_status(&mut machine, state, last_change);
+                write_status(args, &mut machine, state, last_change);
                 next = Instant::now() + settle;
             }
-            Some(Action::Alert(message)) => {
-                log(&format!("gave up: {message}"));
-                if let Some(alert) = &args.alert {
-                    let t = Instant::now();
-                    let result = shell(
-                        alert,
-                        &[
-                            ("MIIC_WATCH_MESSAGE", &message),
-                            ("MIIC_WATCH_STATE", State::GaveUp.name()),
-                        ],
-                        Some(&message),
-                    )
-                    .map_err(|e| format!("cannot start it: {e}"))
-                    .and_then(|child| wait_command(child, args.command_timeout, &mut stop));
-                    match result {
-                        Ok(()) => log(&format!(
-                            "alert command done in {} ms",
-                            t.elapsed().as_millis()
-                        )),
-                        Err(e) => log(&format!("alert command failed: {e}")),
-                    }
-                }
-            }
+            Some(Action::Alert(message)) => run_alert(args, &message, &mut stop),
             None => {}
         }
         if stop.wait(next.saturating_duration_since(Instant::now())) {
@@ -536,12 +480,83 @@ pub fn run(args: &WatchArgs) -> Result<(), String> {
         }
     }
     // Monitoring tools see that the watchdog itself stopped, not a stale "up".
-    write_status(&mut machine, "stopped", SystemTime::now());
+    write_status(args, &mut machine, "stopped", SystemTime::now());
     log(&format!(
         "stopped after {} s",
         started.elapsed().as_secs_f32().round()
     ));
     Ok(())
+}
+
+/// Log the machine's state changes since the last call; whether there were any.
+fn log_changes(machine: &mut Machine) -> bool {
+    let changes = machine.take_changes();
+    for c in &changes {
+        log(&format!(
+            "{} → {} after {} ms: {}",
+            c.from.name(),
+            c.to.name(),
+            c.lasted.as_millis(),
+            c.why
+        ));
+    }
+    !changes.is_empty()
+}
+
+/// `--status-file`, when given, rewritten whole.
+fn write_status(args: &WatchArgs, m: &mut Machine, state: &str, last_change: SystemTime) {
+    if let Some(path) = &args.status_file {
+        let status = status_json(m, state, last_change);
+        if let Err(e) = miic::write_atomically(path, format!("{status:#}\n").as_bytes()) {
+            log(&format!("cannot write {}: {e}", path.display()));
+        }
+    }
+}
+
+/// Run `--restart` and wait for it (at most `--command-timeout`).
+fn run_restart(args: &WatchArgs, stop: &mut Stop) -> Result<(), String> {
+    log(&format!("running restart command: {}", args.restart));
+    let t = Instant::now();
+    let result = shell(&args.restart, &[], None)
+        .map_err(|e| format!("cannot start it: {e}"))
+        .and_then(|child| wait_command(child, args.command_timeout, stop));
+    match &result {
+        Ok(()) => log(&format!(
+            "restart command done in {} ms",
+            t.elapsed().as_millis()
+        )),
+        Err(e) => log(&format!(
+            "restart command failed after {} ms: {e}",
+            t.elapsed().as_millis()
+        )),
+    }
+    result
+}
+
+/// The watchdog gave up: log it and run `--alert`, if given, with the message.
+fn run_alert(args: &WatchArgs, message: &str, stop: &mut Stop) {
+    log(&format!("gave up: {message}"));
+    let Some(alert) = &args.alert else {
+        return;
+    };
+    let t = Instant::now();
+    let result = shell(
+        alert,
+        &[
+            ("MIIC_WATCH_MESSAGE", message),
+            ("MIIC_WATCH_STATE", State::GaveUp.name()),
+        ],
+        Some(message),
+    )
+    .map_err(|e| format!("cannot start it: {e}"))
+    .and_then(|child| wait_command(child, args.command_timeout, stop));
+    match result {
+        Ok(()) => log(&format!(
+            "alert command done in {} ms",
+            t.elapsed().as_millis()
+        )),
+        Err(e) => log(&format!("alert command failed: {e}")),
+    }
 }
 
 #[cfg(test)]

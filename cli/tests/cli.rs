@@ -311,3 +311,21 @@ fn gbk_config_passes_chinese_text_as_an_ansi_host_would() {
     assert_eq!(r["params"]["doctorName"], "张医生");
     assert_eq!(r["params"]["department"], "放射科");
 }
+
+#[test]
+fn open_failure_prints_the_status_miic_open_failed_with() {
+    // An outbox path below a regular file cannot be created: miic_open fails with MIIC_E_IO,
+    // and that status (not a guess) is what the CLI reports.
+    let blocker = std::env::temp_dir().join(format!("miic-cli-open-{}", std::process::id()));
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let config = json!({"base_url": "http://127.0.0.1:9", "hospital_id": "H",
+                        "outbox": {"path": blocker.join("outbox.sqlite")}});
+    let out = Command::new(BIN)
+        .args(["qr", "--config", &config.to_string()])
+        .args(["--field", "accessNumber=CT1", "--field", "modality=CT"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&blocker);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("MIIC_E_IO (-11)"), "{}", stderr(&out));
+}

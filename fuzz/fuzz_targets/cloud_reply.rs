@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 use miic::Status;
 
 fuzz_target!(|data: &[u8]| {
-    match miic::http::CloudReply::parse("fuzz", data) {
+    match miic::fuzzing::CloudReply::parse("fuzz", data) {
         Ok(reply) => {
             if let Err(e) = reply.into_success("fuzz") {
                 assert_eq!(e.status, Status::Server);

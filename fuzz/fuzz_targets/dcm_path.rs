@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(list) = std::str::from_utf8(data) {
-        for entry in miic::dicom::http_fetch::parse_dcm_path(list) {
+        for entry in miic::fuzzing::parse_dcm_path(list) {
             if let Ok(segments) = entry.segments {
                 assert!(!segments.is_empty());
                 for s in segments {

@@ -1,7 +1,7 @@
 #![no_main]
 //! Params bags from arbitrary JSON bytes, then read back in both host encodings.
 use libfuzzer_sys::fuzz_target;
-use miic::text::TextEncoding;
+use miic::TextEncoding;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(params) = miic::Params::from_json(data) {

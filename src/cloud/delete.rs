@@ -1,17 +1,21 @@
 //! 4.5 影像图像删除接口: tell the cloud that the doctor deleted an exam's images in the PACS.
+//! The notification is committed to the outbox first, then the call tries to deliver it within
+//! its own `timeout_ms`; what does not go through is left to the retry worker.
+//!
+//! Uses: context, session, outbox::{store, delivery, worker}, params, log,
+//! error.
 
-use crate::client::Client;
-use crate::cloud::outbox;
-use crate::cloud::{is_datetime, now_local};
+use crate::context::Context;
 use crate::error::{Error, Result, Status};
-use crate::http::{short, CloudReply};
 use crate::log::mask_name;
+use crate::outbox::delivery::{deliver, Delivery, LEASE_MARGIN, MIN_ATTEMPT};
+use crate::outbox::store::{Item, Pick, Store};
+use crate::outbox::worker::Outbox;
 use crate::params::Params;
+use crate::session::Session;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const WHAT: &str = "delete notification";
 
 /// A checked delete notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,13 +29,13 @@ pub struct Deletion {
 
 impl Deletion {
     /// `operateDoctorName` defaults to the logged-in doctor, `operateDateTime` to now.
-    pub fn from_params(client: &Client, params: &Params) -> Result<Deletion> {
-        let enc = client.encoding();
+    pub fn from_params(ctx: &Context, session: &Session, params: &Params) -> Result<Deletion> {
+        let enc = ctx.encoding();
         let patient_name = params.require("patientName", enc)?;
         let accession_no = params.require("accessionNo", enc)?;
         let operate_doctor_name = match params.get_nonempty("operateDoctorName", enc)? {
             Some(name) => name,
-            None => client
+            None => session
                 .doctor()
                 .map(|d| d.doctor_name)
                 .ok_or_else(|| Error::missing("operateDoctorName"))?,
@@ -50,7 +54,7 @@ impl Deletion {
         };
         let hospital_id = params
             .get_nonempty("hospitalId", enc)?
-            .unwrap_or_else(|| client.config.hospital_id.clone());
+            .unwrap_or_else(|| ctx.config.hospital_id.clone());
         Ok(Deletion {
             patient_name,
             accession_no,
@@ -81,66 +85,132 @@ impl Deletion {
     }
 }
 
-/// What became of one send.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The cloud answered code 200.
-    Delivered,
-    /// The cloud answered code 400, a business rejection: sending again cannot help.
-    Rejected(String),
-    /// Anything else (network, timeout, other codes, a reply not understood): retry later.
-    Failed(Error),
-}
-
-/// Post a stored notification body once, waiting at most `limit`.
-pub fn attempt(client: &Client, body: &str, limit: Duration) -> Outcome {
-    let url = client.config.url(&client.config.paths.delete);
-    let reply = match client
-        .http
-        .post_json_text_within(&url, body, limit)
-        .and_then(|bytes| CloudReply::parse(WHAT, &bytes))
-    {
-        Ok(reply) => reply,
-        Err(e) => return Outcome::Failed(e),
-    };
-    match reply.code {
-        200 => Outcome::Delivered,
-        400 => Outcome::Rejected(format!(
-            "cloud answered code 400: {}",
-            short(&reply.message)
-        )),
-        code => Outcome::Failed(Error::server(format!(
-            "{WHAT}: cloud answered code {code}: {}",
-            short(&reply.message)
-        ))),
-    }
-}
-
 /// Check the notification, commit it to the outbox, then try to deliver it within the call's
 /// `timeout_ms`: `Ok` when the cloud took it, `Queued` when it waits for the retry worker.
 /// Validation errors and a code-400 rejection fail at once.
-pub fn delete_notify(client: &Arc<Client>, params: &Params) -> Result<Status> {
-    let deletion = Deletion::from_params(client, params)?;
-    let store = client.outbox_store()?;
+pub fn delete_notify(
+    ctx: &Arc<Context>,
+    session: &Session,
+    outbox: &Outbox,
+    params: &Params,
+) -> Result<Status> {
+    let deletion = Deletion::from_params(ctx, session, params)?;
+    let store = outbox.store(ctx.config.outbox_path.as_deref())?;
     let stored = store.enqueue(
         &deletion.accession_no,
         &deletion.patient_name,
         &deletion.body().to_string(),
-        outbox::caller_hold(client),
+        caller_hold(ctx),
     )?;
     // The send gets the whole timeout_ms; storing (a few ms) is the "small margin" of the
     // reliability rules.
-    let deadline = Instant::now() + client.config.timeout;
+    let deadline = Instant::now() + ctx.config.timeout;
     log::info!(
         "delete notification stored as #{}: {}",
         stored.0,
         deletion.label()
     );
-    if let Err(e) = client.outbox.start(client) {
+    if let Err(e) = outbox.start(ctx) {
         log::warn!(
             "{e}: notification #{} waits for a flush or the next miic_open",
             stored.0
         );
     }
-    outbox::deliver_now(client, &store, &deletion.accession_no, stored, deadline)
+    deliver_now(
+        ctx,
+        outbox,
+        &store,
+        &deletion.accession_no,
+        stored,
+        deadline,
+    )
+}
+
+/// How long a freshly stored item is left to its caller before workers may take it.
+fn caller_hold(ctx: &Context) -> Duration {
+    ctx.config.timeout + LEASE_MARGIN
+}
+
+/// The caller's own try (`miic_delete_notify`) of the stored item `id`: send the accession's
+/// older pending items and then `id`, until `deadline`. `Ok(Ok)` when `id` was delivered,
+/// `Ok(Queued)` when it waits in the outbox, `Err(Server)` when the cloud rejected it. The item
+/// is stored already, so trouble with the file from here on means "queued", not failure.
+fn deliver_now(
+    ctx: &Context,
+    outbox: &Outbox,
+    store: &Store,
+    accession: &str,
+    (id, leased): (i64, Option<Item>),
+    deadline: Instant,
+) -> Result<Status> {
+    match try_deliver(ctx, outbox, store, accession, id, leased, deadline) {
+        Err(e) if e.status != Status::Server => {
+            log::warn!("delete notification #{id} stays queued: {e}");
+            Ok(Status::Queued)
+        }
+        other => other,
+    }
+}
+
+fn try_deliver(
+    ctx: &Context,
+    outbox: &Outbox,
+    store: &Store,
+    accession: &str,
+    id: i64,
+    mut leased: Option<Item>,
+    deadline: Instant,
+) -> Result<Status> {
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining < MIN_ATTEMPT {
+            return Ok(Status::Queued);
+        }
+        let claimed = match leased.take() {
+            Some(item) => Some(item),
+            None => store.claim(Pick::Accession(accession, id), remaining + LEASE_MARGIN)?,
+        };
+        let Some(item) = claimed else {
+            // Either gone (another worker delivered or rejected it) or being sent right now.
+            if !store.contains(id)? {
+                return match store.dead_reason(id)? {
+                    Some(reason) => Err(rejected(accession, &reason)),
+                    None => Ok(Status::Ok),
+                };
+            }
+            std::thread::sleep(remaining.min(Duration::from_millis(20)));
+            continue;
+        };
+        match deliver(ctx, store, &item, remaining)? {
+            Delivery::Delivered if item.id == id => {
+                outbox.cloud_answered();
+                return Ok(Status::Ok);
+            }
+            Delivery::Rejected(reason) if item.id == id => {
+                return Err(rejected(accession, &reason))
+            }
+            Delivery::Delivered | Delivery::Rejected(_) => {}
+            Delivery::Retry { .. } => {
+                outbox.kick();
+                return Ok(Status::Queued);
+            }
+        }
+    }
+}
+
+fn rejected(accession: &str, reason: &str) -> Error {
+    Error::server(format!(
+        "delete notification for accessionNo={accession} rejected: {reason} (not retried; listed \
+         in the outbox's dead list)"
+    ))
+}
+
+/// `yyyy-MM-dd HH:mm:ss` in local time, the spec's DateTime format.
+fn now_local() -> String {
+    chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// True when `text` is a real calendar `yyyy-MM-dd HH:mm:ss`.
+fn is_datetime(text: &str) -> bool {
+    text.len() == 19 && chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").is_ok()
 }

@@ -1,4 +1,6 @@
 //! Dictionary checks the cloud calls need before sending (spec section 5).
+//!
+//! Uses: error.
 
 use crate::error::{Error, Result};
 

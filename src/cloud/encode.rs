@@ -1,4 +1,6 @@
 //! Query-string encodings of the spec.
+//!
+//! Uses: nothing in the crate.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 

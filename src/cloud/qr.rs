@@ -1,7 +1,9 @@
 //! 4.3 二维码生成接口: the URL of the patient's cloud film, printed as a QR code on the report.
+//!
+//! Uses: context, cloud::encode, http (reply envelope), params, error.
 
-use crate::client::Client;
 use crate::cloud::encode;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::http::CloudReply;
 use crate::params::Params;
@@ -17,8 +19,8 @@ pub struct Exam {
 }
 
 impl Exam {
-    pub fn from_params(client: &Client, params: &Params) -> Result<Exam> {
-        let enc = client.encoding();
+    pub fn from_params(ctx: &Context, params: &Params) -> Result<Exam> {
+        let enc = ctx.encoding();
         let access_number = params.require("accessNumber", enc)?;
         let modality = params.require("modality", enc)?;
         // DICOM modality codes (CT, MR, DX, US, …): short, upper-case ASCII.
@@ -33,7 +35,7 @@ impl Exam {
         }
         let hospital_id = params
             .get_nonempty("hospitalId", enc)?
-            .unwrap_or_else(|| client.config.hospital_id.clone());
+            .unwrap_or_else(|| ctx.config.hospital_id.clone());
         Ok(Exam {
             access_number,
             modality,
@@ -51,14 +53,14 @@ impl Exam {
 }
 
 /// GET `qrurl` and return the film URL from `data`. Codes 202 and 500 are `MIIC_E_SERVER`.
-pub fn qr_url(client: &Client, params: &Params) -> Result<String> {
-    let exam = Exam::from_params(client, params)?;
+pub fn qr_url(ctx: &Context, params: &Params) -> Result<String> {
+    let exam = Exam::from_params(ctx, params)?;
     let url = format!(
         "{}?{}",
-        client.config.url(&client.config.paths.qrurl),
+        ctx.config.url(&ctx.config.paths.qrurl),
         exam.query()
     );
-    let body = client.http.get(&url)?;
+    let body = ctx.http.get(&url)?;
     let reply = CloudReply::parse(WHAT, &body)?.into_success(WHAT)?;
     match reply.data {
         serde_json::Value::String(s) if !s.trim().is_empty() => {
@@ -78,15 +80,15 @@ pub fn qr_url(client: &Client, params: &Params) -> Result<String> {
 
 /// GET `qrcode` and return the PNG picture decoded from the base64 text in `data`
 /// (a `data:image/png;base64,` prefix and line breaks are tolerated).
-pub fn qr_picture(client: &Client, params: &Params) -> Result<Vec<u8>> {
+pub fn qr_picture(ctx: &Context, params: &Params) -> Result<Vec<u8>> {
     const PICTURE: &str = "qrcode";
-    let exam = Exam::from_params(client, params)?;
+    let exam = Exam::from_params(ctx, params)?;
     let url = format!(
         "{}?{}",
-        client.config.url(&client.config.paths.qrcode),
+        ctx.config.url(&ctx.config.paths.qrcode),
         exam.query()
     );
-    let body = client.http.get(&url)?;
+    let body = ctx.http.get(&url)?;
     let reply = CloudReply::parse(PICTURE, &body)?.into_success(PICTURE)?;
     let text = match reply.data {
         serde_json::Value::String(s) if !s.trim().is_empty() => s,

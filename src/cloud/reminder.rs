@@ -1,15 +1,18 @@
 //! 4.4.3.2 外院检查数据提醒: when the doctor opens a patient, ask the cloud to remind the doctor of
 //! that patient's exams at other hospitals. Synchronous, or on a worker the client owns.
+//!
+//! Uses: context, session, cloud::dict, http (reply envelope), worker, params, log, error.
 
-use crate::client::Client;
 use crate::cloud::dict;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::http::CloudReply;
 use crate::log::mask_name;
 use crate::params::Params;
+use crate::session::Session;
+use crate::worker::{Inbox, Wake, Worker};
 use serde_json::{Map, Value};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Weak};
 
 const WHAT: &str = "patient reminder";
 
@@ -34,8 +37,8 @@ pub struct Reminder {
 
 impl Reminder {
     /// Check required fields and dictionaries, and fill the doctor, hospital and workstation.
-    pub fn prepare(client: &Client, params: &Params) -> Result<Reminder> {
-        let enc = client.encoding();
+    pub fn prepare(ctx: &Context, session: &Session, params: &Params) -> Result<Reminder> {
+        let enc = ctx.encoding();
         let get = |key: &str| params.get_nonempty(key, enc);
         let patient_id_card_no = params.require("idCardNo", enc)?;
         let patient_name = params.require("patientName", enc)?;
@@ -45,7 +48,7 @@ impl Reminder {
         dict::check("patientType", &patient_type, dict::PATIENT_TYPE)?;
 
         // The doctor: fields given in the params win; the rest come from the login session.
-        let session = client.doctor();
+        let session = session.doctor();
         let from_session = |key: &str, value: Option<String>| -> Result<String> {
             value.ok_or_else(|| {
                 Error::state(format!(
@@ -80,17 +83,17 @@ impl Reminder {
                 )?),
             ),
         };
-        if client.config.sm2.public_key.is_none() {
+        if ctx.config.sm2.public_key.is_none() {
             return Err(Error::config(
                 "config key 'sm2.public_key' is not set; it is needed to encrypt ID numbers",
             ));
         }
-        let hospital_id = get("hospitalId")?.unwrap_or_else(|| client.config.hospital_id.clone());
+        let hospital_id = get("hospitalId")?.unwrap_or_else(|| ctx.config.hospital_id.clone());
 
         let mut client_ip = get("clientIp")?;
         let mut mac = get("mac")?;
         if client_ip.is_none() || mac.is_none() {
-            let ws = client.workstation();
+            let ws = ctx.workstation();
             client_ip = client_ip.or(ws.ip);
             mac = mac.or(ws.mac);
         }
@@ -131,28 +134,28 @@ impl Reminder {
     }
 
     /// The JSON body with both ID numbers encrypted and clean keys.
-    pub fn body(&self, client: &Client) -> Result<Value> {
+    pub fn body(&self, ctx: &Context) -> Result<Value> {
         let mut body = Map::new();
         body.insert(
             "idCardNo".into(),
-            Value::String(client.encrypt(&self.patient_id_card_no)?),
+            Value::String(ctx.encrypt(&self.patient_id_card_no)?),
         );
         for (key, value) in &self.fields {
             body.insert((*key).into(), Value::String(value.clone()));
         }
         let doctor_cipher = match (&self.doctor_id_cipher, &self.doctor_id_plain) {
             (Some(cipher), _) => cipher.clone(),
-            (None, Some(plain)) => client.encrypt(plain)?,
+            (None, Some(plain)) => ctx.encrypt(plain)?,
             (None, None) => return Err(Error::internal("reminder has no doctor ID")),
         };
         body.insert("doctorIdCardNo".into(), Value::String(doctor_cipher));
         Ok(Value::Object(body))
     }
 
-    pub fn send(&self, client: &Client) -> Result<()> {
-        let body = self.body(client)?;
-        let url = client.config.url(&client.config.paths.reminder);
-        let reply = client.http.post_json(&url, &body)?;
+    pub fn send(&self, ctx: &Context) -> Result<()> {
+        let body = self.body(ctx)?;
+        let url = ctx.config.url(&ctx.config.paths.reminder);
+        let reply = ctx.http.post_json(&url, &body)?;
         CloudReply::parse(WHAT, &reply)?.into_success(WHAT)?;
         log::info!("reminder sent: {}", self.label);
         Ok(())
@@ -160,132 +163,67 @@ impl Reminder {
 }
 
 /// Send a reminder and wait for the cloud's answer.
-pub fn remind(client: &Client, params: &Params) -> Result<()> {
-    Reminder::prepare(client, params)?.send(client)
+pub fn remind(ctx: &Context, session: &Session, params: &Params) -> Result<()> {
+    Reminder::prepare(ctx, session, params)?.send(ctx)
 }
 
 /// The reminder worker of one client: at most one reminder in flight and one waiting.
 ///
 /// A doctor clicking through patients faster than the cloud answers only cares about the patient
 /// now on screen, so a newer reminder replaces the one still waiting (the replaced one is logged).
-#[derive(Default)]
 pub struct ReminderWorker {
-    shared: Arc<(Mutex<Queue>, Condvar)>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    worker: Worker<Queue>,
+}
+
+impl Default for ReminderWorker {
+    fn default() -> Self {
+        ReminderWorker {
+            worker: Worker::new("miic-reminder"),
+        }
+    }
 }
 
 #[derive(Default)]
 struct Queue {
     waiting: Option<Reminder>,
-    stopping: bool,
-    sent: u64,
-    failed: u64,
-    superseded: u64,
-}
-
-/// Counters of a client's reminder worker.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReminderStats {
-    pub sent: u64,
-    pub failed: u64,
-    pub superseded: u64,
-    pub waiting: u64,
 }
 
 impl ReminderWorker {
     /// Queue a checked reminder; starts the worker on first use. Never touches the network.
-    pub fn submit(&self, client: &Arc<Client>, reminder: Reminder) -> Result<()> {
-        let (lock, cvar) = &*self.shared;
-        {
-            let mut queue = lock
-                .lock()
-                .map_err(|_| Error::internal("reminder queue poisoned"))?;
-            if queue.stopping {
-                return Err(Error::state("client is closing"));
-            }
+    pub fn submit(&self, ctx: &Arc<Context>, reminder: Reminder) -> Result<()> {
+        self.worker.update(|queue| {
             if let Some(old) = queue.waiting.replace(reminder) {
-                queue.superseded += 1;
                 log::info!("reminder superseded before sending: {}", old.label);
             }
-        }
-        cvar.notify_one();
-        let mut thread = self
-            .thread
-            .lock()
-            .map_err(|_| Error::internal("reminder worker poisoned"))?;
-        if thread.is_none() {
-            let shared = Arc::clone(&self.shared);
-            let client = Arc::downgrade(client);
-            let handle = std::thread::Builder::new()
-                .name("miic-reminder".into())
-                .spawn(move || run(shared, client))
-                .map_err(|e| Error::internal(format!("cannot start reminder worker: {e}")))?;
-            *thread = Some(handle);
-        }
-        Ok(())
+        })?;
+        let ctx = Arc::downgrade(ctx);
+        self.worker.start(move |inbox| run(&inbox, &ctx))
     }
 
-    pub fn stats(&self) -> ReminderStats {
-        let (lock, _) = &*self.shared;
-        lock.lock()
-            .map(|q| ReminderStats {
-                sent: q.sent,
-                failed: q.failed,
-                superseded: q.superseded,
-                waiting: u64::from(q.waiting.is_some()),
-            })
-            .unwrap_or_default()
-    }
-
-    /// Stop the worker: the waiting reminder is dropped (logged), the one in flight is
-    /// interrupted by the caller shutting the HTTP agent down; then join.
-    pub fn stop(&self, http: &crate::http::Http) {
-        let (lock, cvar) = &*self.shared;
-        if let Ok(mut queue) = lock.lock() {
-            queue.stopping = true;
+    /// Tell the worker to stop: the waiting reminder is dropped (logged); the one in flight is
+    /// interrupted by the caller shutting the HTTP agent down before [`Self::join`].
+    pub fn signal_stop(&self) {
+        self.worker.signal_stop(|queue| {
             if let Some(old) = queue.waiting.take() {
                 log::warn!("reminder dropped at close: {}", old.label);
             }
-        }
-        cvar.notify_all();
-        http.shutdown();
-        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
+        });
+    }
+
+    pub fn join(&self) {
+        self.worker.join();
     }
 }
 
-fn run(shared: Arc<(Mutex<Queue>, Condvar)>, client: std::sync::Weak<Client>) {
-    let (lock, cvar) = &*shared;
-    loop {
-        let reminder = {
-            let Ok(mut queue) = lock.lock() else { return };
-            loop {
-                if queue.stopping {
-                    return;
-                }
-                if let Some(r) = queue.waiting.take() {
-                    break r;
-                }
-                queue = match cvar.wait(queue) {
-                    Ok(q) => q,
-                    Err(_) => return,
-                };
-            }
-        };
-        let Some(client) = client.upgrade() else {
+fn run(inbox: &Inbox<Queue>, ctx: &Weak<Context>) {
+    while let Wake::Got(reminder) = inbox.wait(None, |queue| queue.waiting.take()) {
+        let Some(ctx) = ctx.upgrade() else {
             return;
         };
-        let result = reminder.send(&client);
-        drop(client);
-        let Ok(mut queue) = lock.lock() else { return };
-        match result {
-            Ok(()) => queue.sent += 1,
-            Err(e) => {
-                queue.failed += 1;
-                log::warn!("reminder failed ({}): {}", reminder.label, e);
-            }
+        let result = reminder.send(&ctx);
+        drop(ctx);
+        if let Err(e) = result {
+            log::warn!("reminder failed ({}): {}", reminder.label, e);
         }
     }
 }

@@ -2,6 +2,8 @@
 //! (PS3.4 Annex B, with the few storage classes outside the storage UID root), and which
 //! transfer syntaxes miic files byte-for-byte as sent (it never decodes pixels, so compressed
 //! syntaxes cost nothing and spare the PACS a transcode).
+//!
+//! Uses: dicom::dimse.
 
 use super::dimse::{EXPLICIT_LE, IMPLICIT_LE};
 

@@ -1,8 +1,10 @@
 //! The DIMSE messages miic needs (C-ECHO, C-FIND, C-GET, C-MOVE, C-STORE), on `dicom-ul`
 //! associations. dicom-rs stops at the upper layer, so this module encodes command sets
 //! (implicit VR little endian, PS3.7 §9.3/§E) and moves P-DATA fragments in and out.
+//!
+//! Uses: error.
 
-use crate::error::{Error, Result, Status};
+use crate::error::{association_status, io_cause, Error, Result, Status};
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
@@ -531,54 +533,30 @@ impl<L: Link> Conn<L> {
 /// refused/lost connection → `MIIC_E_NETWORK`, rejection and protocol trouble → `MIIC_E_DICOM`.
 pub fn ul_error(e: dicom_ul::association::Error, peer: &str, timeout: Duration) -> Error {
     use dicom_ul::association::Error as Ul;
-    use std::io::ErrorKind;
-    let io_kind = {
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-        let mut kind = None;
-        while let Some(c) = cause {
-            if let Some(io) = c.downcast_ref::<std::io::Error>() {
-                kind = Some(io.kind());
-                break;
-            }
-            cause = c.source();
-        }
-        kind
-    };
-    match (&e, io_kind) {
-        (Ul::Rejected { association_rj, .. }, _) => Error::dicom(format!(
+    let status = association_status(&e);
+    let message = match (&e, status) {
+        (Ul::Rejected { association_rj, .. }, _) => format!(
             "{peer} rejected the association: {:?}, {} — check that the PACS knows miic's local_ae and that peer_ae is right",
             association_rj.result, association_rj.source
-        )),
-        (Ul::NoAcceptedPresentationContexts { .. }, _) => Error::dicom(format!(
-            "{peer} accepted the association but none of the proposed services"
-        )),
-        (Ul::Aborted { .. }, _) => Error::dicom(format!("{peer} aborted the association")),
-        (_, Some(ErrorKind::WouldBlock | ErrorKind::TimedOut)) => Error::timeout(format!(
+        ),
+        (Ul::NoAcceptedPresentationContexts { .. }, _) => {
+            format!("{peer} accepted the association but none of the proposed services")
+        }
+        (Ul::Aborted { .. }, _) => format!("{peer} aborted the association"),
+        (_, Status::Timeout) => format!(
             "{peer}: no answer within timeout_ms = {}",
             timeout.as_millis()
-        )),
+        ),
         (Ul::Connect { .. } | Ul::ToAddress { .. }, _) => {
-            Error::network(format!("cannot connect to {peer}: {}", io_text(&e)))
+            format!("cannot connect to {peer}: {}", io_text(&e))
         }
-        (Ul::ConnectionClosed { .. }, _) => Error::network(format!("{peer} closed the connection")),
-        (_, Some(_)) => Error::network(format!("connection to {peer} failed: {}", io_text(&e))),
-        _ => Error::dicom(format!("{peer}: {e}")),
-    }
+        (Ul::ConnectionClosed { .. }, _) => format!("{peer} closed the connection"),
+        (_, Status::Network) => format!("connection to {peer} failed: {}", io_text(&e)),
+        _ => format!("{peer}: {e}"),
+    };
+    Error::new(status, message)
 }
 
 fn io_text(e: &dicom_ul::association::Error) -> String {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            return io.to_string();
-        }
-        cause = c.source();
-    }
-    e.to_string()
-}
-
-impl Error {
-    pub fn dicom(message: impl Into<String>) -> Self {
-        Error::new(Status::Dicom, message)
-    }
+    io_cause(e).map_or_else(|| e.to_string(), ToString::to_string)
 }

@@ -3,15 +3,18 @@
 //! Bounded parallelism over keep-alive connections; each body must be DICOM Part 10; files land
 //! whole (temp file, then rename); files already complete are kept (resume); no path leaves
 //! `dest_dir`.
+//!
+//! Uses: config, dicom::manifest, dicom::progress, dicom::store, error, fs.
 
 use super::manifest::{inspect_part10, FileEntry, Manifest};
 use super::progress::Progress;
-use super::store::land_path;
+use super::store::land;
 use crate::config::Config;
-use crate::error::{Error, Result, Status};
+use crate::error::{connection_status, http_status, Error, Result, Status};
+use crate::fs::TempFile;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -165,7 +168,7 @@ pub fn fetch(
         .build()
         .into();
     progress.set_total(entries.len() as u32);
-    let results: Mutex<Vec<Option<FileEntry>>> = Mutex::new(vec![None; entries.len()]);
+    let results: Mutex<Vec<Option<FileOutcome>>> = Mutex::new(vec![None; entries.len()]);
     let next = AtomicUsize::new(0);
     let job = Job {
         agent: &agent,
@@ -188,17 +191,25 @@ pub fn fetch(
         }
     });
     let mut manifest = Manifest::new("http", None, dest_dir);
-    manifest.files = results
+    let (files, failures): (Vec<FileEntry>, Vec<Option<Status>>) = results
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
         .into_iter()
         .zip(&entries)
-        .map(|(f, e)| f.unwrap_or_else(|| FileEntry::failed(Some(e.raw.clone()), "not attempted")))
-        .collect();
+        .map(|(f, e)| {
+            f.unwrap_or_else(|| {
+                (
+                    FileEntry::failed(Some(e.raw.clone()), "not attempted"),
+                    None,
+                )
+            })
+        })
+        .unzip();
+    manifest.files = files;
     manifest.finish(started.elapsed());
     // Nothing landed and every failure was the connection: report it as such.
     let transfer = if manifest.completed + manifest.warning == 0 {
-        transport_failure(&manifest)
+        transport_failure(&manifest, &failures)
     } else {
         Ok(())
     };
@@ -217,29 +228,33 @@ pub fn fetch(
     Ok((manifest, outcome))
 }
 
-fn transport_failure(manifest: &Manifest) -> Result<()> {
-    let errors: Vec<&str> = manifest
+/// `failures[i]`: the status of file `i`'s failed download, if that is how it failed.
+fn transport_failure(manifest: &Manifest, failures: &[Option<Status>]) -> Result<()> {
+    let failed: Vec<(&str, Option<Status>)> = manifest
         .files
         .iter()
-        .filter_map(|f| f.error.as_deref())
+        .zip(failures)
+        .filter_map(|(f, status)| f.error.as_deref().map(|e| (e, *status)))
         .collect();
-    if errors.is_empty() {
+    let Some((first, _)) = failed.first() else {
         return Ok(());
-    }
-    if errors.iter().all(|e| e.contains("timeout_ms")) {
+    };
+    if failed.iter().all(|(_, s)| *s == Some(Status::Timeout)) {
         return Err(Error::timeout(format!(
-            "every download timed out (first: {})",
-            errors[0]
+            "every download timed out (first: {first})"
         )));
     }
-    if errors.iter().all(|e| e.starts_with("connection")) {
+    if failed.iter().all(|(_, s)| *s == Some(Status::Network)) {
         return Err(Error::network(format!(
-            "every download failed (first: {})",
-            errors[0]
+            "every download failed (first: {first})"
         )));
     }
     Ok(())
 }
+
+/// A file's manifest entry, and the status of the error its download failed with, if any
+/// (what [`transport_failure`] reads).
+type FileOutcome = (FileEntry, Option<Status>);
 
 struct Job<'a> {
     agent: &'a ureq::Agent,
@@ -249,23 +264,17 @@ struct Job<'a> {
     progress: &'a Progress,
 }
 
-/// Removes a temp file unless it was renamed into place.
-struct TempPath(Option<PathBuf>);
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 impl Job<'_> {
-    fn one(&self, entry: &Entry) -> FileEntry {
+    fn one(&self, entry: &Entry) -> FileOutcome {
         let source = Some(entry.raw.clone());
         let segments = match &entry.segments {
             Ok(s) => s,
-            Err(why) => return FileEntry::failed(source, format!("path rejected: {why}")),
+            Err(why) => {
+                return (
+                    FileEntry::failed(source, format!("path rejected: {why}")),
+                    None,
+                )
+            }
         };
         let relative = segments.join("/");
         let final_path = segments
@@ -277,18 +286,18 @@ impl Job<'_> {
                 let size = std::fs::metadata(&final_path).map(|m| m.len()).unwrap_or(0);
                 let mut file = FileEntry::landed(relative, source, info, size);
                 file.resumed = true;
-                return file;
+                return (file, None);
             }
         }
         match self.download(segments, &final_path) {
             Ok(size) => match inspect_part10(&final_path) {
-                Ok(info) => FileEntry::landed(relative, source, info, size),
+                Ok(info) => (FileEntry::landed(relative, source, info, size), None),
                 Err(e) => {
                     let _ = std::fs::remove_file(&final_path);
-                    FileEntry::failed(source, e.message)
+                    (FileEntry::failed(source, e.message), Some(e.status))
                 }
             },
-            Err(e) => FileEntry::failed(source, e.message),
+            Err(e) => (FileEntry::failed(source, e.message), Some(e.status)),
         }
     }
 
@@ -297,11 +306,6 @@ impl Job<'_> {
         let parent = final_path.parent().unwrap_or(self.dest);
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("cannot create '{}': {e}", parent.display())))?;
-        let name = final_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("file");
-        let temp_path = parent.join(format!(".{name}.part"));
         let response = self.agent.get(&url).call().map_err(|e| self.map_error(e))?;
         let status = response.status().as_u16();
         if status != 200 {
@@ -317,8 +321,9 @@ impl Job<'_> {
                 String::from_utf8_lossy(&head[..got.min(40)])
             )));
         }
-        let mut temp = TempPath(Some(temp_path.clone()));
-        let file = std::fs::File::create(&temp_path)
+        let temp = TempFile::part(final_path);
+        let temp_path = temp.path();
+        let file = std::fs::File::create(temp_path)
             .map_err(|e| Error::io(format!("cannot create '{}': {e}", temp_path.display())))?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
         let write_err =
@@ -339,31 +344,26 @@ impl Job<'_> {
             self.progress.add_bytes(n as u64);
         }
         out.into_inner().map_err(|e| write_err(e.into_error()))?;
-        land_path(&temp_path, final_path)?;
-        temp.0 = None;
+        land(temp, final_path)?;
         Ok(size)
     }
 
     fn map_error(&self, e: ureq::Error) -> Error {
+        let status = http_status(&e);
         match e {
-            ureq::Error::Timeout(_) => self.timeout_error(),
             ureq::Error::Io(io) => self.io_error(io),
-            ureq::Error::HostNotFound => {
-                Error::network("connection failed: host not found".to_string())
-            }
-            ureq::Error::ConnectionFailed => Error::network("connection failed".to_string()),
-            other => Error::protocol(format!("HTTP: {other}")),
+            _ if status == Status::Timeout => self.timeout_error(),
+            ureq::Error::HostNotFound => Error::network("connection failed: host not found"),
+            _ if status == Status::Network => Error::network("connection failed"),
+            other => Error::new(status, format!("HTTP: {other}")),
         }
     }
 
     fn io_error(&self, e: std::io::Error) -> Error {
-        use std::io::ErrorKind;
-        if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock)
-            || e.to_string().contains("timeout")
-        {
-            return self.timeout_error();
+        match connection_status(&e) {
+            Status::Timeout => self.timeout_error(),
+            status => Error::new(status, format!("connection failed: {e}")),
         }
-        Error::network(format!("connection failed: {e}"))
     }
 
     fn timeout_error(&self) -> Error {

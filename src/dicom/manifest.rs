@@ -1,6 +1,8 @@
 //! The manifest every fetch returns (JSON): each file with its identity and outcome, the counts,
 //! and whether the files belong to the study that was asked for. Also the Part 10 inspection
 //! that decides whether a file is a DICOM object at all.
+//!
+//! Uses: error.
 
 use crate::error::{Error, Result, Status};
 use dicom_dictionary_std::tags;

@@ -1,6 +1,8 @@
 //! What a retrieval asks for: the study's content as the PACS's C-FIND tells it (SOP classes
 //! of the study, or of each series or instance), and the presentation contexts a C-GET
 //! proposes for it, split over several associations when one cannot carry them all.
+//!
+//! Uses: dicom::classes.
 
 use super::classes::{self, Kind, COMPRESSED, RARE};
 use std::collections::BTreeSet;

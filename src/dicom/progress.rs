@@ -1,5 +1,7 @@
 //! Progress of a fetch (files done / total, bytes), reported to a per-client callback.
 //! Calls are serialised and throttled so a host's UI thread is not flooded.
+//!
+//! Uses: nothing in the crate.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,8 @@
 //! holds (C-FIND), ask for it (series by series when one association cannot carry all its
 //! SOP classes and transfer syntaxes), ask again for objects a PACS failed to send in the
 //! syntax it chose, and account for every object that did not arrive.
+//!
+//! Uses: config, dicom::{classes, dimse, manifest, plan, progress, scu, store}, error.
 
 use super::classes::{self, is_storable, is_storage_class, STORAGE_CLASSES};
 use super::dimse::{
@@ -17,7 +19,7 @@ use super::scu::{
     text_of, Peer,
 };
 use super::store::{handle_store, StoreTarget};
-use crate::config::RetrieveMethod;
+use crate::config::{Config, RetrieveMethod};
 use crate::error::{Error, Result, Status};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
@@ -28,7 +30,7 @@ use dicom_ul::association::{
 use dicom_ul::pdu::Pdu;
 use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -1117,4 +1119,28 @@ fn serve_storage(
             },
         }
     }
+}
+
+/// Resolve `dest_dir` text to a path (created if missing).
+pub fn dest_path(dest_dir: &str) -> Result<PathBuf> {
+    if dest_dir.trim().is_empty() {
+        return Err(Error::argument("'dest_dir' is empty"));
+    }
+    Ok(PathBuf::from(dest_dir))
+}
+
+/// The manifest-or-error shape the exports return.
+pub type Fetched = (Manifest, Result<Status>);
+
+/// Shared by the CLI and the C surface.
+pub fn retrieve_with_config(
+    config: &Config,
+    client_id: u64,
+    study_uid: &str,
+    dest_dir: &str,
+) -> Result<Fetched> {
+    let peer = Peer::from_config(config)?;
+    let dest = dest_path(dest_dir)?;
+    let progress = Progress::for_client(client_id);
+    retrieve(&peer, study_uid, &dest, &progress)
 }

@@ -1,22 +1,22 @@
-//! miic as a DICOM SCU of the hospital PACS (spec 4.2): C-ECHO (the health check), C-FIND at
-//! study level (confirm a study, count it), and retrieval by C-GET or C-MOVE into `dest_dir`.
+//! miic as a DICOM SCU of the hospital PACS (spec 4.2): the PACS's identity from `[dicom]`,
+//! C-ECHO (the health check), and C-FIND (a study at study level; any identifier for the
+//! retrieval's questions). Retrieval itself is in `retrieve.rs`.
+//!
+//! Uses: config, dicom::dimse, dicom::store, error.
 
 use super::dimse::{
     self, ul_error, CommandBuilder, Conn, Incoming, C_ECHO_RQ, C_ECHO_RSP, C_FIND_RQ, C_FIND_RSP,
     EXPLICIT_LE, FIND_STUDY_ROOT, IMPLICIT_LE, VERIFICATION,
 };
-use super::manifest::Manifest;
-use super::progress::Progress;
 use super::store::uid_is_valid;
 use crate::config::{Config, RetrieveMethod};
-use crate::error::{Error, Result, Status};
+use crate::error::{Error, Result};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicom_ul::association::{ClientAssociation, ClientAssociationOptions};
 use serde::Serialize;
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -288,28 +288,4 @@ static MESSAGE_ID: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::
 
 pub(crate) fn next_message_id() -> u16 {
     MESSAGE_ID.fetch_add(1, Ordering::Relaxed).max(1)
-}
-
-/// Resolve `dest_dir` text to a path (created if missing).
-pub fn dest_path(dest_dir: &str) -> Result<PathBuf> {
-    if dest_dir.trim().is_empty() {
-        return Err(Error::argument("'dest_dir' is empty"));
-    }
-    Ok(PathBuf::from(dest_dir))
-}
-
-/// The manifest-or-error shape the exports return.
-pub type Fetched = (Manifest, Result<Status>);
-
-/// Shared by the CLI and the C surface.
-pub fn retrieve_with_config(
-    config: &Config,
-    client_id: u64,
-    study_uid: &str,
-    dest_dir: &str,
-) -> Result<Fetched> {
-    let peer = Peer::from_config(config)?;
-    let dest = dest_path(dest_dir)?;
-    let progress = Progress::for_client(client_id);
-    super::retrieve::retrieve(&peer, study_uid, &dest, &progress)
 }

@@ -1,11 +1,14 @@
 //! Receiving C-STORE sub-operations (of a C-GET, or on the C-MOVE storage SCP) into `dest_dir`:
 //! each object is streamed to a temporary file, checked as Part 10, then renamed to
 //! `<SOP Instance UID>.dcm`. A transfer cut short leaves no file under a final name.
+//!
+//! Uses: dicom::dimse, dicom::manifest, dicom::progress, error, fs.
 
 use super::dimse::{Command, CommandBuilder, Conn, Link, C_STORE_RSP};
 use super::manifest::{inspect_part10, FileEntry, Manifest};
 use super::progress::Progress;
-use crate::error::{Error, Result, Status};
+use crate::error::{Error, Result};
+use crate::fs::TempFile;
 use dicom_dictionary_std::tags;
 use dicom_object::meta::FileMetaTableBuilder;
 use std::fs::File;
@@ -26,20 +29,6 @@ pub struct StoreTarget<'a> {
     pub dest: PathBuf,
     pub manifest: &'a Mutex<Manifest>,
     pub progress: &'a Progress,
-}
-
-/// A temporary file removed on drop unless it was renamed into place.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 }
 
 /// Swallows write errors so the rest of the data set can still be drained from the wire;
@@ -152,11 +141,8 @@ fn receive_object<L: Link>(
         return Err(drain(conn, e, STORE_CANNOT_UNDERSTAND));
     }
     let final_path = target.dest.join(format!("{sop_instance}.dcm"));
-    let temp = TempFile {
-        path: target.dest.join(format!(".{sop_instance}.dcm.part")),
-        keep: false,
-    };
-    let file = match start_file(&temp.path, sop_class, sop_instance, &ts, &conn.peer) {
+    let temp = TempFile::part(&final_path);
+    let file = match start_file(temp.path(), sop_class, sop_instance, &ts, &conn.peer) {
         Ok(file) => file,
         Err(e) => return Err(drain(conn, e, STORE_OUT_OF_RESOURCES)),
     };
@@ -170,7 +156,7 @@ fn receive_object<L: Link>(
     if let Some(e) = sink.error {
         return Err(local(Error::io(format!(
             "cannot write {}: {e}",
-            temp.path.display()
+            temp.path().display()
         ))));
     }
     sink.out
@@ -179,12 +165,12 @@ fn receive_object<L: Link>(
         .map_err(|e| {
             local(Error::io(format!(
                 "cannot write {}: {e}",
-                temp.path.display()
+                temp.path().display()
             )))
         })?;
     let info =
-        inspect_part10(&temp.path).map_err(|e| ReceiveError::Local(e, STORE_CANNOT_UNDERSTAND))?;
-    let size = std::fs::metadata(&temp.path).map(|m| m.len()).unwrap_or(0);
+        inspect_part10(temp.path()).map_err(|e| ReceiveError::Local(e, STORE_CANNOT_UNDERSTAND))?;
+    let size = std::fs::metadata(temp.path()).map(|m| m.len()).unwrap_or(0);
     land(temp, &final_path).map_err(local)?;
     let mut entry = FileEntry::landed(format!("{sop_instance}.dcm"), None, info.clone(), size);
     if info.sop_instance_uid != sop_instance {
@@ -235,17 +221,11 @@ fn even(text: &str) -> String {
 }
 
 /// Rename the finished temp file to its final name (replacing an older copy).
-pub(crate) fn land_path(temp: &Path, final_path: &Path) -> Result<()> {
-    std::fs::rename(temp, final_path).map_err(|e| {
-        Error::new(
-            Status::Io,
-            format!("cannot move {} into place: {e}", final_path.display()),
-        )
+pub(crate) fn land(temp: TempFile, final_path: &Path) -> Result<()> {
+    temp.land().map_err(|e| {
+        Error::io(format!(
+            "cannot move {} into place: {e}",
+            final_path.display()
+        ))
     })
-}
-
-fn land(mut temp: TempFile, final_path: &Path) -> Result<()> {
-    land_path(&temp.path, final_path)?;
-    temp.keep = true;
-    Ok(())
 }

@@ -1,4 +1,6 @@
 //! The one panic boundary and the thread-local last error (the libgit2/sqlite3 model).
+//!
+//! Uses: error, text.
 
 use crate::error::{Error, Result, Status};
 use crate::text::TextEncoding;
@@ -11,6 +13,7 @@ pub type MiicStatus = i32;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_STATUS: Cell<i32> = const { Cell::new(0) };
     /// Encoding of the client the current call uses, so its error text reaches the host readable.
     static CALL_ENCODING: Cell<TextEncoding> = const { Cell::new(TextEncoding::Utf8) };
 }
@@ -76,6 +79,14 @@ fn set_last_error(error: &Error) {
         log::debug!("{}", error);
     }
     LAST_ERROR.with(|slot| *slot.borrow_mut() = CString::new(bytes).unwrap_or_default());
+    LAST_STATUS.with(|s| s.set(error.status.code()));
+}
+
+/// The status of the last failed miic call on this thread (`MIIC_OK` when none has failed),
+/// read like `miic_last_error` right after the call. For Rust hosts of the C ABI: it tells why
+/// an export that returns a pointer failed (`miic_open`: `MIIC_E_CONFIG`, `MIIC_E_IO`, …).
+pub fn last_error_status() -> i32 {
+    LAST_STATUS.with(Cell::get)
 }
 
 /// Message of the last failed miic call on this thread, or "" when none has failed.

@@ -1,4 +1,6 @@
 //! Opening and closing clients, SM2, and the log callback.
+//!
+//! Uses: client, error, ffi::boundary, ffi::handles, log, text.
 
 use super::boundary::{
     c_bytes, c_text, give_string, guard, guard_status, out_string_slot, set_call_encoding,

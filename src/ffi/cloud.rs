@@ -1,9 +1,10 @@
 //! The front-end machine's calls (spec 4.3, 4.4, 4.5) across the C ABI.
+//!
+//! Uses: error, ffi::boundary, ffi::client, ffi::params.
 
 use super::boundary::{give_string, guard_status, out_string_slot, MiicStatus};
 use super::client::{client_ref, miic_client};
 use super::params::{miic_params, params_ref};
-use crate::cloud::{delete, login, qr, reminder};
 use crate::error::Status;
 use std::ffi::c_char;
 
@@ -16,7 +17,7 @@ pub extern "C" fn miic_login(c: *mut miic_client, doctor: *const miic_params) ->
     guard_status(|| {
         let client = client_ref(c)?;
         let params = params_ref(doctor, "doctor")?;
-        login::login(&client, &params)?;
+        client.login(&params)?;
         Ok(Status::Ok)
     })
 }
@@ -26,7 +27,7 @@ pub extern "C" fn miic_login(c: *mut miic_client, doctor: *const miic_params) ->
 pub extern "C" fn miic_logout(c: *mut miic_client) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
-        login::logout(&client)?;
+        client.logout()?;
         Ok(Status::Ok)
     })
 }
@@ -46,7 +47,7 @@ pub unsafe extern "C" fn miic_plugin_url(
         let client = client_ref(c)?;
         let slot = unsafe { out_string_slot(url_out, "url_out") }?;
         let params = params_ref(doctor, "doctor")?;
-        let url = login::plugin_url(&client, &params)?;
+        let url = client.plugin_url(&params)?;
         give_string(slot, &url, client.encoding())?;
         Ok(Status::Ok)
     })
@@ -64,7 +65,7 @@ pub extern "C" fn miic_patient_reminder(
     guard_status(|| {
         let client = client_ref(c)?;
         let params = params_ref(patient, "patient")?;
-        reminder::remind(&client, &params)?;
+        client.patient_reminder(&params)?;
         Ok(Status::Ok)
     })
 }
@@ -81,8 +82,7 @@ pub extern "C" fn miic_patient_reminder_async(
     guard_status(|| {
         let client = client_ref(c)?;
         let params = params_ref(patient, "patient")?;
-        let prepared = reminder::Reminder::prepare(&client, &params)?;
-        client.reminders.submit(&client, prepared)?;
+        client.patient_reminder_async(&params)?;
         Ok(Status::Ok)
     })
 }
@@ -103,7 +103,7 @@ pub unsafe extern "C" fn miic_qr_url(
         let client = client_ref(c)?;
         let slot = unsafe { out_string_slot(url_out, "url_out") }?;
         let params = params_ref(exam, "exam")?;
-        let url = qr::qr_url(&client, &params)?;
+        let url = client.qr_url(&params)?;
         give_string(slot, &url, client.encoding())?;
         Ok(Status::Ok)
     })
@@ -128,6 +128,6 @@ pub extern "C" fn miic_delete_notify(
     guard_status(|| {
         let client = client_ref(c)?;
         let params = params_ref(deletion, "deletion")?;
-        delete::delete_notify(&client, &params)
+        client.delete_notify(&params)
     })
 }

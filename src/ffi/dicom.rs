@@ -1,9 +1,11 @@
 //! Images from the PACS (spec 4.2) across the C ABI: C-ECHO, C-FIND, retrieval, HTTP `dcmPath`
 //! download, and progress reporting.
+//!
+//! Uses: dicom::{http_fetch, progress, retrieve, scu}, ffi::{boundary, client}, text, error.
 
 use super::boundary::{c_text, give_string, guard_status, out_string_slot, MiicStatus};
 use super::client::{client_ref, miic_client};
-use crate::dicom::{http_fetch, progress, scu};
+use crate::dicom::{http_fetch, progress, retrieve, scu};
 use crate::error::{Result, Status};
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::sync::Arc;
 /// Hand the manifest to the host whatever the outcome, then return the outcome.
 fn give_manifest(
     slot: &mut *mut c_char,
-    fetched: scu::Fetched,
+    fetched: retrieve::Fetched,
     encoding: crate::text::TextEncoding,
 ) -> Result<Status> {
     let (manifest, outcome) = fetched;
@@ -30,7 +32,7 @@ fn give_manifest(
 pub extern "C" fn miic_dicom_echo(c: *mut miic_client) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
-        let peer = scu::Peer::from_config(&client.config)?;
+        let peer = scu::Peer::from_config(client.config())?;
         scu::echo(&peer)?;
         Ok(Status::Ok)
     })
@@ -54,7 +56,7 @@ pub unsafe extern "C" fn miic_dicom_find(
         let client = client_ref(c)?;
         let slot = unsafe { out_string_slot(matches_out, "matches_out") }?;
         let study_uid = unsafe { c_text(study_uid, "study_uid", client.encoding()) }?;
-        let peer = scu::Peer::from_config(&client.config)?;
+        let peer = scu::Peer::from_config(client.config())?;
         let matches = scu::find_study(&peer, study_uid.trim())?;
         let json = serde_json::to_string_pretty(&matches).unwrap_or_else(|_| "[]".into());
         give_string(slot, &json, client.encoding())?;
@@ -102,8 +104,12 @@ pub unsafe extern "C" fn miic_dicom_retrieve(
         let slot = unsafe { out_string_slot(manifest_out, "manifest_out") }?;
         let study_uid = unsafe { c_text(study_uid, "study_uid", client.encoding()) }?;
         let dest_dir = unsafe { c_text(dest_dir, "dest_dir", client.encoding()) }?;
-        let fetched =
-            scu::retrieve_with_config(&client.config, client.id, study_uid.trim(), &dest_dir)?;
+        let fetched = retrieve::retrieve_with_config(
+            client.config(),
+            client.id(),
+            study_uid.trim(),
+            &dest_dir,
+        )?;
         give_manifest(slot, fetched, client.encoding())
     })
 }
@@ -134,9 +140,9 @@ pub unsafe extern "C" fn miic_dicom_fetch_http(
         let slot = unsafe { out_string_slot(manifest_out, "manifest_out") }?;
         let dcm_path = unsafe { c_text(dcm_path, "dcm_path", client.encoding()) }?;
         let dest_dir = unsafe { c_text(dest_dir, "dest_dir", client.encoding()) }?;
-        let dest = scu::dest_path(&dest_dir)?;
-        let progress = progress::Progress::for_client(client.id);
-        let fetched = http_fetch::fetch(&client.config, &dcm_path, &dest, &progress)?;
+        let dest = retrieve::dest_path(&dest_dir)?;
+        let progress = progress::Progress::for_client(client.id());
+        let fetched = http_fetch::fetch(client.config(), &dcm_path, &dest, &progress)?;
         give_manifest(slot, fetched, client.encoding())
     })
 }
@@ -173,7 +179,7 @@ pub extern "C" fn miic_set_progress_callback(
                 };
             }) as progress::ProgressFn
         });
-        progress::set(client.id, f);
+        progress::set(client.id(), f);
         Ok(Status::Ok)
     })
 }

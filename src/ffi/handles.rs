@@ -1,6 +1,8 @@
 //! Opaque handles. A handle is a token, never dereferenced: each call looks it up in a registry,
 //! so a closed, freed or foreign handle is reported as `MIIC_E_ARGUMENT` instead of crashing the
 //! host, and a call in flight keeps its object alive while another thread closes it.
+//!
+//! Uses: error.
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -50,11 +52,5 @@ impl<T> Registry<T> {
     pub fn remove(&self, token: usize) -> Option<Arc<T>> {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.as_mut().and_then(|m| m.remove(&token))
-    }
-
-    /// How many handles are live (leak checks in tests).
-    pub fn live_count(&self) -> usize {
-        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.as_ref().map_or(0, HashMap::len)
     }
 }

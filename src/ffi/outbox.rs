@@ -1,8 +1,9 @@
 //! The delete notifications' outbox across the C ABI.
+//!
+//! Uses: error, ffi::boundary, ffi::client.
 
 use super::boundary::{guard_status, MiicStatus};
 use super::client::{client_ref, miic_client};
-use crate::cloud::outbox;
 use crate::error::{Error, Result, Status};
 use std::time::Duration;
 
@@ -64,7 +65,7 @@ pub unsafe extern "C" fn miic_outbox_dead_count(
 pub extern "C" fn miic_outbox_flush(c: *mut miic_client, timeout_ms: u32) -> MiicStatus {
     guard_status(|| {
         let client = client_ref(c)?;
-        outbox::flush(&client, Duration::from_millis(u64::from(timeout_ms)))?;
+        client.outbox_flush(Duration::from_millis(u64::from(timeout_ms)))?;
         Ok(Status::Ok)
     })
 }

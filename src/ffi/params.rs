@@ -1,4 +1,6 @@
 //! The params bag across the C ABI.
+//!
+//! Uses: error, ffi::boundary, ffi::handles, params.
 
 use super::boundary::{c_bytes, guard, guard_status, MiicStatus};
 use super::handles::Registry;

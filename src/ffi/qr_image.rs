@@ -1,4 +1,6 @@
 //! 4.3 QR code as a printable PNG with the caption 扫描查看数字影像, across the C ABI.
+//!
+//! Uses: error, ffi::boundary, ffi::client, ffi::params, params, qr_image, text.
 
 use super::boundary::{c_bytes, c_text, guard_status, MiicStatus};
 use super::client::{client_ref, miic_client};
@@ -43,7 +45,7 @@ pub unsafe extern "C" fn miic_qr_image(
         let client = client_ref(c)?;
         let params = params_ref(exam, "exam")?;
         let path = unsafe { c_text(png_path, "png_path", client.encoding()) }?;
-        qr_image::qr_image(&client, &params, Path::new(&path))?;
+        client.qr_image(&params, Path::new(&path))?;
         Ok(Status::Ok)
     })
 }

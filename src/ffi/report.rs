@@ -1,8 +1,10 @@
 //! Report data validation (spec 4.1) across the C ABI.
+//!
+//! Uses: error, ffi::boundary, report, text.
 
 use super::boundary::{c_bytes, give_string, guard_status, out_string_slot, MiicStatus};
 use crate::error::{Error, Status};
-use crate::report::validate::{validate_json, MAX_INPUT_BYTES};
+use crate::report::{validate_json, MAX_INPUT_BYTES};
 use crate::text::TextEncoding;
 use std::ffi::c_char;
 

@@ -4,6 +4,8 @@
 //! The sample reply shares few names with the table; the mapping below is our reading of each
 //! sample name's meaning (the spec gives none). Where two sample names could feed one field,
 //! both map and a record carrying different values for them is reported.
+//!
+//! Uses: nothing in the crate.
 
 /// Why a name was accepted in place of a table name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

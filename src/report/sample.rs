@@ -1,6 +1,8 @@
 //! Generated 4.1 records: conformant ones, and ones broken on purpose, one per rule. The
 //! simulator's PACS side serves them, the tests and the benchmark feed them to the validator,
 //! and a vendor can read one as a worked example of a conformant record.
+//!
+//! Uses: report::validate.
 
 use super::validate::resident_id_checksum_ok;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};

@@ -1,8 +1,7 @@
-//! The shapes the generated tables are made of, and lookups over them.
-
-use super::tables::{EXAM_CODES, FIELDS, SEX};
-use std::collections::HashMap;
-use std::sync::OnceLock;
+//! The shapes the generated tables (`tables`) are made of: field rows, kinds, dictionaries,
+//! domains, exam codes. Lookups over the tables are in `lookup`.
+//!
+//! Uses: nothing.
 
 /// How a field's value is written, from the table's 类型 column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,23 +68,10 @@ pub struct FieldSpec {
     pub kind: Kind,
     pub required: bool,
     pub remark: &'static str,
-    /// From the remark; [`domain`] adds the bindings the table leaves implicit.
+    /// From the remark; [`FieldSpec::domain`] adds the bindings the table leaves implicit.
     pub domain: Domain,
     /// Line of the row in the spec text.
     pub line: u32,
-}
-
-impl FieldSpec {
-    /// The field's effective domain: the table's remark, plus decisions where the table is
-    /// silent (`gend` takes the 5.2 sex dictionary; `criticalFlag` is a 0/1 flag like
-    /// `criticalValue`).
-    pub fn domain(&self) -> Domain {
-        match self.name {
-            "gend" => Domain::Dict(&SEX),
-            "criticalFlag" => Domain::Dict(&super::tables::FLAG),
-            _ => self.domain,
-        }
-    }
 }
 
 /// A 5.1 entry as printed.
@@ -102,28 +88,4 @@ pub fn is_code_shape(code: &str) -> bool {
         && code
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-}
-
-/// A field of the 4.1 table by its (trimmed) name.
-pub fn field(name: &str) -> Option<&'static FieldSpec> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static FieldSpec>> = OnceLock::new();
-    INDEX
-        .get_or_init(|| FIELDS.iter().map(|f| (f.name, f)).collect())
-        .get(name)
-        .copied()
-}
-
-/// The 5.1 entry for a code (the first, where the spec prints a code twice).
-pub fn exam_code(code: &str) -> Option<&'static ExamCode> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static ExamCode>> = OnceLock::new();
-    INDEX
-        .get_or_init(|| {
-            let mut map = HashMap::new();
-            for entry in EXAM_CODES {
-                map.entry(entry.code).or_insert(entry);
-            }
-            map
-        })
-        .get(code)
-        .copied()
 }

@@ -176,7 +176,6 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
     }
 
     let fault = shared.state.take_fault(&path);
-    let mode = fault.as_ref().map_or(FaultMode::None, |f| f.mode);
     let ctx = Ctx {
         decrypter: &shared.decrypter,
         hospital_id: shared.hospital_id.as_deref(),
@@ -190,7 +189,37 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
         req.content_type.as_deref(),
         &req.body,
     );
-    let record = |outcome: &Outcome, http_status: Option<u16>, reply: Option<&Value>| {
+    let exchange = Exchange {
+        shared,
+        req: &req,
+        path: &path,
+        query: query.as_deref(),
+        fault: fault.as_ref(),
+    };
+    if let Some(keep_alive) = answer_fault(stream, &exchange, &mut outcome)? {
+        return Ok(keep_alive);
+    }
+    exchange.record(&outcome, Some(outcome.http_status), Some(&outcome.reply));
+    write_json(stream, outcome.http_status, &outcome.reply, req.keep_alive)?;
+    Ok(true)
+}
+
+/// One request to a cloud endpoint, and the fault (if any) it meets.
+struct Exchange<'a> {
+    shared: &'a Shared,
+    req: &'a Request,
+    path: &'a str,
+    query: Option<&'a str>,
+    fault: Option<&'a Fault>,
+}
+
+impl Exchange<'_> {
+    fn mode(&self) -> FaultMode {
+        self.fault.map_or(FaultMode::None, |f| f.mode)
+    }
+
+    /// Add the request, what the endpoint made of it, and the answer to the record.
+    fn record(&self, outcome: &Outcome, http_status: Option<u16>, reply: Option<&Value>) {
         let shown_reply = match reply {
             // The base64 picture is large; record its size, not the picture.
             Some(r) if outcome.endpoint == Some("qrcode") && r["code"] == 200 => json!({
@@ -200,27 +229,36 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
             Some(r) => r.clone(),
             None => Value::Null,
         };
-        shared.state.record(json!({
-            "method": req.method, "path": path, "query": query,
+        self.shared.state.record(json!({
+            "method": self.req.method, "path": self.path, "query": self.query,
             "endpoint": outcome.endpoint, "params": outcome.params,
             "decrypted": outcome.decrypted, "problems": outcome.problems,
             "code": reply.and_then(|r| r.get("code").cloned()),
             "http_status": http_status,
-            "fault": fault.as_ref().map(|f| f.mode.name()), "reply": shown_reply,
+            "fault": self.fault.map(|f| f.mode.name()), "reply": shown_reply,
         }));
-    };
+    }
+}
 
-    match mode {
+/// Play the exchange's fault: `Some(keep_alive)` when the fault answered instead of the endpoint,
+/// `None` when the endpoint's reply (perhaps changed or delayed here) is still to be sent.
+fn answer_fault(
+    stream: &mut TcpStream,
+    x: &Exchange,
+    outcome: &mut Outcome,
+) -> io::Result<Option<bool>> {
+    let keep_alive = x.req.keep_alive;
+    match x.mode() {
         FaultMode::Reset => {
-            record(&outcome, None, None);
-            return Ok(false);
+            x.record(outcome, None, None);
+            return Ok(Some(false));
         }
         FaultMode::Hang => {
-            record(&outcome, None, None);
-            shared.state.hold(MAX_HOLD);
-            return Ok(false);
+            x.record(outcome, None, None);
+            x.shared.state.hold(MAX_HOLD);
+            return Ok(Some(false));
         }
-        FaultMode::Http500 | FaultMode::Garbage => {
+        mode @ (FaultMode::Http500 | FaultMode::Garbage) => {
             let (status, body) = if mode == FaultMode::Http500 {
                 (
                     500,
@@ -229,43 +267,40 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
             } else {
                 (200, "<html><body>upstream gateway error</body></html>")
             };
-            record(&outcome, Some(status), None);
+            x.record(outcome, Some(status), None);
             write_response(
                 stream,
                 status,
                 "text/html; charset=utf-8",
                 body.as_bytes(),
-                req.keep_alive,
+                keep_alive,
             )?;
-            return Ok(true);
+            return Ok(Some(true));
         }
         FaultMode::Oversized => {
-            record(&outcome, Some(200), None);
-            write_oversized(stream, req.keep_alive)?;
-            return Ok(true);
+            x.record(outcome, Some(200), None);
+            write_oversized(stream, keep_alive)?;
+            return Ok(Some(true));
         }
         FaultMode::Slow => {
-            let delay = fault.as_ref().map_or(0, |f| f.delay_ms);
-            shared.state.hold(Duration::from_millis(delay));
+            let delay = x.fault.map_or(0, |f| f.delay_ms);
+            x.shared.state.hold(Duration::from_millis(delay));
         }
-        FaultMode::Code500 => outcome.reply = json!({"code": 500, "message": "服务异常"}),
+        FaultMode::Code500 => {
+            outcome.reply = json!({"code": 500, "message": "服务异常"});
+            outcome.http_status = 200;
+        }
         FaultMode::Code400 => {
-            outcome.reply = json!({"code": 400, "message": "sim:模拟的业务错误 (fault code400)"})
+            outcome.reply = json!({"code": 400, "message": "sim:模拟的业务错误 (fault code400)"});
+            outcome.http_status = 200;
         }
         FaultMode::Code202 => {
-            outcome.reply = json!({"code": 202, "message": "传参数不规范（少传参数）"})
+            outcome.reply = json!({"code": 202, "message": "传参数不规范（少传参数）"});
+            outcome.http_status = 200;
         }
         FaultMode::None => {}
     }
-    if matches!(
-        mode,
-        FaultMode::Code500 | FaultMode::Code400 | FaultMode::Code202
-    ) {
-        outcome.http_status = 200;
-    }
-    record(&outcome, Some(outcome.http_status), Some(&outcome.reply));
-    write_json(stream, outcome.http_status, &outcome.reply, req.keep_alive)?;
-    Ok(true)
+    Ok(None)
 }
 
 /// The control endpoints under `/__sim/` (never faulted, never recorded).

@@ -6,14 +6,13 @@
 //! the file: an item is sent only under a lease taken in a `BEGIN IMMEDIATE` transaction, and per
 //! accession number only the oldest item may be sent, so notifications go out in creation order.
 //! A process killed mid-send leaves a lease that simply expires.
+//!
+//! Uses: error, log.
 
-use crate::client::Client;
-use crate::cloud::delete::{self, Outcome};
-use crate::error::{Error, Result, Status};
+use crate::error::{sqlite_status, Error, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, Weak};
-use std::thread::JoinHandle;
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// File name inside the per-user application-data folder when `[outbox] path` is not set.
@@ -24,12 +23,6 @@ pub const BACKOFF_CAP: Duration = Duration::from_secs(5 * 60);
 const SCHEMA_VERSION: i64 = 1;
 /// Writes are a few milliseconds; another process holding the lock longer than this is stuck.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// A lease outlives the send it covers (bounded by the HTTP deadline) by this margin.
-const LEASE_MARGIN: Duration = Duration::from_secs(1);
-/// The worker looks at the file at least this often: other processes add and free items too.
-const IDLE_POLL: Duration = Duration::from_secs(15);
-/// Below this much time left, a call does not start another send.
-const MIN_ATTEMPT: Duration = Duration::from_millis(20);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS outbox (
@@ -179,11 +172,19 @@ impl Store {
     /// Open (creating folder and file as needed) and check the file. Every failure is
     /// `MIIC_E_IO` naming the file; the file is never removed or rewritten.
     pub fn open(path: &Path) -> Result<Store> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            Error::io(format!("outbox '{}': {what}: {e}", path.display()))
+        let fail = |what: &str, e: rusqlite::Error| {
+            Error::new(
+                sqlite_status(&e),
+                format!("outbox '{}': {what}: {e}", path.display()),
+            )
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| fail("cannot create its folder", &e))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::io(format!(
+                    "outbox '{}': cannot create its folder: {e}",
+                    path.display()
+                ))
+            })?;
         }
         if path.is_dir() {
             return Err(Error::io(format!(
@@ -194,12 +195,12 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail("cannot open", &e))?;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail("cannot open", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| fail("cannot open", &e))?;
+            .map_err(|e| fail("cannot open", e))?;
         if conn
             .is_readonly(rusqlite::MAIN_DB)
-            .map_err(|e| fail("cannot open", &e))?
+            .map_err(|e| fail("cannot open", e))?
         {
             return Err(Error::io(format!(
                 "outbox '{}' is read-only",
@@ -210,7 +211,7 @@ impl Store {
         // with "database is locked" (SQLite skips the busy handler there): retry.
         let mode: String =
             retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
-                .map_err(|e| fail("not a usable database", &e))?;
+                .map_err(|e| fail("not a usable database", e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             // Some network shares cannot do WAL; the rollback journal is slower but as safe.
             log::warn!(
@@ -220,9 +221,9 @@ impl Store {
         }
         let wal = mode.eq_ignore_ascii_case("wal");
         conn.pragma_update(None, "synchronous", if wal { "NORMAL" } else { "FULL" })
-            .map_err(|e| fail("cannot open", &e))?;
+            .map_err(|e| fail("cannot open", e))?;
         let check: String = retry_busy(|| conn.query_row("PRAGMA quick_check", [], |r| r.get(0)))
-            .map_err(|e| fail("not a usable database", &e))?;
+            .map_err(|e| fail("not a usable database", e))?;
         if check != "ok" {
             return Err(Error::io(format!(
                 "outbox '{}' is damaged ({check}); keep it for support (its pending \
@@ -255,9 +256,10 @@ impl Store {
                 "outbox '{}' was written by a newer miic (schema {version}); use that version",
                 path.display()
             )),
-            SetUp::Sqlite(e) => {
-                Error::io(format!("outbox '{}': cannot set up: {e}", path.display()))
-            }
+            SetUp::Sqlite(e) => Error::new(
+                sqlite_status(&e),
+                format!("outbox '{}': cannot set up: {e}", path.display()),
+            ),
         })
     }
 
@@ -266,7 +268,10 @@ impl Store {
     }
 
     fn err(&self, what: &str, e: rusqlite::Error) -> Error {
-        Error::io(format!("outbox '{}': {what}: {e}", self.path.display()))
+        Error::new(
+            sqlite_status(&e),
+            format!("outbox '{}': {what}: {e}", self.path.display()),
+        )
     }
 
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
@@ -479,6 +484,19 @@ impl Store {
         .map_err(|e| self.err("cannot read the dead list", e))
     }
 
+    /// Whether item `id` is still in the outbox (pending, leased or not).
+    pub fn contains(&self, id: i64) -> Result<bool> {
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT 1 FROM outbox WHERE id = ?1",
+            params![id],
+            |_| Ok(()),
+        )
+        .optional()
+        .map(|found| found.is_some())
+        .map_err(|e| self.err("cannot read the outbox", e))
+    }
+
     /// When the next sendable item becomes due (or its lease expires), in Unix ms.
     pub fn next_due(&self) -> Result<Option<i64>> {
         let conn = self.conn()?;
@@ -676,379 +694,6 @@ fn set_up_schema(conn: &mut Connection) -> std::result::Result<(), SetUp> {
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
-}
-
-// ---- sending one item, shared by the caller's first try, flush and the worker ----
-
-/// What became of one attempt.
-#[derive(Debug)]
-pub enum Delivery {
-    Delivered,
-    Rejected(String),
-    Retry { error: Error, delay: Duration },
-}
-
-fn deliver(client: &Client, store: &Store, item: &Item, limit: Duration) -> Result<Delivery> {
-    match delete::attempt(client, &item.body, limit) {
-        Outcome::Delivered => {
-            store.delivered(item.id)?;
-            log::info!("delete notification delivered: {}", item.label());
-            Ok(Delivery::Delivered)
-        }
-        Outcome::Rejected(reason) => {
-            store.reject(item.id, &reason)?;
-            log::warn!(
-                "delete notification rejected, kept in the dead list: {}: {reason}",
-                item.label()
-            );
-            Ok(Delivery::Rejected(reason))
-        }
-        Outcome::Failed(error) => {
-            let delay = store.failed(item, &error.message)?;
-            log::warn!(
-                "delete notification not delivered (attempt {}), next try in {} s: {}: {}",
-                item.attempts + 1,
-                delay.as_secs(),
-                item.label(),
-                error
-            );
-            Ok(Delivery::Retry { error, delay })
-        }
-    }
-}
-
-/// How long a freshly stored item is left to its caller before workers may take it.
-pub fn caller_hold(client: &Client) -> Duration {
-    client.config.timeout + LEASE_MARGIN
-}
-
-/// The caller's own try (`miic_delete_notify`) of the stored item `id`: send the accession's
-/// older pending items and then `id`, until `deadline`. `Ok(Ok)` when `id` was delivered,
-/// `Ok(Queued)` when it waits in the outbox, `Err(Server)` when the cloud rejected it. The item
-/// is stored already, so trouble with the file from here on means "queued", not failure.
-pub(crate) fn deliver_now(
-    client: &Client,
-    store: &Store,
-    accession: &str,
-    (id, leased): (i64, Option<Item>),
-    deadline: Instant,
-) -> Result<Status> {
-    match try_deliver(client, store, accession, id, leased, deadline) {
-        Err(e) if e.status != Status::Server => {
-            log::warn!("delete notification #{id} stays queued: {e}");
-            Ok(Status::Queued)
-        }
-        other => other,
-    }
-}
-
-fn try_deliver(
-    client: &Client,
-    store: &Store,
-    accession: &str,
-    id: i64,
-    mut leased: Option<Item>,
-    deadline: Instant,
-) -> Result<Status> {
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining < MIN_ATTEMPT {
-            return Ok(Status::Queued);
-        }
-        let claimed = match leased.take() {
-            Some(item) => Some(item),
-            None => store.claim(Pick::Accession(accession, id), remaining + LEASE_MARGIN)?,
-        };
-        let Some(item) = claimed else {
-            // Either gone (another worker delivered or rejected it) or being sent right now.
-            if !store_has(store, id)? {
-                return match store.dead_reason(id)? {
-                    Some(reason) => Err(rejected(accession, &reason)),
-                    None => Ok(Status::Ok),
-                };
-            }
-            std::thread::sleep(remaining.min(Duration::from_millis(20)));
-            continue;
-        };
-        match deliver(client, store, &item, remaining)? {
-            Delivery::Delivered if item.id == id => {
-                client.outbox.cloud_answered();
-                return Ok(Status::Ok);
-            }
-            Delivery::Rejected(reason) if item.id == id => {
-                return Err(rejected(accession, &reason))
-            }
-            Delivery::Delivered | Delivery::Rejected(_) => {}
-            Delivery::Retry { .. } => {
-                client.outbox.kick();
-                return Ok(Status::Queued);
-            }
-        }
-    }
-}
-
-fn rejected(accession: &str, reason: &str) -> Error {
-    Error::server(format!(
-        "delete notification for accessionNo={accession} rejected: {reason} (not retried; listed \
-         in the outbox's dead list)"
-    ))
-}
-
-fn store_has(store: &Store, id: i64) -> Result<bool> {
-    let conn = store.conn()?;
-    conn.query_row(
-        "SELECT 1 FROM outbox WHERE id = ?1",
-        params![id],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|found| found.is_some())
-    .map_err(|e| store.err("cannot read the outbox", e))
-}
-
-/// Try every pending item now, backoff notwithstanding, until the outbox is empty (`Ok`) or
-/// `timeout` has passed (`MIIC_E_TIMEOUT` saying how many remain and the last error).
-pub fn flush(client: &Client, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    let store = client.outbox_store()?;
-    let mut cursor = 0;
-    let mut pause = Duration::from_millis(100);
-    let mut last_error: Option<String> = None;
-    loop {
-        if store.pending()? == 0 {
-            return Ok(());
-        }
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining < MIN_ATTEMPT {
-            break;
-        }
-        let limit = remaining.min(client.config.timeout);
-        match store.claim(Pick::After(cursor), limit + LEASE_MARGIN)? {
-            Some(item) => {
-                cursor = item.id;
-                if let Delivery::Retry { error, .. } = deliver(client, &store, &item, limit)? {
-                    last_error = Some(error.message);
-                }
-            }
-            None => {
-                // A sweep is over, or the rest is being sent elsewhere: sweep again shortly.
-                cursor = 0;
-                std::thread::sleep(pause.min(remaining));
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
-        }
-    }
-    let left = store.pending()?;
-    if left == 0 {
-        return Ok(());
-    }
-    Err(Error::timeout(format!(
-        "{left} delete notification(s) still pending in outbox '{}' after {} ms{}",
-        store.path().display(),
-        timeout.as_millis(),
-        last_error
-            .map(|e| format!("; last error: {e}"))
-            .unwrap_or_default()
-    )))
-}
-
-// ---- the client's outbox: the open file and the retry worker ----
-
-/// A client's outbox: the file (opened once) and its retry worker.
-#[derive(Default)]
-pub struct OutboxService {
-    store: Mutex<Option<Arc<Store>>>,
-    shared: Arc<(Mutex<WorkerState>, Condvar)>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-#[derive(Default)]
-struct WorkerState {
-    stopping: bool,
-    kicked: bool,
-    /// A caller's own send went through: the cloud is back, drop the worker's pause.
-    cloud_answered: bool,
-}
-
-impl OutboxService {
-    /// The open outbox at `path` (default: [`default_path`]), opened on first use.
-    pub fn store(&self, path: Option<&Path>) -> Result<Arc<Store>> {
-        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(store) = slot.as_ref() {
-            return Ok(Arc::clone(store));
-        }
-        let path = match path {
-            Some(p) => p.to_owned(),
-            None => default_path()?,
-        };
-        let store = Arc::new(Store::open(&path)?);
-        *slot = Some(Arc::clone(&store));
-        Ok(store)
-    }
-
-    /// Start the retry worker unless it runs (or the client is closing).
-    pub fn start(&self, client: &Arc<Client>) -> Result<()> {
-        if self
-            .shared
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .stopping
-        {
-            return Ok(());
-        }
-        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
-        if thread.is_none() {
-            let shared = Arc::clone(&self.shared);
-            let client = Arc::downgrade(client);
-            let handle = std::thread::Builder::new()
-                .name("miic-outbox".into())
-                .spawn(move || run(&shared, &client))
-                .map_err(|e| Error::internal(format!("cannot start the outbox worker: {e}")))?;
-            *thread = Some(handle);
-        }
-        Ok(())
-    }
-
-    /// Wake the worker to look at the schedule again.
-    pub fn kick(&self) {
-        let (lock, cvar) = &*self.shared;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).kicked = true;
-        cvar.notify_all();
-    }
-
-    /// The cloud took a notification outside the worker: end the worker's pause, so what
-    /// waits goes out now rather than after the backoff of an outage that is over.
-    pub fn cloud_answered(&self) {
-        let (lock, cvar) = &*self.shared;
-        let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
-        state.cloud_answered = true;
-        state.kicked = true;
-        cvar.notify_all();
-    }
-
-    /// Ask the worker to stop; the caller then interrupts HTTP and calls [`Self::join`].
-    pub fn signal_stop(&self) {
-        let (lock, cvar) = &*self.shared;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).stopping = true;
-        cvar.notify_all();
-    }
-
-    pub fn join(&self) {
-        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
-    }
-}
-
-enum Step {
-    Worked,
-    Idle(Duration),
-    Gone,
-}
-
-fn run(shared: &(Mutex<WorkerState>, Condvar), client: &Weak<Client>) {
-    let (lock, cvar) = shared;
-    let mut pause = Pause::default();
-    loop {
-        let sleep = match step(client, &mut pause) {
-            Step::Worked => Duration::ZERO,
-            Step::Idle(d) => d,
-            Step::Gone => return,
-        };
-        let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
-        if !sleep.is_zero() && !state.kicked && !state.stopping {
-            state = cvar
-                .wait_timeout(state, sleep)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        state.kicked = false;
-        if std::mem::take(&mut state.cloud_answered) && pause.failures > 0 {
-            pause = Pause {
-                recovered: true,
-                ..Pause::default()
-            };
-        }
-        if state.stopping {
-            return;
-        }
-    }
-}
-
-/// The worker's backoff against the cloud as a whole: after `failures` sends in a row failed,
-/// it waits [`backoff`]`(failures)` before the next one, whichever item is due, instead of
-/// trying every item against a cloud that is down. Items keep their own schedule as well.
-#[derive(Default)]
-struct Pause {
-    failures: u32,
-    until: Option<Instant>,
-    /// The cloud answered again after failures: what waits becomes due now.
-    recovered: bool,
-}
-
-fn step(client: &Weak<Client>, pause: &mut Pause) -> Step {
-    let Some(client) = client.upgrade() else {
-        return Step::Gone;
-    };
-    if let Some(until) = pause.until {
-        let now = Instant::now();
-        if now < until {
-            return Step::Idle(until - now);
-        }
-        pause.until = None;
-    }
-    let store = match client.outbox_store() {
-        Ok(store) => store,
-        Err(e) => {
-            log::warn!("outbox worker: {e}");
-            return Step::Idle(IDLE_POLL);
-        }
-    };
-    if std::mem::take(&mut pause.recovered) {
-        match store.retry_now() {
-            Ok(n) => log::info!("cloud answers again: {n} waiting notification(s) due now"),
-            Err(e) => log::warn!("outbox worker: {e}"),
-        }
-    }
-    let limit = client.config.timeout;
-    let attempt = store
-        .claim(Pick::Due, limit + LEASE_MARGIN)
-        .and_then(|item| {
-            item.map(|item| deliver(&client, &store, &item, limit))
-                .transpose()
-        });
-    match attempt {
-        Ok(Some(Delivery::Retry { .. })) => {
-            pause.failures = pause.failures.saturating_add(1);
-            pause.until = Some(Instant::now() + backoff(pause.failures));
-            Step::Worked
-        }
-        Ok(Some(_)) => {
-            *pause = Pause {
-                recovered: pause.failures > 0,
-                ..Pause::default()
-            };
-            Step::Worked
-        }
-        Ok(None) => {
-            let wait = match store.next_due() {
-                Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)),
-                Ok(None) => IDLE_POLL,
-                Err(e) => {
-                    log::warn!("outbox worker: {e}");
-                    IDLE_POLL
-                }
-            };
-            Step::Idle(wait.clamp(Duration::from_millis(10), IDLE_POLL))
-        }
-        Err(e) => {
-            // The file is busy or failing (disk full…): items stay stored; look again later.
-            log::warn!("outbox worker: {e}");
-            Step::Idle(Duration::from_secs(1))
-        }
-    }
 }
 
 #[cfg(test)]
