@@ -459,6 +459,16 @@ fn wine(arch: Arch, program: &Path) -> Command {
         "no Wine prefix at {}: run scripts/wine-setup.sh (scripts/test.sh does)",
         prefix.display()
     );
+    // One wineserver for the whole run, kept 30 s after its last client (it then leaves by
+    // itself): with the default 3 s a test starting Wine as the server shuts down fails to
+    // start its program ("ShellExecuteEx failed").
+    static SERVER: std::sync::Once = std::sync::Once::new();
+    SERVER.call_once(|| {
+        let _ = Command::new("wineserver")
+            .arg("-p30")
+            .env("WINEPREFIX", &prefix)
+            .status();
+    });
     let mut cmd = Command::new("wine");
     cmd.arg(program)
         .env("WINEPREFIX", &prefix)
