@@ -434,10 +434,17 @@ pub fn clock(p: Option<&Probe>) -> Check {
     } else {
         ("慢", "behind")
     };
-    let summary = text(
-        format!("本机时钟比前置机{ahead_zh} {secs} 秒（±{uncertainty:.1} 秒）"),
-        format!("this workstation's clock is {secs} s {ahead_en} the front-end machine's (±{uncertainty:.1} s)"),
-    );
+    let summary = if secs == 0 {
+        text(
+            format!("本机时钟与前置机一致（±{uncertainty:.1} 秒）"),
+            format!("this workstation's clock agrees with the front-end machine's (±{uncertainty:.1} s)"),
+        )
+    } else {
+        text(
+            format!("本机时钟比前置机{ahead_zh} {secs} 秒（±{uncertainty:.1} 秒）"),
+            format!("this workstation's clock is {secs} s {ahead_en} the front-end machine's (±{uncertainty:.1} s)"),
+        )
+    };
     let magnitude = Duration::from_secs_f64(skew.abs());
     if magnitude <= CLOCK_OK {
         return check.ok(summary);

@@ -155,11 +155,14 @@ pub struct Report {
 }
 
 impl Report {
-    /// The worst result of any check.
+    /// The worst result of any check; a check that did not apply leaves the result ok.
     pub fn outcome(&self) -> Outcome {
         self.checks
             .iter()
-            .map(|c| c.outcome)
+            .map(|c| match c.outcome {
+                Outcome::Skipped => Outcome::Ok,
+                other => other,
+            })
             .max()
             .unwrap_or(Outcome::Ok)
     }
@@ -225,6 +228,14 @@ mod tests {
             ],
         };
         assert_eq!(report.outcome(), Outcome::Failed);
+        let only_skipped = Report {
+            checks: vec![
+                Check::new("library").ok(text("好", "fine")),
+                Check::new("log").skipped(text("无", "none")),
+            ],
+            ..report.clone()
+        };
+        assert_eq!(only_skipped.outcome(), Outcome::Ok);
         let json = report.to_json();
         assert_eq!(json["result"], "failed");
         assert_eq!(json["counts"]["failed"], 1);
