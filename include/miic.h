@@ -354,16 +354,22 @@ MiicStatus miic_dicom_find(struct miic_client *c, const char *study_uid, char **
 /**
  * Retrieve study `study_uid` from the PACS into folder `dest_dir` (created if missing) by
  * C-GET or C-MOVE (`[dicom] retrieve`; C-MOVE listens on `move_port` for the PACS's
- * sub-operations). The study is first confirmed with C-FIND. Each object lands whole as
- * `<SOP Instance UID>.dcm` (temp file, then rename).
+ * sub-operations). The study is first confirmed with C-FIND, which also tells C-GET the
+ * study's SOP classes. Every storage SOP class is received, each object in the transfer
+ * syntax the PACS sends (compressed ones included; nothing is transcoded); each lands whole
+ * as `<SOP Instance UID>.dcm` (temp file, then rename). A study too rich for one association
+ * is fetched series by series; objects a PACS fails to send are asked for again (see
+ * docs/dicom.md).
  *
  * `*manifest_out` receives the manifest JSON whenever the call reached the PACS — also when it
  * fails — so the host can see what landed: `method`, `study_instance_uid`, `dest_dir`,
- * `completed`, `failed`, `warning`, `study_uid_mismatch`, `studies`, `pacs` (the PACS's final
- * status and counts), `error`, `elapsed_ms`, and `files` (each with path, sop_instance_uid,
- * sop_class_uid, modality, study_instance_uid, transfer_syntax, size, status
- * completed|warning|failed, error, warning). Caller frees it with `miic_string_free`
- * (it stays NULL on argument/config errors).
+ * `completed`, `failed`, `warning`, `study_uid_mismatch`, `studies`, `pacs` (the PACS's
+ * status and counts over all requests, and `requests`, each request's final response),
+ * `error`, `elapsed_ms`, and `files` (each with path, sop_instance_uid, sop_class_uid,
+ * modality, study_instance_uid, transfer_syntax, size, status completed|warning|failed,
+ * error, warning). Every object that did not land is a `failed` file with its SOP instance
+ * and class UID where known and the reason. Caller frees it with `miic_string_free` (it
+ * stays NULL on argument/config errors).
  *
  * Status: `MIIC_OK` when every file landed (warnings, e.g. a file of another study, are listed
  * in the manifest but do not fail the call). Partial success is `MIIC_E_DICOM` with the

@@ -67,8 +67,14 @@ echo "$table"
 outbox_table=$(cargo bench -q --bench outbox 2>/dev/null | grep '^|')
 echo
 echo "$outbox_table"
-# The DICOM section is recorded by `cargo bench --bench dicom_fetch` (it needs dcmqrscp and
-# minutes of transfers); keep it as it is.
+# A whole realistic study from Orthanc: miic's C-GET vs getscu (seconds; needs orthanc, dcmtk
+# and the venv's pydicom, which scripts/test.sh installs).
+study_out=$(MIIC_PYTHON="$root/.venv/bin/python" cargo bench -q --bench dicom_studies 2>/dev/null)
+study_rows=$(grep '^Realistic' <<<"$study_out"; echo; grep '^|' <<<"$study_out")
+echo
+echo "$study_rows"
+# The DICOM fetch section is recorded by `cargo bench --bench dicom_fetch` (it needs dcmqrscp
+# and minutes of transfers); keep it as it is.
 dicom_section=$(sed -n '/^## DICOM fetch/,$p' BENCHMARKS.md 2>/dev/null || true)
 {
   echo "# Benchmarks"
@@ -83,6 +89,10 @@ dicom_section=$(sed -n '/^## DICOM fetch/,$p' BENCHMARKS.md 2>/dev/null || true)
   echo "## Delete outbox"
   echo
   echo "$outbox_table"
+  echo
+  echo "## DICOM: a whole realistic study"
+  echo
+  echo "$study_rows"
   echo
   echo "$dicom_section"
 } > BENCHMARKS.md.new

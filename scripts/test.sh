@@ -16,8 +16,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# ---- Python venv for independent peers (gmssl for SM2 interop) ----
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import gmssl' 2>/dev/null; then
+# ---- Python venv: independent peers (gmssl for SM2 interop), pydicom for generated studies ----
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import gmssl, pydicom' 2>/dev/null; then
   echo "== creating .venv"
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r <(grep -v '^\s*#' scripts/deps/pip.txt | sed '/^\s*$/d')

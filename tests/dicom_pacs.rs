@@ -115,7 +115,7 @@ fn find_reports_the_study_with_its_gb18030_patient_name() {
 
 struct ProgressLog {
     calls: Vec<(u32, u32, i64)>,
-    /// Signal sent to the PACS when `files_done` reaches `at`.
+    /// Signal sent to `pid` (negative: a process group) when `files_done` reaches `at`.
     trigger: Option<(u32, i32, i32)>,
 }
 
@@ -207,7 +207,8 @@ fn interrupted(name: &str, signal: i32, expected: i32) -> Duration {
     let client = ClientHandle::open(&pacs.config("get", LOCAL_AE, 1500));
     let mut log = ProgressLog {
         calls: Vec::new(),
-        trigger: Some((2, pacs.pid(), signal)),
+        // The whole process group: the forked child serving the transfer too.
+        trigger: Some((2, -pacs.pid(), signal)),
     };
     miic_set_progress_callback(
         client.0,

@@ -11,7 +11,7 @@ use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use dicom_ul::association::{ClientAssociation, ServerAssociation};
-use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
+use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu, PresentationContextResultReason};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::TcpStream;
@@ -23,55 +23,6 @@ pub const MOVE_STUDY_ROOT: &str = "1.2.840.10008.5.1.4.1.2.2.2";
 pub const GET_STUDY_ROOT: &str = "1.2.840.10008.5.1.4.1.2.2.3";
 pub const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 pub const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
-
-/// Transfer syntaxes miic accepts for stored images: it writes the bytes as received and never
-/// decodes pixels, so compressed syntaxes cost nothing and spare the PACS a transcode.
-pub const STORAGE_SYNTAXES: &[&str] = &[
-    EXPLICIT_LE,
-    IMPLICIT_LE,
-    "1.2.840.10008.1.2.4.70", // JPEG lossless SV1
-    "1.2.840.10008.1.2.4.50", // JPEG baseline
-    "1.2.840.10008.1.2.4.51", // JPEG extended
-    "1.2.840.10008.1.2.4.57", // JPEG lossless
-    "1.2.840.10008.1.2.4.80", // JPEG-LS lossless
-    "1.2.840.10008.1.2.4.81", // JPEG-LS near-lossless
-    "1.2.840.10008.1.2.4.90", // JPEG 2000 lossless
-    "1.2.840.10008.1.2.4.91", // JPEG 2000
-    "1.2.840.10008.1.2.5",    // RLE
-];
-
-/// Storage SOP classes proposed for C-GET (and accepted for C-MOVE): the image objects a
-/// hospital PACS holds, plus the usual companions (SR, presentation states, PDF).
-pub const STORAGE_CLASSES: &[&str] = &[
-    "1.2.840.10008.5.1.4.1.1.2",      // CT
-    "1.2.840.10008.5.1.4.1.1.2.1",    // Enhanced CT
-    "1.2.840.10008.5.1.4.1.1.4",      // MR
-    "1.2.840.10008.5.1.4.1.1.4.1",    // Enhanced MR
-    "1.2.840.10008.5.1.4.1.1.1",      // CR
-    "1.2.840.10008.5.1.4.1.1.1.1",    // DX presentation
-    "1.2.840.10008.5.1.4.1.1.1.1.1",  // DX processing
-    "1.2.840.10008.5.1.4.1.1.1.2",    // MG presentation
-    "1.2.840.10008.5.1.4.1.1.1.2.1",  // MG processing
-    "1.2.840.10008.5.1.4.1.1.1.3",    // intra-oral
-    "1.2.840.10008.5.1.4.1.1.6.1",    // US
-    "1.2.840.10008.5.1.4.1.1.3.1",    // US multi-frame
-    "1.2.840.10008.5.1.4.1.1.7",      // secondary capture
-    "1.2.840.10008.5.1.4.1.1.7.4",    // SC true colour
-    "1.2.840.10008.5.1.4.1.1.12.1",   // XA
-    "1.2.840.10008.5.1.4.1.1.12.2",   // RF
-    "1.2.840.10008.5.1.4.1.1.20",     // NM
-    "1.2.840.10008.5.1.4.1.1.128",    // PET
-    "1.2.840.10008.5.1.4.1.1.481.1",  // RT image
-    "1.2.840.10008.5.1.4.1.1.77.1.4", // VL photographic
-    "1.2.840.10008.5.1.4.1.1.77.1.1", // VL endoscopic
-    "1.2.840.10008.5.1.4.1.1.13.1.3", // breast tomosynthesis
-    "1.2.840.10008.5.1.4.1.1.88.11",  // basic text SR
-    "1.2.840.10008.5.1.4.1.1.88.22",  // enhanced SR
-    "1.2.840.10008.5.1.4.1.1.88.33",  // comprehensive SR
-    "1.2.840.10008.5.1.4.1.1.11.1",   // grayscale softcopy presentation state
-    "1.2.840.10008.5.1.4.1.1.104.1",  // encapsulated PDF
-    "1.2.840.10008.5.1.4.1.1.66",     // raw data
-];
 
 pub const C_STORE_RQ: u16 = 0x0001;
 pub const C_STORE_RSP: u16 = 0x8001;
@@ -349,9 +300,10 @@ impl Link for ServerAssociation<TcpStream> {
         self.inner_stream()
     }
     fn transfer_syntax(&self, pc_id: u8) -> Option<String> {
+        // The acceptor's list also holds the contexts it rejected.
         self.presentation_contexts()
             .iter()
-            .find(|pc| pc.id == pc_id)
+            .find(|pc| pc.id == pc_id && pc.reason == PresentationContextResultReason::Acceptance)
             .map(|pc| pc.transfer_syntax.trim_end_matches('\0').to_owned())
     }
 }

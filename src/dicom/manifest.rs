@@ -80,6 +80,18 @@ impl FileEntry {
         }
     }
 
+    /// An object that did not land, with what is known of it.
+    pub fn missing(
+        sop_instance_uid: Option<String>,
+        sop_class_uid: Option<String>,
+        error: impl Into<String>,
+    ) -> FileEntry {
+        let mut entry = FileEntry::failed(None, error);
+        entry.sop_instance_uid = sop_instance_uid.filter(|s| !s.is_empty());
+        entry.sop_class_uid = sop_class_uid.filter(|s| !s.is_empty());
+        entry
+    }
+
     pub fn warn(&mut self, text: impl Into<String>) {
         self.status = FileStatus::Warning;
         let text = text.into();
@@ -90,15 +102,49 @@ impl FileEntry {
     }
 }
 
-/// What the PACS itself reported in its final C-GET/C-MOVE response.
+/// What the PACS itself reported in its final C-GET/C-MOVE responses: the counts over every
+/// request, and each request's own final response.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PacsReport {
+    /// The final status of the request that left objects missing, else of the last request.
+    pub status: String,
+    /// Completed sub-operations over all requests.
+    pub completed: Option<u32>,
+    /// Objects the PACS reported failed and did not send in a later request.
+    pub failed: Option<u32>,
+    pub warning: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_comment: Option<String>,
+    /// Each C-GET/C-MOVE request (several when the study went series by series, or objects
+    /// were asked for again in another transfer syntax).
+    pub requests: Vec<PacsRequest>,
+}
+
+/// One C-GET/C-MOVE request and the PACS's final response to it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PacsRequest {
+    /// `study`, `series` or `image`.
+    pub level: &'static str,
+    /// Series UID (series level) or how many objects (image level).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// A repeat for objects another syntax failed: the only transfer syntax offered/accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_syntax: Option<String>,
     pub status: String,
     pub completed: Option<u16>,
     pub failed: Option<u16>,
     pub warning: Option<u16>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_sop_instance_uids: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_comment: Option<String>,
+    /// The PACS ended this request with a failure status (not "sub-operations failed").
+    #[serde(skip)]
+    pub aborted: bool,
+    /// The final status as a number.
+    #[serde(skip)]
+    pub code: u16,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -206,7 +252,7 @@ impl Manifest {
     /// (warnings allowed); otherwise the transfer's own error, or `MIIC_E_DICOM` when files failed.
     pub fn outcome(&self, transfer: Result<()>) -> Result<Status> {
         transfer?;
-        let pacs_failed = self.pacs.as_ref().and_then(|p| p.failed).unwrap_or(0) as u32;
+        let pacs_failed = self.pacs.as_ref().and_then(|p| p.failed).unwrap_or(0);
         if self.failed > 0 || pacs_failed > self.failed {
             let failed = self.failed.max(pacs_failed);
             let total = self.completed + self.warning + failed;

@@ -4,9 +4,12 @@
 //!
 //! Uses: its submodules only.
 
+pub(crate) mod classes;
 pub(crate) mod dimse;
 pub(crate) mod http_fetch;
 pub(crate) mod manifest;
+pub(crate) mod plan;
 pub(crate) mod progress;
+pub(crate) mod retrieve;
 pub(crate) mod scu;
 pub(crate) mod store;

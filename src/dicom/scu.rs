@@ -1,29 +1,23 @@
-//! miic as a DICOM SCU of the hospital PACS (spec 4.2): C-ECHO (the health check), C-FIND at
-//! study level (confirm a study, count it), and retrieval by C-GET or C-MOVE into `dest_dir`.
+//! miic as a DICOM SCU of the hospital PACS (spec 4.2): the PACS's identity from `[dicom]`,
+//! C-ECHO (the health check), and C-FIND (a study at study level; any identifier for the
+//! retrieval's questions). Retrieval itself is in `retrieve.rs`.
 //!
-//! Uses: config, dicom::dimse, dicom::manifest, dicom::progress, dicom::store, error.
+//! Uses: config, dicom::dimse, dicom::store, error.
 
 use super::dimse::{
     self, ul_error, CommandBuilder, Conn, Incoming, C_ECHO_RQ, C_ECHO_RSP, C_FIND_RQ, C_FIND_RSP,
-    C_GET_RQ, C_GET_RSP, C_MOVE_RQ, C_MOVE_RSP, C_STORE_RQ, EXPLICIT_LE, FIND_STUDY_ROOT,
-    GET_STUDY_ROOT, IMPLICIT_LE, MOVE_STUDY_ROOT, STORAGE_CLASSES, STORAGE_SYNTAXES, VERIFICATION,
+    EXPLICIT_LE, FIND_STUDY_ROOT, IMPLICIT_LE, VERIFICATION,
 };
-use super::manifest::{Manifest, PacsReport};
-use super::progress::Progress;
-use super::store::{handle_store, uid_is_valid, StoreTarget};
+use super::store::uid_is_valid;
 use crate::config::{Config, RetrieveMethod};
-use crate::error::{Error, Result, Status};
+use crate::error::{Error, Result};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
-use dicom_ul::association::{
-    ClientAssociation, ClientAssociationOptions, ServerAssociationOptions,
-};
+use dicom_ul::association::{ClientAssociation, ClientAssociationOptions};
 use serde::Serialize;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// The PACS and miic's own identity, from `[dicom]`.
@@ -68,7 +62,7 @@ impl Peer {
         format!("{}@{}:{}", self.peer_ae, self.host, self.port)
     }
 
-    fn associate(
+    pub(crate) fn associate(
         &self,
         options: ClientAssociationOptions<'_>,
     ) -> Result<Conn<ClientAssociation<TcpStream>>> {
@@ -85,7 +79,7 @@ impl Peer {
     }
 }
 
-fn release(conn: Conn<ClientAssociation<TcpStream>>) {
+pub(crate) fn release(conn: Conn<ClientAssociation<TcpStream>>) {
     let peer = conn.peer.clone();
     if let Err(e) = conn.link.release() {
         // Everything asked for has arrived by now; a sloppy release is not the caller's problem.
@@ -148,7 +142,7 @@ pub struct StudyMatch {
     pub number_of_study_related_instances: Option<u32>,
 }
 
-fn study_identifier(study_uid: &str, for_find: bool) -> InMemDicomObject {
+pub(crate) fn study_identifier(study_uid: &str, for_find: bool) -> InMemDicomObject {
     let mut elements = vec![
         DataElement::new(
             tags::QUERY_RETRIEVE_LEVEL,
@@ -177,7 +171,7 @@ fn study_identifier(study_uid: &str, for_find: bool) -> InMemDicomObject {
     InMemDicomObject::from_element_iter(elements)
 }
 
-fn check_study_uid(study_uid: &str) -> Result<()> {
+pub(crate) fn check_study_uid(study_uid: &str) -> Result<()> {
     if !uid_is_valid(study_uid) {
         return Err(Error::argument(format!(
             "'study_uid' must be a DICOM UID (digits and dots, at most 64), got '{study_uid}'"
@@ -200,7 +194,7 @@ pub fn find_study(peer: &Peer, study_uid: &str) -> Result<Vec<StudyMatch>> {
     Ok(matches)
 }
 
-fn context_for(
+pub(crate) fn context_for(
     conn: &Conn<ClientAssociation<TcpStream>>,
     abstract_syntax: &str,
 ) -> Result<(u8, String)> {
@@ -221,8 +215,18 @@ fn find_on(
     conn: &mut Conn<ClientAssociation<TcpStream>>,
     study_uid: &str,
 ) -> Result<Vec<StudyMatch>> {
+    let objects = find_objects(conn, study_identifier(study_uid, true))?;
+    Ok(objects.iter().map(study_match).collect())
+}
+
+/// C-FIND (study root) with `identifier` on an association that has the FIND context; the
+/// matches as data sets.
+pub(crate) fn find_objects(
+    conn: &mut Conn<ClientAssociation<TcpStream>>,
+    identifier: InMemDicomObject,
+) -> Result<Vec<InMemDicomObject>> {
     let (pc_id, ts) = context_for(conn, FIND_STUDY_ROOT)?;
-    let identifier = dimse::encode_dataset(&study_identifier(study_uid, true), &ts)?;
+    let identifier = dimse::encode_dataset(&identifier, &ts)?;
     let request = CommandBuilder::new(C_FIND_RQ, FIND_STUDY_ROOT, true).request(next_message_id());
     conn.send_message(pc_id, request, Some(&identifier))?;
     let mut matches = Vec::new();
@@ -236,8 +240,7 @@ fn find_on(
         let status = command.status();
         if dimse::is_pending(status) {
             if let Some(data) = data {
-                let object = dimse::decode_dataset(&data, &ts)?;
-                matches.push(study_match(&object));
+                matches.push(dimse::decode_dataset(&data, &ts)?);
             }
             continue;
         }
@@ -256,16 +259,19 @@ fn find_on(
     }
 }
 
+/// A text element of a C-FIND match, trimmed; `None` when absent or empty.
+pub(crate) fn text_of(object: &InMemDicomObject, tag: dicom_core::Tag) -> Option<String> {
+    object
+        .element_opt(tag)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
 fn study_match(object: &InMemDicomObject) -> StudyMatch {
-    let text = |tag| {
-        object
-            .element_opt(tag)
-            .ok()
-            .flatten()
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
-            .filter(|s| !s.is_empty())
-    };
+    let text = |tag| text_of(object, tag);
     StudyMatch {
         study_instance_uid: text(tags::STUDY_INSTANCE_UID).unwrap_or_default(),
         patient_id: text(tags::PATIENT_ID),
@@ -280,344 +286,6 @@ fn study_match(object: &InMemDicomObject) -> StudyMatch {
 
 static MESSAGE_ID: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
 
-fn next_message_id() -> u16 {
+pub(crate) fn next_message_id() -> u16 {
     MESSAGE_ID.fetch_add(1, Ordering::Relaxed).max(1)
-}
-
-/// Retrieve a study into `dest_dir` by C-GET or C-MOVE (`[dicom] retrieve`). The manifest is
-/// returned in every case that got as far as the PACS, with the call's outcome beside it.
-pub fn retrieve(
-    peer: &Peer,
-    study_uid: &str,
-    dest_dir: &Path,
-    progress: &Progress,
-) -> Result<(Manifest, Result<Status>)> {
-    check_study_uid(study_uid)?;
-    std::fs::create_dir_all(dest_dir).map_err(|e| {
-        Error::io(format!(
-            "cannot create dest_dir '{}': {e}",
-            dest_dir.display()
-        ))
-    })?;
-    let method = match peer.retrieve {
-        RetrieveMethod::Get => "c-get",
-        RetrieveMethod::Move => "c-move",
-    };
-    let started = Instant::now();
-    let manifest = Mutex::new(Manifest::new(method, Some(study_uid.to_owned()), dest_dir));
-    let target = StoreTarget {
-        dest: dest_dir.to_path_buf(),
-        manifest: &manifest,
-        progress,
-    };
-    let transfer = match peer.retrieve {
-        RetrieveMethod::Get => get_study(peer, study_uid, &target),
-        RetrieveMethod::Move => move_study(peer, study_uid, &target),
-    };
-    let mut manifest = manifest.into_inner().unwrap_or_else(|p| p.into_inner());
-    let transfer = transfer.and_then(|()| {
-        if manifest.files.is_empty() {
-            return Err(Error::dicom(format!(
-                "study {study_uid} is not on {} (it sent no instances)",
-                peer.name()
-            )));
-        }
-        Ok(())
-    });
-    if let Err(e) = &transfer {
-        manifest.error = Some(e.message.clone());
-    }
-    manifest.finish(started.elapsed());
-    let outcome = manifest.outcome(transfer);
-    log::info!(
-        "{method} of study {study_uid} from {}: {} completed, {} warning, {} failed in {} ms",
-        peer.name(),
-        manifest.completed,
-        manifest.warning,
-        manifest.failed,
-        manifest.elapsed_ms
-    );
-    Ok((manifest, outcome))
-}
-
-/// Confirm the study with C-FIND (on the retrieval association), so an unknown study is a
-/// clear error rather than an empty success.
-fn confirm_study(
-    conn: &mut Conn<ClientAssociation<TcpStream>>,
-    study_uid: &str,
-    progress: &Progress,
-) -> Result<()> {
-    // Spec 4.2 only promises C-ECHO and C-MOVE rights: without C-FIND, the retrieval's own
-    // result tells an unknown study (no instances) instead.
-    if context_for(conn, FIND_STUDY_ROOT).is_err() {
-        log::info!(
-            "{} does not grant C-FIND; retrieving without confirming the study",
-            conn.peer
-        );
-        return Ok(());
-    }
-    let matches = find_on(conn, study_uid)?;
-    let Some(found) = matches.first() else {
-        return Err(Error::dicom(format!(
-            "study {study_uid} is not on {} (C-FIND found no match)",
-            conn.peer
-        )));
-    };
-    if let Some(n) = found.number_of_study_related_instances {
-        progress.set_total(n);
-    }
-    Ok(())
-}
-
-fn set_pacs_report(target: &StoreTarget, command: &dimse::Command) {
-    let [_, completed, failed, warning] = command.sub_operations();
-    if let Ok(mut m) = target.manifest.lock() {
-        m.pacs = Some(PacsReport {
-            status: dimse::status_text(command.status()),
-            completed,
-            failed,
-            warning,
-            error_comment: command.error_comment(),
-        });
-    }
-}
-
-fn update_total(progress: &Progress, command: &dimse::Command) {
-    let [remaining, completed, failed, warning] = command.sub_operations();
-    if let Some(remaining) = remaining {
-        let total = [Some(remaining), completed, failed, warning]
-            .iter()
-            .map(|n| u32::from(n.unwrap_or(0)))
-            .sum();
-        progress.set_total(total);
-    }
-}
-
-fn final_status_error(conn_peer: &str, op: &str, command: &dimse::Command) -> Result<()> {
-    let status = command.status();
-    // Success and "completed with failures" (0xB000) are judged by the files; others are errors.
-    if status == 0 || dimse::is_warning(status) {
-        return Ok(());
-    }
-    Err(Error::dicom(format!(
-        "{conn_peer} ended the {op} with status {}{}",
-        dimse::status_text(status),
-        command
-            .error_comment()
-            .map(|c| format!(" ({c})"))
-            .unwrap_or_default()
-    )))
-}
-
-fn get_study(peer: &Peer, study_uid: &str, target: &StoreTarget) -> Result<()> {
-    let mut options = ClientAssociationOptions::new()
-        .with_presentation_context(GET_STUDY_ROOT, vec![EXPLICIT_LE, IMPLICIT_LE])
-        .with_presentation_context(FIND_STUDY_ROOT, vec![EXPLICIT_LE, IMPLICIT_LE]);
-    for class in STORAGE_CLASSES {
-        options = options
-            .with_presentation_context(*class, STORAGE_SYNTAXES.to_vec())
-            .with_role_selection(*class, false, true);
-    }
-    let mut conn = peer.associate(options)?;
-    confirm_study(&mut conn, study_uid, target.progress)?;
-    let (pc_id, ts) = context_for(&conn, GET_STUDY_ROOT)?;
-    let identifier = dimse::encode_dataset(&study_identifier(study_uid, false), &ts)?;
-    let request = CommandBuilder::new(C_GET_RQ, GET_STUDY_ROOT, true).request(next_message_id());
-    conn.send_message(pc_id, request, Some(&identifier))?;
-    loop {
-        let (pc, command) = match conn.receive_command()? {
-            Incoming::Command { pc_id, command } => (pc_id, command),
-            Incoming::Released => {
-                return Err(Error::dicom(format!("{} released during C-GET", conn.peer)))
-            }
-        };
-        match command.field() {
-            C_STORE_RQ => handle_store(&mut conn, pc, &command, target)?,
-            C_GET_RSP => {
-                if command.has_dataset() {
-                    conn.receive_dataset_bytes()?;
-                }
-                if dimse::is_pending(command.status()) {
-                    update_total(target.progress, &command);
-                    continue;
-                }
-                set_pacs_report(target, &command);
-                let result = final_status_error(&conn.peer, "C-GET", &command);
-                release(conn);
-                return result;
-            }
-            other => {
-                return Err(Error::dicom(format!(
-                    "{} sent command 0x{other:04X} during C-GET",
-                    conn.peer
-                )))
-            }
-        }
-    }
-}
-
-fn move_study(peer: &Peer, study_uid: &str, target: &StoreTarget) -> Result<()> {
-    let port = peer.move_port.ok_or_else(|| {
-        Error::config("config key 'dicom.move_port' is required when 'dicom.retrieve' is \"move\"")
-    })?;
-    let listener = TcpListener::bind(("0.0.0.0", port)).map_err(|e| {
-        Error::network(format!(
-            "cannot listen on dicom.move_port {port} for C-MOVE: {e}"
-        ))
-    })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::network(format!("cannot listen on dicom.move_port {port}: {e}")))?;
-    let stop = AtomicBool::new(false);
-    let scp_error: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        let scp = scope.spawn(|| {
-            if let Err(e) = storage_scp(&listener, peer, &stop, target) {
-                if let Ok(mut slot) = scp_error.lock() {
-                    *slot = Some(e);
-                }
-            }
-        });
-        let result = move_requests(peer, study_uid, target);
-        stop.store(true, Ordering::Relaxed);
-        let _ = scp.join();
-        let scp_error = scp_error.lock().ok().and_then(|mut e| e.take());
-        match (result, scp_error) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Some(e)) => Err(e),
-            (Ok(()), None) => Ok(()),
-        }
-    })
-}
-
-fn move_requests(peer: &Peer, study_uid: &str, target: &StoreTarget) -> Result<()> {
-    let mut conn = peer.associate(
-        ClientAssociationOptions::new()
-            .with_presentation_context(MOVE_STUDY_ROOT, vec![EXPLICIT_LE, IMPLICIT_LE])
-            .with_presentation_context(FIND_STUDY_ROOT, vec![EXPLICIT_LE, IMPLICIT_LE]),
-    )?;
-    confirm_study(&mut conn, study_uid, target.progress)?;
-    let (pc_id, ts) = context_for(&conn, MOVE_STUDY_ROOT)?;
-    let identifier = dimse::encode_dataset(&study_identifier(study_uid, false), &ts)?;
-    let request = CommandBuilder::new(C_MOVE_RQ, MOVE_STUDY_ROOT, true)
-        .request(next_message_id())
-        .with_ae(tags::MOVE_DESTINATION, &peer.local_ae);
-    conn.send_message(pc_id, request, Some(&identifier))?;
-    loop {
-        let command = conn.receive_response(C_MOVE_RSP, "C-MOVE")?;
-        if command.has_dataset() {
-            conn.receive_dataset_bytes()?;
-        }
-        if dimse::is_pending(command.status()) {
-            update_total(target.progress, &command);
-            continue;
-        }
-        set_pacs_report(target, &command);
-        let result = final_status_error(&conn.peer, "C-MOVE", &command);
-        release(conn);
-        return result;
-    }
-}
-
-/// The in-process storage SCP that receives C-MOVE sub-operations: accepts associations on
-/// `move_port` until told to stop, storing each object like a C-GET would.
-fn storage_scp(
-    listener: &TcpListener,
-    peer: &Peer,
-    stop: &AtomicBool,
-    target: &StoreTarget,
-) -> Result<()> {
-    let mut options = ServerAssociationOptions::new()
-        .accept_any()
-        .ae_title(peer.local_ae.as_str())
-        .with_abstract_syntax(VERIFICATION)
-        .max_pdu_length(peer.max_pdu)
-        .read_timeout(peer.timeout)
-        .write_timeout(peer.timeout);
-    for class in STORAGE_CLASSES {
-        options = options.with_abstract_syntax(*class);
-    }
-    for ts in STORAGE_SYNTAXES {
-        options = options.with_transfer_syntax(*ts);
-    }
-    let mut first_error = None;
-    while !stop.load(Ordering::Relaxed) {
-        let (socket, addr) = match listener.accept() {
-            Ok(pair) => pair,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            }
-            Err(e) => return Err(Error::network(format!("C-MOVE storage SCP: {e}"))),
-        };
-        let _ = socket.set_nonblocking(false);
-        let _ = socket.set_nodelay(true);
-        let association = match options.establish(socket) {
-            Ok(a) => a,
-            Err(e) => {
-                let name = format!("storage association from {addr}");
-                log::warn!("C-MOVE storage SCP: {}", ul_error(e, &name, peer.timeout));
-                continue;
-            }
-        };
-        // `AE@address`, like the SCU side: the AE part goes into the files' meta group.
-        let name = format!(
-            "{}@{addr}",
-            dicom_ul::association::Association::peer_ae_title(&association).trim()
-        );
-        if let Err(e) = serve_storage(Conn::new(association, name, peer.timeout)?, target) {
-            log::warn!("C-MOVE storage SCP: {e}");
-            first_error.get_or_insert(e);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
-}
-
-fn serve_storage(
-    mut conn: Conn<dicom_ul::association::ServerAssociation<TcpStream>>,
-    target: &StoreTarget,
-) -> Result<()> {
-    loop {
-        match conn.receive_command()? {
-            Incoming::Released => return Ok(()),
-            Incoming::Command { pc_id, command } => match command.field() {
-                C_STORE_RQ => handle_store(&mut conn, pc_id, &command, target)?,
-                C_ECHO_RQ => {
-                    let rsp = CommandBuilder::new(C_ECHO_RSP, VERIFICATION, false)
-                        .response(command.message_id(), 0);
-                    conn.send_message(pc_id, rsp, None)?;
-                }
-                other => {
-                    return Err(Error::dicom(format!(
-                        "{} sent unsupported command 0x{other:04X}",
-                        conn.peer
-                    )))
-                }
-            },
-        }
-    }
-}
-
-/// Resolve `dest_dir` text to a path (created if missing).
-pub fn dest_path(dest_dir: &str) -> Result<PathBuf> {
-    if dest_dir.trim().is_empty() {
-        return Err(Error::argument("'dest_dir' is empty"));
-    }
-    Ok(PathBuf::from(dest_dir))
-}
-
-/// The manifest-or-error shape the exports return.
-pub type Fetched = (Manifest, Result<Status>);
-
-/// Shared by the CLI and the C surface.
-pub fn retrieve_with_config(
-    config: &Config,
-    client_id: u64,
-    study_uid: &str,
-    dest_dir: &str,
-) -> Result<Fetched> {
-    let peer = Peer::from_config(config)?;
-    let dest = dest_path(dest_dir)?;
-    let progress = Progress::for_client(client_id);
-    retrieve(&peer, study_uid, &dest, &progress)
 }

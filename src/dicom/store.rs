@@ -79,16 +79,22 @@ pub fn handle_store<L: Link>(
         Err(ReceiveError::Link(e)) => {
             record(
                 target,
-                FileEntry::failed(None, format!("{sop_instance}: {}", e.message)),
+                FileEntry::missing(
+                    Some(sop_instance.clone()),
+                    Some(sop_class.clone()),
+                    format!("{sop_instance}: {}", e.message),
+                ),
             );
             return Err(e);
         }
-        Err(ReceiveError::Local(e, status)) => {
-            let mut entry = FileEntry::failed(None, e.message);
-            entry.sop_instance_uid = Some(sop_instance.clone()).filter(|s| !s.is_empty());
-            entry.sop_class_uid = Some(sop_class.clone()).filter(|s| !s.is_empty());
-            (entry, status)
-        }
+        Err(ReceiveError::Local(e, status)) => (
+            FileEntry::missing(
+                Some(sop_instance.clone()),
+                Some(sop_class.clone()),
+                e.message,
+            ),
+            status,
+        ),
     };
     record(target, entry);
     let response = CommandBuilder::new(C_STORE_RSP, &sop_class, false)

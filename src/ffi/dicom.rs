@@ -1,11 +1,11 @@
 //! Images from the PACS (spec 4.2) across the C ABI: C-ECHO, C-FIND, retrieval, HTTP `dcmPath`
 //! download, and progress reporting.
 //!
-//! Uses: dicom::{http_fetch, progress, scu}, ffi::{boundary, client}, text, error.
+//! Uses: dicom::{http_fetch, progress, retrieve, scu}, ffi::{boundary, client}, text, error.
 
 use super::boundary::{c_text, give_string, guard_status, out_string_slot, MiicStatus};
 use super::client::{client_ref, miic_client};
-use crate::dicom::{http_fetch, progress, scu};
+use crate::dicom::{http_fetch, progress, retrieve, scu};
 use crate::error::{Result, Status};
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// Hand the manifest to the host whatever the outcome, then return the outcome.
 fn give_manifest(
     slot: &mut *mut c_char,
-    fetched: scu::Fetched,
+    fetched: retrieve::Fetched,
     encoding: crate::text::TextEncoding,
 ) -> Result<Status> {
     let (manifest, outcome) = fetched;
@@ -66,16 +66,22 @@ pub unsafe extern "C" fn miic_dicom_find(
 
 /// Retrieve study `study_uid` from the PACS into folder `dest_dir` (created if missing) by
 /// C-GET or C-MOVE (`[dicom] retrieve`; C-MOVE listens on `move_port` for the PACS's
-/// sub-operations). The study is first confirmed with C-FIND. Each object lands whole as
-/// `<SOP Instance UID>.dcm` (temp file, then rename).
+/// sub-operations). The study is first confirmed with C-FIND, which also tells C-GET the
+/// study's SOP classes. Every storage SOP class is received, each object in the transfer
+/// syntax the PACS sends (compressed ones included; nothing is transcoded); each lands whole
+/// as `<SOP Instance UID>.dcm` (temp file, then rename). A study too rich for one association
+/// is fetched series by series; objects a PACS fails to send are asked for again (see
+/// docs/dicom.md).
 ///
 /// `*manifest_out` receives the manifest JSON whenever the call reached the PACS — also when it
 /// fails — so the host can see what landed: `method`, `study_instance_uid`, `dest_dir`,
-/// `completed`, `failed`, `warning`, `study_uid_mismatch`, `studies`, `pacs` (the PACS's final
-/// status and counts), `error`, `elapsed_ms`, and `files` (each with path, sop_instance_uid,
-/// sop_class_uid, modality, study_instance_uid, transfer_syntax, size, status
-/// completed|warning|failed, error, warning). Caller frees it with `miic_string_free`
-/// (it stays NULL on argument/config errors).
+/// `completed`, `failed`, `warning`, `study_uid_mismatch`, `studies`, `pacs` (the PACS's
+/// status and counts over all requests, and `requests`, each request's final response),
+/// `error`, `elapsed_ms`, and `files` (each with path, sop_instance_uid, sop_class_uid,
+/// modality, study_instance_uid, transfer_syntax, size, status completed|warning|failed,
+/// error, warning). Every object that did not land is a `failed` file with its SOP instance
+/// and class UID where known and the reason. Caller frees it with `miic_string_free` (it
+/// stays NULL on argument/config errors).
 ///
 /// Status: `MIIC_OK` when every file landed (warnings, e.g. a file of another study, are listed
 /// in the manifest but do not fail the call). Partial success is `MIIC_E_DICOM` with the
@@ -98,8 +104,12 @@ pub unsafe extern "C" fn miic_dicom_retrieve(
         let slot = unsafe { out_string_slot(manifest_out, "manifest_out") }?;
         let study_uid = unsafe { c_text(study_uid, "study_uid", client.encoding()) }?;
         let dest_dir = unsafe { c_text(dest_dir, "dest_dir", client.encoding()) }?;
-        let fetched =
-            scu::retrieve_with_config(client.config(), client.id(), study_uid.trim(), &dest_dir)?;
+        let fetched = retrieve::retrieve_with_config(
+            client.config(),
+            client.id(),
+            study_uid.trim(),
+            &dest_dir,
+        )?;
         give_manifest(slot, fetched, client.encoding())
     })
 }
@@ -130,7 +140,7 @@ pub unsafe extern "C" fn miic_dicom_fetch_http(
         let slot = unsafe { out_string_slot(manifest_out, "manifest_out") }?;
         let dcm_path = unsafe { c_text(dcm_path, "dcm_path", client.encoding()) }?;
         let dest_dir = unsafe { c_text(dest_dir, "dest_dir", client.encoding()) }?;
-        let dest = scu::dest_path(&dest_dir)?;
+        let dest = retrieve::dest_path(&dest_dir)?;
         let progress = progress::Progress::for_client(client.id());
         let fetched = http_fetch::fetch(client.config(), &dcm_path, &dest, &progress)?;
         give_manifest(slot, fetched, client.encoding())

@@ -1,2 +1,4 @@
 pub mod ffi;
+pub mod orthanc;
 pub mod pacs;
+pub mod study;

@@ -7,6 +7,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::InMemDicomObject;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -156,16 +157,18 @@ pub struct Pacs {
 }
 
 impl Pacs {
-    /// Start dcmqrscp (single process, so one PID to kill or stop) with `count` objects.
+    /// Start dcmqrscp (one process per association, in its own process group) with `count`
+    /// generated CT objects.
     pub fn start(name: &str, count: usize, rows: u16) -> Pacs {
-        Pacs::start_with(name, count, rows, &[], false)
+        Pacs::start_with(name, count, rows, &[], true)
     }
 
     /// As [`Pacs::start`], with extra environment for dcmqrscp (e.g. `TCP_NODELAY=1`), and
     /// `fork`: one process per association, as packaged. (dcmqrscp 3.6.7 in --single-process
-    /// mode crashes after its first association, so single-process PACSes serve one call; the
-    /// tests use it because killing or stopping its one PID hits the transfer in flight.)
-    /// The HostTable also lets dcmtk's movescu (AE `MOVESCU` on `move_port + 1`) in.
+    /// mode crashes after its first association, so single-process PACSes serve one call.)
+    /// dcmqrscp runs in its own process group so that a signal reaches the child serving the
+    /// transfer in flight too. The HostTable also lets dcmtk's movescu (AE `MOVESCU` on
+    /// `move_port + 1`) and getscu (AE `GETSCU`) in.
     pub fn start_with(
         name: &str,
         count: usize,
@@ -173,10 +176,6 @@ impl Pacs {
         env: &[(&str, &str)],
         fork: bool,
     ) -> Pacs {
-        assert!(
-            Path::new(DCMQRSCP).exists(),
-            "{DCMQRSCP} missing: scripts/test.sh installs dcmtk"
-        );
         let scratch = Scratch::new(name);
         let db = scratch.path().join("db");
         std::fs::create_dir_all(&db).unwrap();
@@ -186,9 +185,29 @@ impl Pacs {
             name.len() * 1000 + count
         );
         let originals = make_study(&db, &study_uid, count, rows);
+        let files: Vec<PathBuf> = originals.iter().map(|o| o.path.clone()).collect();
+        Pacs::spawn(scratch, &files, originals, study_uid, env, fork, None)
+    }
+
+    /// Start dcmqrscp on a database holding `files` (indexed by dcmqridx), optionally with an
+    /// association negotiation profile (`-xf profile In Out`).
+    pub fn spawn(
+        scratch: Scratch,
+        files: &[PathBuf],
+        originals: Vec<Original>,
+        study_uid: String,
+        env: &[(&str, &str)],
+        fork: bool,
+        profile: Option<PathBuf>,
+    ) -> Pacs {
+        assert!(
+            Path::new(DCMQRSCP).exists(),
+            "{DCMQRSCP} missing: scripts/test.sh installs dcmtk"
+        );
+        let db = scratch.path().join("db");
         let status = Command::new(DCMQRIDX)
             .arg(&db)
-            .args(originals.iter().map(|o| &o.path))
+            .args(files)
             .stdout(Stdio::null())
             .status()
             .unwrap();
@@ -201,21 +220,33 @@ impl Pacs {
             &config,
             format!(
                 "NetworkTCPPort = {port}\nMaxPDUSize = 65536\nMaxAssociations = 16\n\
-                 HostTable BEGIN\nmiic = ({LOCAL_AE}, localhost, {move_port}), (MOVESCU, localhost, {dcmtk_port})\nHostTable END\n\
+                 HostTable BEGIN\nmiic = ({LOCAL_AE}, localhost, {move_port}), (MOVESCU, localhost, {dcmtk_port}), (GETSCU, localhost, {dcmtk_port})\nHostTable END\n\
                  VendorTable BEGIN\nVendorTable END\n\
                  AETable BEGIN\n{PACS_AE} {} RW (1000, 1024mb) miic\nAETable END\n",
                 db.display()
             ),
         )
         .unwrap();
-        let child = Command::new(DCMQRSCP)
+        let mut command = Command::new(DCMQRSCP);
+        command
             .envs(env.iter().copied())
+            .process_group(0)
             .arg(if fork { "--fork" } else { "--single-process" })
             .args(
                 std::env::var("MIIC_DCMQRSCP_DEBUG")
                     .map(|_| vec!["-d"])
                     .unwrap_or_default(),
-            )
+            );
+        if let Some(profile) = &profile {
+            command.arg("-xf").arg(profile).args(["In", "Out"]);
+        }
+        let name = scratch
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let child = command
             .arg("-c")
             .arg(&config)
             .arg(port.to_string())
@@ -268,14 +299,15 @@ impl Pacs {
         self.child.id() as i32
     }
 
+    /// Signal dcmqrscp's process group (the listener and the children serving associations).
     pub fn signal(&self, sig: i32) {
-        unsafe { libc::kill(self.pid(), sig) };
+        unsafe { libc::kill(-self.pid(), sig) };
     }
 }
 
 impl Drop for Pacs {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        self.signal(libc::SIGKILL);
         let _ = self.child.wait();
     }
 }
