@@ -121,7 +121,7 @@ pub fn move_port_check(config: &Config) -> Check {
         ));
     };
     check.measure("move_port", port);
-    // As the C-MOVE retrieval's storage SCP binds it (dicom/scu.rs).
+    // As the C-MOVE retrieval's storage SCP binds it (dicom/retrieve.rs).
     match TcpListener::bind(("0.0.0.0", port)) {
         Ok(listener) => {
             drop(listener);
