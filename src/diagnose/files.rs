@@ -153,7 +153,15 @@ fn folder_findings(
         ));
         return false;
     }
-    findings.push(ok(format!("{shown} 可写"), format!("{shown} is writable")));
+    if existing.as_path() == folder {
+        findings.push(ok(format!("{shown} 可写"), format!("{shown} is writable")));
+    } else {
+        let at = existing.display().to_string();
+        findings.push(ok(
+            format!("{shown} 尚不存在（miic 会创建），{at} 可写"),
+            format!("{shown} does not exist yet (miic creates it); {at} is writable"),
+        ));
+    }
     match fs4::available_space(&existing) {
         Ok(free) => {
             check.measure("free_mib", free / MIB);
