@@ -110,6 +110,7 @@ fn through_cli(config: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Strin
     let out = Command::new(cli_binary())
         .args(["doctor", "--config", config])
         .args(args)
+        .env_remove("LANGUAGE")
         .env_remove("LC_ALL")
         .env_remove("LC_MESSAGES")
         .envs(env.iter().copied())
