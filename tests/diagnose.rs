@@ -76,6 +76,13 @@ impl SetUp {
         target[key] = value;
     }
 
+    /// A regular file in the scratch folder: no folder can be made under it, even by root.
+    fn plain_file(&self) -> PathBuf {
+        let file = self.scratch.path().join("a-file");
+        std::fs::write(&file, "not a folder").unwrap();
+        file
+    }
+
     fn outbox_path(&self) -> PathBuf {
         PathBuf::from(self.config["outbox"]["path"].as_str().unwrap())
     }
@@ -330,8 +337,7 @@ fn a_private_key_in_place_of_the_public_key_fails_sm2_only() {
 #[test]
 fn an_outbox_on_an_unwritable_path_fails_outbox_only() {
     let mut setup = SetUp::new("outbox", &[]);
-    let file = setup.scratch.path().join("a-file");
-    std::fs::write(&file, "not a folder").unwrap();
+    let file = setup.plain_file();
     // Even root cannot make a folder under a file, nor files in /proc.
     for path in [
         file.join("outbox.sqlite"),
@@ -454,8 +460,7 @@ fn a_clock_an_hour_off_the_front_end_fails_clock_only() {
 #[test]
 fn an_unwritable_log_folder_or_a_down_image_server_fail_their_checks_only() {
     let mut setup = SetUp::new("log-http", &[]);
-    let file = setup.scratch.path().join("a-file");
-    std::fs::write(&file, "not a folder").unwrap();
+    let file = setup.plain_file();
     setup.set(Some("log"), "dir", json!(file.join("logs")));
     diagnose(&setup, &setup.config.to_string(), &["log"], &[]);
     setup.set(Some("log"), "dir", json!(setup.scratch.path().join("log")));

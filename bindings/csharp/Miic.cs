@@ -1281,24 +1281,19 @@ namespace Miic
             Id = o.Text("id");
             Result = o.Text("result");
             ElapsedMs = o.Long("elapsed_ms") ?? 0;
-            JsonObject t = o.Object("title");
-            if (t != null)
-            {
-                TitleZh = t.Text("zh");
-                TitleEn = t.Text("en");
-            }
-            t = o.Object("summary");
-            if (t != null)
-            {
-                SummaryZh = t.Text("zh");
-                SummaryEn = t.Text("en");
-            }
-            t = o.Object("fix");
-            if (t != null)
-            {
-                FixZh = t.Text("zh");
-                FixEn = t.Text("en");
-            }
+            TitleZh = InLanguage(o, "title", "zh");
+            TitleEn = InLanguage(o, "title", "en");
+            SummaryZh = InLanguage(o, "summary", "zh");
+            SummaryEn = InLanguage(o, "summary", "en");
+            FixZh = InLanguage(o, "fix", "zh");
+            FixEn = InLanguage(o, "fix", "en");
+        }
+
+        /// <summary>One language of a {"zh", "en"} text, or null.</summary>
+        private static string InLanguage(JsonObject o, string name, string lang)
+        {
+            JsonObject t = o.Object(name);
+            return t == null ? null : t.Text(lang);
         }
     }
 
