@@ -1200,6 +1200,42 @@ begin
   end;
 end;
 
+type
+  { A client-less export that takes UTF-8 text and returns JSON through char **. }
+  TMiicTextToJson = function(Text: PAnsiChar; JsonOut: PPAnsiChar): Integer; cdecl;
+
+{ Call it on Input (sent as UTF-8): a copy of its JSON bytes (miic's string is freed), or EMiic
+  for a negative status. }
+function CallForJson(Call: TMiicTextToJson; const Input: string): RawByteString;
+var
+  Text: RawByteString;
+  Json: PAnsiChar;
+  Status: Integer;
+  Msg: string;
+  Saved: TFPUExceptionMask;
+begin
+  MiicCheckAbi;
+  Text := MiicUtf8(Input);
+  Json := nil;
+  Saved := MiicMaskFpu;
+  try
+    Status := Call(PAnsiChar(Text), @Json);
+    if Status < 0 then
+    begin
+      Msg := MiicFromUtf8(miic_last_error);
+      miic_string_free(Json);
+      raise EMiic.CreateStatus(Status, Msg);
+    end;
+    try
+      Result := Json;
+    finally
+      miic_string_free(Json);
+    end;
+  finally
+    MiicRestoreFpu(Saved);
+  end;
+end;
+
 procedure ReadBoth(O: TJson; Name: PAnsiChar; var Zh, En: string);
 var
   T: TJson;
@@ -1262,33 +1298,11 @@ end;
 
 function MiicDiagnose(const Config: string): TMiicDiagnosis;
 var
-  Text: RawByteString;
-  Report: PAnsiChar;
-  Status: Integer;
-  Msg: string;
-  Saved: TFPUExceptionMask;
+  Json: RawByteString;
 begin
-  MiicCheckAbi;
   { Paths and inline JSON go as UTF-8, as for TMiicClient.Create. }
-  Text := MiicUtf8(Config);
-  Report := nil;
-  Saved := MiicMaskFpu;
-  try
-    Status := miic_diagnose(PAnsiChar(Text), @Report);
-    if Status < 0 then
-    begin
-      Msg := MiicFromUtf8(miic_last_error);
-      miic_string_free(Report);
-      raise EMiic.CreateStatus(Status, Msg);
-    end;
-    try
-      Result := ReadDiagnosis(Report);
-    finally
-      miic_string_free(Report);
-    end;
-  finally
-    MiicRestoreFpu(Saved);
-  end;
+  Json := CallForJson(miic_diagnose, Config);
+  Result := ReadDiagnosis(PAnsiChar(Json));
 end;
 
 procedure MiicQrRender(const Text, PngPath: string; const Options: array of string);
@@ -1312,31 +1326,9 @@ end;
 function MiicValidateReport(const ReportJson: string): TMiicReportCheck;
 var
   Json: RawByteString;
-  Problems: PAnsiChar;
-  Status: Integer;
-  Msg: string;
-  Saved: TFPUExceptionMask;
 begin
-  MiicCheckAbi;
-  Json := MiicUtf8(ReportJson);
-  Problems := nil;
-  Saved := MiicMaskFpu;
-  try
-    Status := miic_report_validate(PAnsiChar(Json), @Problems);
-    if Status < 0 then
-    begin
-      Msg := MiicFromUtf8(miic_last_error);
-      miic_string_free(Problems);
-      raise EMiic.CreateStatus(Status, Msg);
-    end;
-    try
-      Result := ReadReportCheck(Problems);
-    finally
-      miic_string_free(Problems);
-    end;
-  finally
-    MiicRestoreFpu(Saved);
-  end;
+  Json := CallForJson(miic_report_validate, ReportJson);
+  Result := ReadReportCheck(PAnsiChar(Json));
 end;
 
 procedure MiicCheckAbi;
