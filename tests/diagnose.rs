@@ -37,7 +37,7 @@ const ALL: [&str; 10] = [
 struct SetUp {
     sim: Sim,
     /// Kept running for the scenario; killed on drop.
-    _pacs: Pacs,
+    pacs: Pacs,
     scratch: Scratch,
     config: Value,
 }
@@ -62,7 +62,7 @@ impl SetUp {
         });
         SetUp {
             sim,
-            _pacs: pacs,
+            pacs,
             scratch,
             config,
         }
@@ -482,4 +482,36 @@ fn a_config_that_cannot_be_read_is_reported_with_every_other_check_skipped() {
     let (code, _, _) = through_cli(missing.to_str().unwrap(), &["--json"], &[]);
     assert_eq!(code, 1);
     drop(setup);
+}
+
+/// The worst case: the front-end, the PACS and the image server all accept connections and never
+/// answer. The network checks run side by side, so the report still comes in about one
+/// `timeout_ms`, naming all three.
+#[test]
+fn everything_hung_at_once_still_reports_within_the_bound() {
+    let mut setup = SetUp::new("all-hung", &[]);
+    setup.sim.fault(json!({"mode": "hang"}));
+    setup.pacs.signal(libc::SIGSTOP);
+    // Accepted by the kernel's backlog, never read: a server that hangs before answering.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    setup.set(Some("dicom_http"), "base_url", json!(url));
+    let started = Instant::now();
+    let report = diagnose(
+        &setup,
+        &setup.config.to_string(),
+        &["front_end", "dicom_echo", "dicom_http"],
+        &["clock"],
+    );
+    let elapsed = report["elapsed_ms"].as_u64().unwrap();
+    println!(
+        "all hung: {elapsed} ms in the report; three runs in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        elapsed < 2 * TIMEOUT_MS,
+        "the checks did not run side by side: {elapsed} ms"
+    );
+    setup.pacs.signal(libc::SIGCONT);
+    setup.sim.reset();
 }
