@@ -3,7 +3,8 @@
 //!
 //! Uses: error.
 
-use crate::error::{http_status, Error, Result, Status};
+use crate::error::{connection_status, http_status, Error, Result, Status};
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -17,6 +18,23 @@ pub struct Http {
     agent: ureq::Agent,
     timeout: Duration,
     closed: AtomicBool,
+}
+
+/// How much of an answer's body [`Http::get_answer_within`] keeps.
+pub const ANSWER_PREVIEW_BYTES: u64 = 64 << 10;
+
+/// An HTTP answer as it arrived, for reporting what answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    /// The `Date` header, as sent.
+    pub date: Option<String>,
+    pub server: Option<String>,
+    /// The first [`ANSWER_PREVIEW_BYTES`] of the body.
+    pub body: Vec<u8>,
+    /// From sending the request to the end of the kept body.
+    pub elapsed: Duration,
 }
 
 /// The cloud's reply envelope, `code == 200` meaning success.
@@ -121,6 +139,46 @@ impl Http {
             .header("Content-Type", "application/json;charset=UTF-8")
             .send(body);
         self.finish(url, started, result)
+    }
+
+    /// GET `url` within `limit` and return the answer as it came, whatever its HTTP status:
+    /// for the diagnosis, which reports what answered (status, type, `Date`, the first bytes).
+    pub fn get_answer_within(&self, url: &str, limit: Duration) -> Result<Answer> {
+        let started = Instant::now();
+        let path = path_of(url);
+        let response = self
+            .agent
+            .get(url)
+            .config()
+            .timeout_global(Some(limit.min(self.timeout)))
+            .build()
+            .call()
+            .map_err(|e| self.map_error(path, e))?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let status = response.status().as_u16();
+        let (content_type, date, server) =
+            (header("content-type"), header("date"), header("server"));
+        let mut body = Vec::new();
+        response
+            .into_body()
+            .as_reader()
+            .take(ANSWER_PREVIEW_BYTES)
+            .read_to_end(&mut body)
+            .map_err(|e| Error::new(connection_status(&e), format!("{path}: {e}")))?;
+        Ok(Answer {
+            status,
+            content_type,
+            date,
+            server,
+            body,
+            elapsed: started.elapsed(),
+        })
     }
 
     fn finish(

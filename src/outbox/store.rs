@@ -489,6 +489,13 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// When the oldest pending notification was stored (Unix ms), if any is pending.
+    pub fn oldest_pending(&self) -> Result<Option<i64>> {
+        let conn = self.conn()?;
+        conn.query_row("SELECT MIN(created_at) FROM outbox", [], |r| r.get(0))
+            .map_err(|e| self.err("cannot read the oldest pending notification", e))
+    }
+
     /// The reason an item that left the outbox was rejected, if it was.
     pub fn dead_reason(&self, id: i64) -> Result<Option<String>> {
         let conn = self.conn()?;
@@ -756,6 +763,7 @@ mod tests {
         let path = dir.join("o.sqlite");
         let a = Store::open(&path).unwrap();
         let b = Store::open(&path).unwrap();
+        assert_eq!(a.oldest_pending().unwrap(), None);
         let first = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap().0;
         let second = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap().0;
         let other = a.enqueue("B2", "李四", "{}", Duration::ZERO).unwrap().0;
@@ -774,6 +782,8 @@ mod tests {
             Some("code 400: bad")
         );
         assert_eq!((a.pending().unwrap(), a.dead_count().unwrap()), (1, 1));
+        let created = a.list_pending().unwrap()[0].created_at;
+        assert_eq!(a.oldest_pending().unwrap(), Some(created));
         assert_eq!(a.requeue_dead(None).unwrap(), 1);
         assert_eq!((a.pending().unwrap(), a.dead_count().unwrap()), (2, 0));
         let _ = std::fs::remove_dir_all(&dir);

@@ -159,6 +159,8 @@ static void null_pointers(void) {
     NULL_ARG(miic_sm2_encrypt(NULL, "x", &out), "client");
     NULL_ARG(miic_sm2_encrypt(c, NULL, &out), "plain");
     NULL_ARG(miic_sm2_encrypt(c, "x", NULL), "cipher_out");
+    NULL_ARG(miic_diagnose(NULL, &out), "config");
+    NULL_ARG(miic_diagnose("{}", NULL), "report_out");
     CHECK(miic_open(NULL) == NULL && strstr(miic_last_error(), "config"), "miic_open(NULL) is NULL");
     /* NULL-safe frees and closes */
     miic_close(NULL);
@@ -550,6 +552,32 @@ static void gbk_file_names(void) {
     miic_close(c);
 }
 
+/* miic_diagnose on MIIC_TEST_CONFIG: the report is made (MIIC_OK) whatever the checks find, and
+ * printed on one line "REPORT <json>" for tests/diagnose.rs; NULL arguments make no report. */
+static void diagnose(void) {
+    char *report = NULL;
+    double started = now_ms();
+    int32_t rc = miic_diagnose(env("MIIC_TEST_CONFIG"), &report);
+    double took = now_ms() - started;
+    CHECK(rc == MIIC_OK && report != NULL && strstr(report, "\"checks\"") != NULL,
+          "miic_diagnose -> %d in %.0f ms", rc, took);
+    if (report) printf("REPORT %s\n", report);
+    miic_string_free(report);
+    report = (char *)"untouched";
+    rc = miic_diagnose(NULL, &report);
+    CHECK(rc == MIIC_E_ARGUMENT && report == NULL && strstr(miic_last_error(), "config"),
+          "NULL config -> %d, no report", rc);
+    CHECK(miic_diagnose("{}", NULL) == MIIC_E_ARGUMENT && strstr(miic_last_error(), "report_out"),
+          "NULL report_out");
+    /* A config miic_open refuses still gets a report saying why. */
+    report = NULL;
+    CHECK(miic_open("{\"base_url\":\"http://127.0.0.1:9\",\"hospital_id\":\"H\",\"retries\":3}") == NULL,
+          "miic_open refuses an unknown key");
+    rc = miic_diagnose("{\"base_url\":\"http://127.0.0.1:9\",\"hospital_id\":\"H\",\"retries\":3}", &report);
+    CHECK(rc == MIIC_OK && report && strstr(report, "retries"), "the diagnosis names the unknown key");
+    miic_string_free(report);
+}
+
 static void versions(void) {
     CHECK(miic_abi_version() == MIIC_ABI_VERSION, "ABI version matches the header");
     CHECK(strcmp(miic_version(), MIIC_VERSION_STRING) == 0, "version %s", miic_version());
@@ -578,6 +606,7 @@ int main(int argc, char **argv) {
         {"versions", versions},
         {"gbk_file_names", gbk_file_names},
         {"other_exports", other_exports},
+        {"diagnose", diagnose},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: %s CASE\n", argv[0]);
