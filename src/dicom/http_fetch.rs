@@ -4,7 +4,8 @@
 //! whole (temp file, then rename); files already complete are kept (resume); no path leaves
 //! `dest_dir`.
 //!
-//! Uses: config, dicom::manifest, dicom::progress, dicom::store, error, fs.
+//! Uses: config, http (agent), resolve, dicom::manifest, dicom::progress, dicom::store, error,
+//! fs.
 
 use super::manifest::{inspect_part10, FileEntry, Manifest};
 use super::progress::Progress;
@@ -12,11 +13,12 @@ use super::store::land;
 use crate::config::Config;
 use crate::error::{connection_status, http_status, Error, Result, Status};
 use crate::fs::TempFile;
+use crate::resolve::Resolver;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Parallel downloads: enough to hide latency on a LAN, few enough not to swamp a PACS web server.
@@ -138,6 +140,7 @@ fn join_url(base_url: &str, segments: &[String]) -> String {
 /// Download every entry of `dcm_path` under `dest_dir`. Returns the manifest and the outcome.
 pub fn fetch(
     config: &Config,
+    resolver: &Arc<Resolver>,
     dcm_path: &str,
     dest_dir: &Path,
     progress: &Progress,
@@ -156,17 +159,19 @@ pub fn fetch(
         ))
     })?;
     let started = Instant::now();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let agent_config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(concat!("miic/", env!("CARGO_PKG_VERSION")))
         .max_idle_connections_per_host(MAX_PARALLEL)
+        // The image server's name: the client's lookup (kept per TTL), waited for this long.
+        .timeout_resolve(Some(config.timeout))
         .timeout_connect(Some(config.timeout))
         .timeout_recv_response(Some(config.timeout))
         // A hung server surfaces after timeout_ms of silence; a long file may take longer.
         .timeout_per_read(Some(config.timeout))
-        .build()
-        .into();
+        .build();
+    let agent = crate::http::agent(agent_config, resolver);
     progress.set_total(entries.len() as u32);
     let results: Mutex<Vec<Option<FileOutcome>>> = Mutex::new(vec![None; entries.len()]);
     let next = AtomicUsize::new(0);
