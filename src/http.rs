@@ -141,12 +141,15 @@ impl Http {
     /// budget, never more than the client's timeout).
     pub fn post_json_text_within(&self, url: &str, body: &str, limit: Duration) -> Result<Vec<u8>> {
         let started = Instant::now();
-        let result = self
-            .agent
-            .post(url)
-            .config()
-            .timeout_global(Some(limit.min(self.timeout)))
-            .build()
+        let request = self.agent.post(url);
+        // The whole timeout is the agent's own: only a shorter budget needs a config of its own
+        // (cloned per request by ureq).
+        let request = if limit < self.timeout {
+            request.config().timeout_global(Some(limit)).build()
+        } else {
+            request
+        };
+        let result = request
             .header("Content-Type", "application/json;charset=UTF-8")
             .send(body);
         self.finish(url, started, result)
