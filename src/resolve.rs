@@ -21,7 +21,7 @@ use crate::error::Error;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -94,6 +94,8 @@ fn system_lookup(host: &str) -> io::Result<Vec<SocketAddr>> {
 pub struct Resolver {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// A join gave up on a hung lookup (so a later join does not wait again).
+    left: AtomicBool,
     lookup: Lookup,
     ttl: Duration,
     retry_after_failure: Duration,
@@ -205,6 +207,7 @@ impl Resolver {
                 changed: Condvar::new(),
             }),
             thread: Mutex::new(None),
+            left: AtomicBool::new(false),
             lookup,
             ttl,
             retry_after_failure,
@@ -311,6 +314,15 @@ impl Resolver {
     /// [`lookups_left_running`]); its memory is its own, so it harms nothing while the code it
     /// runs stays loaded.
     pub fn join(&self) -> bool {
+        if self
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            // Joined before (a close, then the drop): no second grace.
+            return !self.left.load(Ordering::SeqCst);
+        }
         let give_up = Instant::now() + CLOSE_GRACE;
         let mut state = self.shared.lock();
         while state.running.is_some() {
@@ -331,6 +343,7 @@ impl Resolver {
         match (thread, hung) {
             (Some(_detached), Some(host)) => {
                 LEFT_RUNNING.fetch_add(1, Ordering::SeqCst);
+                self.left.store(true, Ordering::SeqCst);
                 log::warn!(
                     "the lookup of {host} still hangs at close: left to end on its own, the \
                      library stays loaded"
