@@ -76,7 +76,7 @@ impl ureq::unversioned::resolver::Resolver for ClientResolver {
                 let _ = addrs.try_push(a);
             })
             .map_err(|e| match e {
-                LookupError::TimedOut => ureq::Error::Timeout(timeout.reason),
+                LookupError::TimedOut => ureq::Error::Timeout(ureq::Timeout::Resolve),
                 e => ureq::Error::Io(std::io::Error::other(
                     e.into_error(host, *timeout.after).message,
                 )),
@@ -167,7 +167,7 @@ impl Http {
             .timeout_global(Some(limit.min(self.timeout)))
             .build()
             .call()
-            .map_err(|e| self.map_error(path, e))?;
+            .map_err(|e| self.map_error(url, e))?;
         let header = |name: &str| {
             response
                 .headers()
@@ -202,14 +202,14 @@ impl Http {
         result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Vec<u8>> {
         let path = path_of(url);
-        let response = result.map_err(|e| self.map_error(path, e))?;
+        let response = result.map_err(|e| self.map_error(url, e))?;
         let status = response.status().as_u16();
         let body = response
             .into_body()
             .with_config()
             .limit(MAX_REPLY_BYTES)
             .read_to_vec()
-            .map_err(|e| self.map_error(path, e))?;
+            .map_err(|e| self.map_error(url, e))?;
         log::debug!(
             "{path}: HTTP {status}, {} bytes in {} ms",
             body.len(),
@@ -223,11 +223,17 @@ impl Http {
         Ok(body)
     }
 
-    fn map_error(&self, path: &str, e: ureq::Error) -> Error {
+    fn map_error(&self, url: &str, e: ureq::Error) -> Error {
+        let path = path_of(url);
         if self.closed.load(Ordering::SeqCst) {
             return Error::state(format!("{path}: the client was closed during the call"));
         }
         let message = match (&e, http_status(&e)) {
+            (ureq::Error::Timeout(ureq::Timeout::Resolve), _) => format!(
+                "{path}: {} was not resolved within timeout_ms = {} (the DNS server does not answer)",
+                host_of(url),
+                self.timeout.as_millis()
+            ),
             (_, Status::Timeout) => format!(
                 "{path}: no answer within timeout_ms = {}",
                 self.timeout.as_millis()
@@ -241,6 +247,16 @@ impl Http {
             (other, _) => format!("{path}: {other}"),
         };
         Error::new(http_status(&e), message)
+    }
+}
+
+/// The host of `url` as written (for messages).
+fn host_of(url: &str) -> &str {
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = without_scheme.split(['/', '?']).next().unwrap_or("");
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => host,
+        _ => authority,
     }
 }
 
@@ -363,5 +379,16 @@ mod tests {
     fn path_of_strips_host_and_query() {
         assert_eq!(path_of("http://10.0.0.5:8080/hrball/?a=1"), "/hrball/");
         assert_eq!(path_of("http://h"), "/");
+    }
+
+    #[test]
+    fn host_of_drops_scheme_port_and_path() {
+        assert_eq!(
+            host_of("http://front-end.test:8080/hrball/?a=1"),
+            "front-end.test"
+        );
+        assert_eq!(host_of("http://10.0.0.5/x"), "10.0.0.5");
+        assert_eq!(host_of("http://[::1]:9/x"), "[::1]");
+        assert_eq!(host_of("http://[::1]/x"), "[::1]");
     }
 }
