@@ -72,7 +72,7 @@ print("| call (3000 per side) | anchor | miic p50 / p99 (ms) | anchor p50 / p99 
 print("|---|---|---|---|---|")
 print(line("`miic_qr_url` (GET)", "libcurl, reused easy handle", rows["qr"]))
 print(line("`miic_patient_reminder` (POST, two SM2 fields)", "the same two `miic_sm2_encrypt`, then libcurl POST", rows["reminder"]))
-print(line("`miic_delete_notify`, stored and sent", "SQLite INSERT (WAL, synchronous=FULL), libcurl POST, DELETE", rows["delete"]))
+print(line("`miic_delete_notify`, stored and sent", "SQLite INSERT (WAL, fsync), libcurl POST, DELETE (no fsync)", rows["delete"]))
 sm2, post = rows["post"][0], rows["post"][2]
 rest = rows["reminder"][0] - sm2
 print(f"| reminder without its SM2 (p50 {rows['reminder'][0]:.3f} - {sm2:.3f} for two encryptions) | libcurl POST alone | {rest:.3f} | {post:.3f} / {rows['post'][3]:.3f} | {rest/post:.2f}x |")
@@ -80,11 +80,13 @@ PY
 )
 echo "$cloud_table"
 
-# System calls per miic_qr_url and per libcurl GET: strace -f -c of 100 and of 1,100 calls, the
+# System calls per cloud call and per libcurl GET: strace -f -c of 100 and of 1,100 calls, the
 # difference divided by 1,000 (so opening, warming up and closing drop out).
 gcc -O2 -I include -o "$work/qr_loop" benches/anchors/qr_loop.c -Ltarget/release -lmiic
 for n in 100 1100; do
-  LD_LIBRARY_PATH=target/release strace -f -c -o "$work/strace_miic_$n" "$work/qr_loop" "$cloud_config" "$n"
+  for op in qr reminder delete; do
+    LD_LIBRARY_PATH=target/release strace -f -c -o "$work/strace_${op}_$n" "$work/qr_loop" "$cloud_config" "$n" "$op"
+  done
   strace -f -c -o "$work/strace_curl_$n" "$work/curl_qr" "$qr" "$n" >/dev/null
 done
 per_call() {
@@ -100,8 +102,10 @@ threads = 1000 * (per.get("clone3", 0) + per.get("clone", 0))
 print(f"{sum(per.values()):.1f} ({', '.join(f'{k} {v:.2f}' for k, v in sorted(per.items(), key=lambda kv: -kv[1]))}); threads per 1,000 calls: {threads:.0f}")
 PY
 }
-syscall_rows="| system calls per \`miic_qr_url\` (strace -f -c, 1,000 calls) | $(per_call "$work/strace_miic_100" "$work/strace_miic_1100") |
-| anchor: per libcurl GET, reused easy handle | $(per_call "$work/strace_curl_100" "$work/strace_curl_1100") |"
+syscall_rows="| system calls per \`miic_qr_url\` (strace -f -c, 1,000 calls) | $(per_call "$work/strace_qr_100" "$work/strace_qr_1100") |
+| anchor: per libcurl GET, reused easy handle | $(per_call "$work/strace_curl_100" "$work/strace_curl_1100") |
+| per \`miic_patient_reminder\` | $(per_call "$work/strace_reminder_100" "$work/strace_reminder_1100") |
+| per \`miic_delete_notify\`, stored and sent | $(per_call "$work/strace_delete_100" "$work/strace_delete_1100") |"
 echo "$syscall_rows"
 size=$(stat -c %s target/release/libmiic.so)
 table=$(cat <<TABLE
