@@ -159,6 +159,8 @@ pub fn fetch(
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
+        // As for the front-end: never a proxy from the environment.
+        .proxy(None)
         .user_agent(concat!("miic/", env!("CARGO_PKG_VERSION")))
         .max_idle_connections_per_host(MAX_PARALLEL)
         .timeout_connect(Some(config.timeout))
