@@ -27,6 +27,8 @@ pub struct Config {
     pub plugin: PluginConfig,
     pub dicom: DicomConfig,
     pub dicom_http_base_url: Option<String>,
+    /// Largest file one `dcmPath` download may bring (`dicom_http.max_file_mb`).
+    pub dicom_http_max_file_bytes: u64,
     pub paths: Paths,
     pub qr: QrConfig,
 }
@@ -100,6 +102,11 @@ pub struct DicomConfig {
 pub const DEFAULT_MAX_PDU: u32 = 65_536;
 const MIN_MAX_PDU: u32 = 4_096;
 const MAX_MAX_PDU: u32 = 4_194_304;
+/// Default bound of one received object (`dicom.max_object_mb`, `dicom_http.max_file_mb`), in
+/// MiB: far above any real image (a large CT series object is tens of MB, a whole-slide image a
+/// few GB is split into frames), far below what exhausts a 32-bit host or a disk.
+pub const DEFAULT_MAX_OBJECT_MB: u32 = 2048;
+const MAX_MB: u32 = 1 << 20;
 
 impl Default for DicomConfig {
     fn default() -> Self {
@@ -207,6 +214,7 @@ struct RawDicom {
 #[serde(deny_unknown_fields)]
 struct RawDicomHttp {
     base_url: Option<String>,
+    max_file_mb: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -303,10 +311,19 @@ impl RawConfig {
         let log = RawLog::validate(self.log)?;
         let plugin = RawPlugin::validate(self.plugin)?;
         let dicom = RawDicom::validate(self.dicom)?;
-        let dicom_http_base_url = match self.dicom_http.and_then(|d| d.base_url) {
+        let (dicom_http_base_url, max_file_mb) = match self.dicom_http {
+            None => (None, None),
+            Some(d) => (d.base_url, d.max_file_mb),
+        };
+        let dicom_http_base_url = match dicom_http_base_url {
             None => None,
             Some(url) => Some(check_http_url("dicom_http.base_url", &url)?),
         };
+        let dicom_http_max_file_bytes = megabytes(
+            "dicom_http.max_file_mb",
+            max_file_mb.unwrap_or(DEFAULT_MAX_OBJECT_MB),
+            1,
+        )?;
         let paths = RawPaths::validate(self.paths)?;
         Ok(Config {
             base_url,
@@ -319,6 +336,7 @@ impl RawConfig {
             plugin,
             dicom,
             dicom_http_base_url,
+            dicom_http_max_file_bytes,
             paths,
             qr: QrConfig {
                 source: self.qr.and_then(|q| q.source).unwrap_or_default(),
@@ -453,6 +471,16 @@ impl RawPaths {
         }
         Ok(paths)
     }
+}
+
+/// A size key in MiB (at least `min`, at most 1 TiB), in bytes.
+fn megabytes(key: &str, mb: u32, min: u32) -> Result<u64> {
+    if !(min..=MAX_MB).contains(&mb) {
+        return Err(Error::config(format!(
+            "config key '{key}' must be {min}..={MAX_MB} (MiB), got {mb}"
+        )));
+    }
+    Ok(u64::from(mb) << 20)
 }
 
 /// A parse error located at a key path (`sm2.mode`), or in the text itself (`?`/`.`).

@@ -314,3 +314,77 @@ fn dicom_exports_reject_null_arguments_naming_them() {
         -1
     );
 }
+
+/// A server that sends a file larger than `[dicom_http] max_file_mb` (or one that never ends)
+/// costs at most that much: the download stops there, names the key, and leaves no file.
+#[test]
+fn http_fetch_stops_a_file_larger_than_max_file_mb() {
+    let root = Scratch::new("http-cap");
+    let dest = Scratch::new("http-cap-dest");
+    let (originals, dcm_path) = served_study(root.path(), 2);
+    // One 2 MiB object (1024² 16-bit pixels) beside the small ones.
+    let big = make_study(
+        &root.path().join("wadocloud/big"),
+        "1.2.826.0.1.3680043.9.7433.78",
+        1,
+        1024,
+    );
+    let list = format!(
+        r"{dcm_path},\wadocloud\big\{}",
+        big[0].path.file_name().unwrap().to_string_lossy()
+    );
+    let server = HttpServer::serve(root.path());
+    let mut capped: serde_json::Value = serde_json::from_str(&config(server.port, 15000)).unwrap();
+    capped["dicom_http"]["max_file_mb"] = 1.into();
+    let client = ClientHandle::open(&capped.to_string());
+    let (status, manifest) = fetch(&client, &list, dest.path());
+    let manifest = manifest.expect("manifest");
+    assert_eq!(status, MIIC_E_DICOM, "{manifest:#}");
+    assert_eq!(manifest["completed"], 2, "{manifest:#}");
+    let failed = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["status"] == "failed")
+        .expect("the big file failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("dicom_http.max_file_mb = 1"), "{error}");
+    assert_landed(&originals, dest.path());
+    let big_dir = dest.path().join("wadocloud/big");
+    let left: Vec<_> = std::fs::read_dir(&big_dir)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing of the big file stays: {left:?}");
+
+    // A server that announces no length and sends without end: stopped at the bound too.
+    let endless = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = endless.local_addr().unwrap().port();
+    let sender = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut socket, _) = endless.accept().unwrap();
+        let mut head = [0u8; 4096];
+        let _ = socket.read(&mut head);
+        let mut preamble = vec![0u8; 132];
+        preamble[128..].copy_from_slice(b"DICM");
+        let _ = socket.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        let _ = socket.write_all(&preamble);
+        let chunk = vec![0u8; 64 * 1024];
+        let mut sent = 0usize;
+        // At most 64 MiB, so a miic without a bound fails this test instead of filling a disk.
+        while sent < 64 << 20 && socket.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    });
+    let mut endless_config: serde_json::Value = serde_json::from_str(&config(port, 15000)).unwrap();
+    endless_config["dicom_http"]["max_file_mb"] = 1.into();
+    let client = ClientHandle::open(&endless_config.to_string());
+    let (status, manifest) = fetch(&client, r"\endless.dcm", dest.path());
+    let manifest = manifest.expect("manifest");
+    assert_eq!(status, MIIC_E_DICOM, "{manifest:#}");
+    let error = manifest["files"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("dicom_http.max_file_mb = 1"), "{manifest:#}");
+    let sent = sender.join().unwrap();
+    assert!(sent < 32 << 20, "miic read {sent} bytes of an endless body");
+    assert!(!dest.path().join("endless.dcm").exists());
+}

@@ -177,6 +177,7 @@ pub fn fetch(
         base_url,
         dest: dest_dir,
         timeout: config.timeout,
+        max_file_bytes: config.dicom_http_max_file_bytes,
         progress,
     };
     std::thread::scope(|scope| {
@@ -263,6 +264,7 @@ struct Job<'a> {
     base_url: &'a str,
     dest: &'a Path,
     timeout: Duration,
+    max_file_bytes: u64,
     progress: &'a Progress,
 }
 
@@ -313,6 +315,17 @@ impl Job<'_> {
         if status != 200 {
             return Err(Error::server(format!("HTTP {status}")));
         }
+        let declared = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(length) = declared.filter(|&n| n > self.max_file_bytes) {
+            return Err(Error::dicom(format!(
+                "the file is {length} bytes, more than dicom_http.max_file_mb = {}; not downloaded",
+                self.max_file_bytes >> 20
+            )));
+        }
         let mut body = response.into_body().into_reader();
         // Check the Part 10 signature before writing: an HTML error page served with 200 fails here.
         let mut head = vec![0u8; 132];
@@ -341,8 +354,15 @@ impl Job<'_> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.io_error(e)),
             };
-            out.write_all(&buf[..n]).map_err(write_err)?;
             size += n as u64;
+            if size > self.max_file_bytes {
+                // The temp file is removed on drop; nothing lands.
+                return Err(Error::dicom(format!(
+                    "the server sent more than dicom_http.max_file_mb = {} for this file; download stopped",
+                    self.max_file_bytes >> 20
+                )));
+            }
+            out.write_all(&buf[..n]).map_err(write_err)?;
             self.progress.add_bytes(n as u64);
         }
         out.into_inner().map_err(|e| write_err(e.into_error()))?;
