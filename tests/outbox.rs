@@ -635,3 +635,36 @@ fn notifications_left_by_an_exited_host_go_out_after_the_next_open_without_a_flu
     let arrived = counts(&delivered(&sim));
     assert!(acked.iter().all(|k| arrived.contains_key(k)), "{arrived:?}");
 }
+
+/// A host that retries `miic_open` after an outbox error must not collect log folders: each
+/// failed open's `[log] dir` is dropped with it, so no later line lands there.
+#[test]
+fn failed_open_leaves_no_log_folder_behind() {
+    let logs = common::target_dir().join(format!("failed-open-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&logs);
+    let blocker = fresh_outbox_path();
+    std::fs::write(&blocker, b"a file, not a folder").unwrap();
+    let mut config: Value =
+        serde_json::from_str(&cloud_down_config(&blocker.join("o.sqlite"))).unwrap();
+    config["log"] = json!({"dir": logs.to_str().unwrap(), "level": "info"});
+    let read_logs = || -> String {
+        std::fs::read_dir(&logs)
+            .map(|d| {
+                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for _ in 0..3 {
+        assert!(Host::open(&config.to_string()).is_err(), "open must fail");
+    }
+    let after_failures = read_logs();
+    assert!(
+        after_failures.contains("o.sqlite"),
+        "each failed open says why in its own folder: {after_failures}"
+    );
+    // Another client opens and closes: none of its lines may reach the failed clients' folder.
+    drop(Host::open(&cloud_down_config(&fresh_outbox_path())).unwrap());
+    assert_eq!(read_logs(), after_failures);
+    let _ = std::fs::remove_dir_all(&logs);
+}
