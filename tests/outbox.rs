@@ -26,7 +26,12 @@ const MIIC_E_SERVER: i32 = -7;
 const MIIC_E_IO: i32 = -11;
 
 fn child_binary() -> PathBuf {
-    common::c_program("outbox_child", "tests/c/outbox_child.c", &[], true)
+    common::c_program(
+        "outbox_child",
+        "tests/c/outbox_child.c",
+        &["-lpthread"],
+        true,
+    )
 }
 
 fn child(args: &[&str], config: &str) -> Command {
@@ -667,4 +672,12 @@ fn failed_open_leaves_no_log_folder_behind() {
     drop(Host::open(&cloud_down_config(&fresh_outbox_path())).unwrap());
     assert_eq!(read_logs(), after_failures);
     let _ = std::fs::remove_dir_all(&logs);
+}
+
+/// `miic_delete_notify` racing `miic_close` on another thread: once both returned, no retry
+/// worker of that client is left running (nobody would join it).
+#[test]
+fn delete_racing_close_leaves_no_worker_thread() {
+    let out = run_child(&["race", "60"], &cloud_down_config(&fresh_outbox_path()));
+    assert!(out.contains("T 0\n"), "{out}");
 }
