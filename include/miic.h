@@ -30,6 +30,13 @@
  */
 #define DEFAULT_MAX_PDU 65536
 
+/**
+ * Default bound of one received object (`dicom.max_object_mb`, `dicom_http.max_file_mb`), in
+ * MiB: far above any real image (a large CT series object is tens of MB, a whole-slide image a
+ * few GB is split into frames), far below what exhausts a 32-bit host or a disk.
+ */
+#define DEFAULT_MAX_OBJECT_MB 2048
+
 #define C_STORE_RQ 1
 
 #define C_STORE_RSP 32769
@@ -160,7 +167,8 @@ typedef int32_t MiicStatus;
 
 /**
  * A host log sink: `level` is 1 = error, 2 = warn, 3 = info, 4 = debug, 5 = trace; `message`
- * is UTF-8, valid only during the call. May be called from miic's worker threads.
+ * is UTF-8, valid only during the call. May be called from miic's worker threads, and from
+ * several threads at once.
  */
 typedef void (*miic_log_fn)(void *user, int32_t level, const char *message);
 
@@ -201,7 +209,9 @@ struct miic_client *miic_open(const char *config);
 /**
  * Close a client: stop and join its background workers (an HTTP call in flight is interrupted)
  * and free it. NULL and already-closed handles are ignored. Calls still running on other threads
- * finish safely; later calls with this handle return `MIIC_E_ARGUMENT`.
+ * finish safely; later calls with this handle return `MIIC_E_ARGUMENT`. Its progress callback is
+ * removed as by `miic_set_progress_callback(c, NULL, NULL)`: once this returns it is not running
+ * and is never called again, also by a fetch still running on another thread.
  */
 void miic_close(struct miic_client *c);
 
@@ -216,8 +226,12 @@ MiicStatus miic_sm2_encrypt(struct miic_client *c, const char *plain, char **cip
 
 /**
  * Send miic's log lines (info and above, ID and phone numbers masked) to `fn`, replacing any
- * earlier callback; NULL removes it. `user` is passed back unchanged. The callback must stay
- * callable until it is replaced or removed, and must not call miic itself.
+ * earlier callback; NULL removes it. `user` is passed back unchanged. Replacing or removing
+ * waits for calls of the old callback in progress: once this returns, the old callback is not
+ * running and is never called again, so its `user` (a delegate, an object) may be freed. The
+ * callback must not call miic (lines miic would log from inside it are dropped; calling this
+ * function from inside it changes nothing), and must not wait for a thread that calls this
+ * function.
  */
 void miic_set_log_callback(miic_log_fn log_fn, void *user);
 
@@ -365,9 +379,12 @@ MiicStatus miic_dicom_fetch_http(struct miic_client *c,
 
 /**
  * Report the progress of this client's fetches to `fn` (replacing any earlier callback; NULL
- * removes it). `user` is passed back unchanged. The callback must return quickly, must not call
- * miic with the same client, and must stay callable until removed or the client is closed.
- * `MIIC_E_ARGUMENT` for a bad client handle.
+ * removes it), also of fetches already running. `user` is passed back unchanged. Replacing or
+ * removing waits for a call of the old callback in progress: once this returns (or
+ * `miic_close` returned), the old callback is not running and is never called again, so its
+ * `user` may be freed. The callback must return quickly, must not call miic (calling this
+ * function from inside it is `MIIC_E_STATE`), and must not wait for a thread that calls this
+ * function. `MIIC_E_ARGUMENT` for a bad client handle.
  */
 MiicStatus miic_set_progress_callback(struct miic_client *c,
                                       miic_progress_fn progress_fn,

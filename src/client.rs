@@ -53,6 +53,7 @@ impl Client {
     /// A client on an already validated config; the outbox file is opened on first use.
     pub fn with_config(config: Config) -> Client {
         let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
+        crate::dicom::progress::register(id);
         if let Some(dir) = &config.log.dir {
             crate::log::add_dir(
                 id,

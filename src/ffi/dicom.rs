@@ -6,9 +6,8 @@
 use super::boundary::{c_text, give_string, guard_status, out_string_slot, MiicStatus};
 use super::client::{client_ref, miic_client};
 use crate::dicom::{http_fetch, progress, retrieve, scu};
-use crate::error::{Result, Status};
+use crate::error::{Error, Result, Status};
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
 /// Hand the manifest to the host whatever the outcome, then return the outcome.
 fn give_manifest(
@@ -155,9 +154,12 @@ pub type miic_progress_fn = Option<
 >;
 
 /// Report the progress of this client's fetches to `fn` (replacing any earlier callback; NULL
-/// removes it). `user` is passed back unchanged. The callback must return quickly, must not call
-/// miic with the same client, and must stay callable until removed or the client is closed.
-/// `MIIC_E_ARGUMENT` for a bad client handle.
+/// removes it), also of fetches already running. `user` is passed back unchanged. Replacing or
+/// removing waits for a call of the old callback in progress: once this returns (or
+/// `miic_close` returned), the old callback is not running and is never called again, so its
+/// `user` may be freed. The callback must return quickly, must not call miic (calling this
+/// function from inside it is `MIIC_E_STATE`), and must not wait for a thread that calls this
+/// function. `MIIC_E_ARGUMENT` for a bad client handle.
 #[no_mangle]
 pub extern "C" fn miic_set_progress_callback(
     c: *mut miic_client,
@@ -168,7 +170,7 @@ pub extern "C" fn miic_set_progress_callback(
         let client = client_ref(c)?;
         let user = user as usize;
         let f: Option<progress::ProgressFn> = progress_fn.map(|f| {
-            Arc::new(move |done: u32, total: u32, bytes: u64| {
+            Box::new(move |done: u32, total: u32, bytes: u64| {
                 unsafe {
                     f(
                         user as *mut c_void,
@@ -179,7 +181,11 @@ pub extern "C" fn miic_set_progress_callback(
                 };
             }) as progress::ProgressFn
         });
-        progress::set(client.id(), f);
+        if !progress::set(client.id(), f) {
+            return Err(Error::state(
+                "miic_set_progress_callback was called from inside a miic callback, or the client is closing; nothing changed",
+            ));
+        }
         Ok(Status::Ok)
     })
 }

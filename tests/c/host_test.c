@@ -134,7 +134,9 @@ static int callbacks(const char *study, const char *dest) {
 
     /* Round two: the client is closed while its retrieve reports progress. */
     miic_set_progress_callback(c, on_progress, &closed);
-    struct job second = {c, study, dest, 0, 0};
+    char second_dest[4096];
+    snprintf(second_dest, sizeof second_dest, "%s/second", dest);
+    struct job second = {c, study, second_dest, 0, 0};
     pthread_create(&retrieve, NULL, retrieve_thread, &second);
     ok = ok && wait_inside(&closed, "progress (close)");
     miic_close(c);
