@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::sync::{Mutex, Once};
 
 /// A host's log sink: `(level 1=error … 5=trace, UTF-8 message)`.
-pub type LogSink = Box<dyn Fn(i32, &str) + Send + Sync>;
+pub type LogSink = Box<SinkFn>;
+type SinkFn = dyn Fn(i32, &str) + Send + Sync;
 
 struct Logger {
-    sink: Callback<dyn Fn(i32, &str) + Send + Sync>,
+    sink: Callback<SinkFn>,
     /// Per-client log folders with their level; one process may hold several clients.
     dirs: Mutex<Vec<(u64, PathBuf, log::LevelFilter)>>,
 }
