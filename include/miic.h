@@ -37,6 +37,12 @@
  */
 #define DEFAULT_MAX_OBJECT_MB 2048
 
+/**
+ * Default `dicom.min_free_mb`: room for Windows updates, the page file and the host's own
+ * files after a retrieve.
+ */
+#define DEFAULT_MIN_FREE_MB 1024
+
 #define C_STORE_RQ 1
 
 #define C_STORE_RSP 32769
@@ -56,6 +62,19 @@
 #define C_ECHO_RQ 48
 
 #define C_ECHO_RSP 32816
+
+/**
+ * Largest command set miic accepts. Real ones are a few hundred bytes (a C-MOVE response with
+ * its counts and an error comment stays under 1 KiB); a peer sending fragments that never end
+ * is cut off here instead of growing memory until the host aborts.
+ */
+#define MAX_COMMAND_BYTES (64 << 10)
+
+/**
+ * Largest data set miic keeps in memory (C-FIND matches, C-GET/C-MOVE response identifiers):
+ * a Failed SOP Instance UID List of 100,000 objects is under 7 MB.
+ */
+#define MAX_IDENTIFIER_BYTES (16 << 20)
 
 /**
  * Parallel downloads: enough to hide latency on a LAN, few enough not to swamp a PACS web server.
@@ -341,8 +360,15 @@ MiicStatus miic_dicom_find(struct miic_client *c, const char *study_uid, char **
  * and class UID where known and the reason. Caller frees it with `miic_string_free` (it
  * stays NULL on argument/config errors).
  *
- * Status: `MIIC_OK` when every file landed (warnings, e.g. a file of another study, are listed
- * in the manifest but do not fail the call). Partial success is `MIIC_E_DICOM` with the
+ * Only the PACS's objects of this study land: C-MOVE images are accepted from `[dicom] host`
+ * (or `move_from`) with the calling AE `peer_ae`, objects of another study and a different
+ * object under a SOP Instance UID already received are refused; what was refused is listed in
+ * the manifest's `refused` (not counted, not failing the call). Bounds: 64 KiB per command
+ * set, `[dicom] max_object_mb` per object (`MIIC_E_DICOM` naming the key), and
+ * `[dicom] min_free_mb` left free on the disk (the retrieve stops with `MIIC_E_IO`).
+ *
+ * Status: `MIIC_OK` when every file landed (warnings are listed in the manifest but do not
+ * fail the call). Partial success is `MIIC_E_DICOM` with the
  * manifest listing which files failed and `miic_last_error()` giving the count. An unknown
  * study is `MIIC_E_DICOM` with zero files. A connection lost mid-transfer is
  * `MIIC_E_NETWORK`, a PACS that stops answering for `timeout_ms` is `MIIC_E_TIMEOUT`,

@@ -95,6 +95,13 @@ pub struct DicomConfig {
     pub move_port: Option<u16>,
     /// Largest PDU miic accepts from the PACS (bytes); `dicom.max_pdu`.
     pub max_pdu: u32,
+    /// Largest data set of one received object (bytes); `dicom.max_object_mb`.
+    pub max_object_bytes: u64,
+    /// Free space an image download leaves on dest_dir's disk (bytes); `dicom.min_free_mb`.
+    pub min_free_bytes: u64,
+    /// Hosts besides `host` the PACS's C-MOVE sub-operations may come from (a cluster whose
+    /// nodes send from several addresses); `dicom.move_from`.
+    pub move_from: Vec<String>,
 }
 
 /// Default `dicom.max_pdu`: large PDUs cut per-PDU overhead on big studies; every PACS can send
@@ -106,6 +113,9 @@ const MAX_MAX_PDU: u32 = 4_194_304;
 /// MiB: far above any real image (a large CT series object is tens of MB, a whole-slide image a
 /// few GB is split into frames), far below what exhausts a 32-bit host or a disk.
 pub const DEFAULT_MAX_OBJECT_MB: u32 = 2048;
+/// Default `dicom.min_free_mb`: room for Windows updates, the page file and the host's own
+/// files after a retrieve.
+pub const DEFAULT_MIN_FREE_MB: u32 = 1024;
 const MAX_MB: u32 = 1 << 20;
 
 impl Default for DicomConfig {
@@ -118,6 +128,9 @@ impl Default for DicomConfig {
             retrieve: RetrieveMethod::default(),
             move_port: None,
             max_pdu: DEFAULT_MAX_PDU,
+            max_object_bytes: u64::from(DEFAULT_MAX_OBJECT_MB) << 20,
+            min_free_bytes: u64::from(DEFAULT_MIN_FREE_MB) << 20,
+            move_from: Vec::new(),
         }
     }
 }
@@ -208,6 +221,9 @@ struct RawDicom {
     retrieve: Option<RetrieveMethod>,
     move_port: Option<u16>,
     max_pdu: Option<u32>,
+    max_object_mb: Option<u32>,
+    min_free_mb: Option<u32>,
+    move_from: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -434,8 +450,30 @@ impl RawDicom {
                 "config key 'dicom.max_pdu' must be {MIN_MAX_PDU}..={MAX_MAX_PDU}, got {max_pdu}"
             )));
         }
+        let max_object_bytes = megabytes(
+            "dicom.max_object_mb",
+            raw.max_object_mb.unwrap_or(DEFAULT_MAX_OBJECT_MB),
+            1,
+        )?;
+        let min_free_bytes = megabytes(
+            "dicom.min_free_mb",
+            raw.min_free_mb.unwrap_or(DEFAULT_MIN_FREE_MB),
+            0,
+        )?;
+        let move_from = raw.move_from.unwrap_or_default();
+        if let Some(bad) = move_from.iter().find(|h| {
+            h.trim().is_empty()
+                || h.contains([' ', '/', ':']) && h.parse::<std::net::IpAddr>().is_err()
+        }) {
+            return Err(Error::config(format!(
+                "config key 'dicom.move_from' lists '{bad}', which is not a host name or IP address"
+            )));
+        }
         Ok(DicomConfig {
             max_pdu,
+            max_object_bytes,
+            min_free_bytes,
+            move_from: move_from.iter().map(|h| h.trim().to_owned()).collect(),
             local_ae: raw.local_ae,
             peer_ae: raw.peer_ae,
             host: raw.host,
@@ -621,6 +659,30 @@ mod tests {
             (
                 r#"{"base_url":"http://a","hospital_id":"H","dicom":{"max_pdu":100}}"#,
                 "dicom.max_pdu",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"max_object_mb":0}}"#,
+                "dicom.max_object_mb",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"min_free_mb":2000000}}"#,
+                "dicom.min_free_mb",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"move_from":["10.0.0.8/24"]}}"#,
+                "dicom.move_from",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"move_from":"10.0.0.8"}}"#,
+                "dicom.move_from",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"max_objekt_mb":5}}"#,
+                "max_objekt_mb",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom_http":{"max_file_mb":0}}"#,
+                "dicom_http.max_file_mb",
             ),
             (r#"{"base_url":"http://a"}"#, "hospital_id"),
             (

@@ -40,10 +40,7 @@ fn assert_matches_originals(pacs: &Pacs, dest: &Path, expected: usize) {
     for entry in std::fs::read_dir(dest).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            !name.ends_with(".part"),
-            "temporary file left behind: {name}"
-        );
+        assert!(!name.starts_with('.'), "temporary file left behind: {name}");
         let (uid, pixels) = read_pixels(&path);
         assert_eq!(name, format!("{uid}.dcm"));
         let original = pacs

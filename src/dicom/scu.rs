@@ -31,6 +31,10 @@ pub struct Peer {
     pub timeout: Duration,
     pub retrieve: RetrieveMethod,
     pub move_port: Option<u16>,
+    pub max_object_bytes: u64,
+    pub min_free_bytes: u64,
+    /// Hosts besides `host` that C-MOVE sub-operations may come from.
+    pub move_from: Vec<String>,
 }
 
 impl Peer {
@@ -54,7 +58,26 @@ impl Peer {
             timeout: config.timeout,
             retrieve: d.retrieve,
             move_port: d.move_port,
+            max_object_bytes: d.max_object_bytes,
+            min_free_bytes: d.min_free_bytes,
+            move_from: d.move_from.clone(),
         })
+    }
+
+    /// The addresses the PACS's storage associations may come from: `host` and
+    /// `move_from`, resolved now (a name the resolver does not know counts for nothing).
+    pub fn sender_addresses(&self) -> Vec<std::net::IpAddr> {
+        use std::net::ToSocketAddrs;
+        let mut out = Vec::new();
+        for host in std::iter::once(&self.host).chain(&self.move_from) {
+            match (host.as_str(), 0).to_socket_addrs() {
+                Ok(addrs) => out.extend(addrs.map(|a| a.ip())),
+                Err(e) => log::warn!("C-MOVE: cannot resolve '{host}' of [dicom]: {e}"),
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// `AE@host:port`, for messages.

@@ -82,8 +82,15 @@ pub unsafe extern "C" fn miic_dicom_find(
 /// and class UID where known and the reason. Caller frees it with `miic_string_free` (it
 /// stays NULL on argument/config errors).
 ///
-/// Status: `MIIC_OK` when every file landed (warnings, e.g. a file of another study, are listed
-/// in the manifest but do not fail the call). Partial success is `MIIC_E_DICOM` with the
+/// Only the PACS's objects of this study land: C-MOVE images are accepted from `[dicom] host`
+/// (or `move_from`) with the calling AE `peer_ae`, objects of another study and a different
+/// object under a SOP Instance UID already received are refused; what was refused is listed in
+/// the manifest's `refused` (not counted, not failing the call). Bounds: 64 KiB per command
+/// set, `[dicom] max_object_mb` per object (`MIIC_E_DICOM` naming the key), and
+/// `[dicom] min_free_mb` left free on the disk (the retrieve stops with `MIIC_E_IO`).
+///
+/// Status: `MIIC_OK` when every file landed (warnings are listed in the manifest but do not
+/// fail the call). Partial success is `MIIC_E_DICOM` with the
 /// manifest listing which files failed and `miic_last_error()` giving the count. An unknown
 /// study is `MIIC_E_DICOM` with zero files. A connection lost mid-transfer is
 /// `MIIC_E_NETWORK`, a PACS that stops answering for `timeout_ms` is `MIIC_E_TIMEOUT`,
