@@ -43,6 +43,11 @@
  */
 #define DEFAULT_MIN_FREE_MB 1024
 
+/**
+ * Version of the report's JSON layout; a field is only ever added.
+ */
+#define FORMAT 1
+
 #define C_STORE_RQ 1
 
 #define C_STORE_RSP 32769
@@ -156,6 +161,11 @@
  * only when an existing export changes its meaning or signature.
  */
 #define MIIC_ABI_VERSION 1
+
+/**
+ * How much of an answer's body [`Http::get_answer_within`] keeps.
+ */
+#define ANSWER_PREVIEW_BYTES (64 << 10)
 
 /**
  * Largest JSON text accepted (a day of reports is far below; a runaway reply is not).
@@ -286,7 +296,8 @@ MiicStatus miic_patient_reminder(struct miic_client *c, const struct miic_params
 
 /**
  * Like `miic_patient_reminder`, but returns `MIIC_OK` as soon as the reminder is checked and
- * queued; a worker owned by the client sends it. Local errors return at once. If a reminder
+ * queued; a worker owned by the client sends it (and looks up this workstation's clientIp and
+ * mac when not given, which can be slow on Windows). Local errors return at once. If a reminder
  * is still waiting to be sent, the new one replaces it (the doctor has moved on to another
  * patient). Outcomes are logged. The queue lives in memory: `miic_close` drops what waits.
  */
@@ -316,6 +327,40 @@ MiicStatus miic_qr_url(struct miic_client *c, const struct miic_params *exam, ch
  * written (`MIIC_E_IO` naming the file: the notification was NOT stored).
  */
 MiicStatus miic_delete_notify(struct miic_client *c, const struct miic_params *deletion);
+
+/**
+ * Check a workstation's whole set-up for `config` (as for `miic_open`: a path to a `.toml` or
+ * `.json` file, or inline JSON; a path that is not UTF-8 is read as GBK) and describe what was
+ * found. No client is opened and nothing is sent to the cloud but a GET of the QR-URL path
+ * without parameters; it works on a config `miic_open` refuses, and says why.
+ *
+ * Checks, in this order, by `id`: `library` (version, ABI, bitness, text encoding), `config`
+ * (every key, every problem named with its file and key), `front_end` (TCP connect time, the
+ * HTTP answer and what it looked like), `clock` (skew against the front-end's `Date` header),
+ * `sm2` (a point on the curve, a test encryption in the configured layout, the library families
+ * that read it; the key shown only as its fingerprint), `outbox` (path, writable, free space,
+ * pending and rejected counts, age of the oldest pending notification), `log` (writable,
+ * today's size), `dicom_echo` (C-ECHO round trip and the AE titles), `dicom_move_port` (the
+ * port can be opened), `dicom_http` (the image server answers). A check that does not apply
+ * is `skipped`. Each network check is bounded by `timeout_ms` and they run at the same time,
+ * so the whole call takes about `timeout_ms` (at most 2 × `timeout_ms` plus local work).
+ *
+ * Returns `MIIC_OK` when the report was made, whatever the checks found; `*report_out` then
+ * holds UTF-8 JSON whatever the config's `text_encoding` (it must be readable even when the
+ * config is not): `{"format": 1, "result": "ok"|"warning"|"failed", "counts": {"ok", "warning",
+ * "failed", "skipped"}, "config", "timeout_ms", "started_at", "elapsed_ms", "checks": [{"id",
+ * "title": {"zh", "en"}, "result": "ok"|"warning"|"failed"|"skipped", "summary": {"zh", "en"},
+ * "measured": {...}, "fix": {"zh", "en"} | null, "elapsed_ms"}]}`. `fix` is one sentence saying
+ * how to fix a failed or warning check. The report holds no secret and no personal value.
+ * Caller frees `*report_out` with `miic_string_free`.
+ *
+ * Negative only when no report could be made: `MIIC_E_ARGUMENT` for a NULL argument
+ * (`*report_out` is then NULL and `miic_last_error()` says which).
+ *
+ * # Safety
+ * `config` is a NUL-terminated string; `report_out` is a writable pointer.
+ */
+MiicStatus miic_diagnose(const char *config, char **report_out);
 
 /**
  * C-ECHO the PACS of `[dicom]` (the health check spec 4.2 asks for): associate, echo,

@@ -243,12 +243,25 @@ struct RawPaths {
     delete: Option<String>,
 }
 
-impl Config {
+/// A config's text and where it came from: an inline JSON text or a file.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The file, or `None` for inline JSON.
+    pub path: Option<PathBuf>,
+    pub text: String,
+    pub is_json: bool,
+}
+
+impl Source {
     /// `source` is inline JSON (starts with `{`) or a path to a `.toml` / `.json` file.
-    pub fn load(source: &str) -> Result<Config> {
+    pub fn read(source: &str) -> Result<Source> {
         let trimmed = source.trim_start_matches('\u{feff}').trim();
         if trimmed.starts_with('{') {
-            return Config::from_json(trimmed);
+            return Ok(Source {
+                path: None,
+                text: trimmed.to_owned(),
+                is_json: true,
+            });
         }
         let path = Path::new(trimmed);
         let meta = std::fs::metadata(path).map_err(|e| {
@@ -265,18 +278,34 @@ impl Config {
         })?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::config(format!("config file '{}' is not UTF-8", path.display())))?;
-        let text = text.trim_start_matches('\u{feff}');
+        let text = text.trim_start_matches('\u{feff}').to_owned();
         let is_json = match path.extension().and_then(|e| e.to_str()) {
             Some(ext) if ext.eq_ignore_ascii_case("json") => true,
             Some(ext) if ext.eq_ignore_ascii_case("toml") => false,
             _ => text.trim_start().starts_with('{'),
         };
-        let result = if is_json {
-            Config::from_json(text)
+        Ok(Source {
+            path: Some(path.to_owned()),
+            text,
+            is_json,
+        })
+    }
+}
+
+impl Config {
+    /// `source` is inline JSON (starts with `{`) or a path to a `.toml` / `.json` file.
+    pub fn load(source: &str) -> Result<Config> {
+        let source = Source::read(source)?;
+        let result = if source.is_json {
+            Config::from_json(&source.text)
         } else {
-            Config::from_toml(text)
+            Config::from_toml(&source.text)
         };
-        result.map_err(|e| Error::config(format!("{} (in '{}')", e.message, path.display())))
+        match &source.path {
+            None => result,
+            Some(path) => result
+                .map_err(|e| Error::config(format!("{} (in '{}')", e.message, path.display()))),
+        }
     }
 
     pub fn from_json(text: &str) -> Result<Config> {
@@ -521,6 +550,71 @@ fn megabytes(key: &str, mb: u32, min: u32) -> Result<u64> {
     Ok(u64::from(mb) << 20)
 }
 
+/// A config error and the key it is about (`None`: the text as a whole), so that a reader that
+/// goes past the first problem (the diagnosis) can set that key aside and read on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    pub key: Option<String>,
+    pub error: Error,
+}
+
+impl Source {
+    /// The text as a tree of JSON values (a TOML text too), before any key is checked.
+    pub fn tree(&self) -> Result<serde_json::Value> {
+        if self.is_json {
+            let mut de = serde_json::Deserializer::from_str(&self.text);
+            let value = serde::Deserialize::deserialize(&mut de)
+                .map_err(|e| Error::config(format!("config: {e}")))?;
+            de.end().map_err(|e| {
+                Error::config(format!("config: trailing text after the JSON object: {e}"))
+            })?;
+            Ok(value)
+        } else {
+            let table: toml::Table = toml::from_str(&self.text)
+                .map_err(|e| Error::config(format!("config: {}", e.to_string().trim())))?;
+            serde_json::to_value(table).map_err(|e| Error::config(format!("config: {e}")))
+        }
+    }
+}
+
+impl Config {
+    /// Check a config tree (see [`Source::tree`]) as [`Config::load`] checks a text, and say
+    /// which key the first problem is about: an unknown key is named with its section.
+    pub fn from_tree(tree: serde_json::Value) -> std::result::Result<Config, KeyError> {
+        let raw: RawConfig = serde_path_to_error::deserialize(tree).map_err(|e| {
+            let path = e.path().to_string();
+            let why = e.inner().to_string();
+            let key = match path.as_str() {
+                "?" | "." | "" => unknown_field(&why),
+                parent => Some(match unknown_field(&why) {
+                    Some(name) if !parent.ends_with(&format!(".{name}")) && parent != name => {
+                        format!("{parent}.{name}")
+                    }
+                    _ => parent.to_owned(),
+                }),
+            };
+            KeyError {
+                error: path_error(&path, &why),
+                key,
+            }
+        })?;
+        raw.validate().map_err(|error| KeyError {
+            key: error
+                .message
+                .strip_prefix("config key '")
+                .and_then(|rest| rest.split('\'').next())
+                .map(str::to_owned),
+            error,
+        })
+    }
+}
+
+/// The name in serde's "unknown field `name`, expected …".
+fn unknown_field(why: &str) -> Option<String> {
+    let rest = why.strip_prefix("unknown field `")?;
+    rest.split('`').next().map(str::to_owned)
+}
+
 /// A parse error located at a key path (`sm2.mode`), or in the text itself (`?`/`.`).
 fn path_error(path: &str, why: &str) -> Error {
     match path {
@@ -617,6 +711,63 @@ mod tests {
             let e = Config::from_json(text).unwrap_err();
             assert!(e.message.contains(key), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn a_tree_error_names_its_key_with_its_section() {
+        for (text, key) in [
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","retries":3}"#,
+                "retries",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","sm2":{"mdoe":"x"}}"#,
+                "sm2.mdoe",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","timeout_ms":0}"#,
+                "timeout_ms",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","timeout_ms":"9"}"#,
+                "timeout_ms",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"port":70000}}"#,
+                "dicom.port",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","sm2":{"mode":"c3"}}"#,
+                "sm2.mode",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","sm2":"x"}"#,
+                "sm2",
+            ),
+            (r#"{"base_url":"http://a"}"#, "hospital_id"),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","plugin":{"login_via":"exe"}}"#,
+                "plugin.exe",
+            ),
+        ] {
+            let tree = Source {
+                path: None,
+                text: text.into(),
+                is_json: true,
+            }
+            .tree()
+            .unwrap();
+            let e = Config::from_tree(tree).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{text}: {:?}", e.error);
+            assert!(e.error.message.contains(key), "{text}: {}", e.error.message);
+        }
+        let toml = Source {
+            path: None,
+            text: "base_url='http://a'\nhospital_id='H'\n[log]\nlevle='info'\n".into(),
+            is_json: false,
+        };
+        let e = Config::from_tree(toml.tree().unwrap()).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("log.levle"));
     }
 
     #[test]

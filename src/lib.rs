@@ -16,6 +16,7 @@ mod client;
 mod cloud;
 mod config;
 mod context;
+mod diagnose;
 mod dicom;
 mod error;
 /// The C ABI: every export of include/miic.h, callable from Rust hosts as well.

@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("ffi/", 5, "the C surface"),
     ("fuzzing.rs", 5, "fuzz-target entry points"),
     ("client.rs", 4, "composes a client"),
+    ("diagnose/", 4, "composes a diagnosis of the set-up"),
     ("cloud/", 3, "spec interfaces"),
     ("outbox/", 3, "outbox delivery and worker"),
     ("dicom/", 3, "4.2 images"),

@@ -340,6 +340,11 @@ fn cpp_validates_a_broken_report_record_naming_the_field_and_wraps_every_new_cal
         "{}",
         show(&out)
     );
+    assert!(
+        stdout.contains("diagnose config fix: 在 inline JSON 中删除或改正拼写错误的键 'retries'"),
+        "{}",
+        show(&out)
+    );
     peers.assert_study_landed(&dir.path().join("study"));
     assert_eq!(
         decode_qr(&dir.path().join("exam.png")),
@@ -604,6 +609,12 @@ fn csharp_retrieves_a_study_with_progress_events_across_a_forced_gc() {
         "https://example.org/film?id=1"
     );
     assert!(!dir.path().join("bad.png").exists());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("diagnose config fix: 在 inline JSON 中删除或改正拼写错误的键 'retries'"),
+        "{}",
+        show(&out)
+    );
 }
 
 /// Compile a Delphi program with Free Pascal: `-Mdelphi` (string = AnsiString, as Delphi 7) or
@@ -702,6 +713,13 @@ fn delphi_calls(mode: &str) {
     assert!(stdout.contains("calls ok"), "{}", show(&out));
     assert!(
         stdout.contains("outbox pending 1, rejected 0") && stdout.contains("flush MIIC_E_TIMEOUT"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        stdout.contains(
+            "diagnose config fix: In inline JSON, remove or correct the misspelt key 'retries'"
+        ),
         "{}",
         show(&out)
     );

@@ -140,6 +140,7 @@ fn valgrind_finds_no_leak_or_invalid_access_across_every_export() {
         "other_exports",
         "bad_configs",
         "versions",
+        "diagnose",
     ] {
         // valgrind runs the library ~30x slower: give calls room so only memory errors fail.
         valgrind(case, sim.config_with_timeout(30000, ""));

@@ -10,6 +10,7 @@
 //   client.on_progress([](const miic::Progress& p) { ... });
 //   miic::Manifest m = client.dicom_retrieve(study_uid, "D:/images");   // throws DicomError
 //   miic::ReportCheck r = miic::validate_report(record_json);
+//   miic::Diagnosis d = miic::diagnose("miic.toml");   // the doctor's checks, fix in zh and en
 //
 // Results with structure (a fetch's manifest, C-FIND matches, a report check) are plain structs
 // read from miic's JSON by a small forgiving reader in this header (unknown fields are ignored;
@@ -178,6 +179,28 @@ struct ReportCheck {
     std::optional<std::string> envelope_code, envelope_message;
     std::vector<ReportProblem> problems;
     bool truncated = false;
+};
+
+/// One check of diagnose(): `result` is ok | warning | failed | skipped; `fix_zh`/`fix_en` say
+/// how to fix a failed or warning check (empty otherwise). What was measured is in the raw JSON.
+struct DiagnosisCheck {
+    std::string id, result, title_zh, title_en, summary_zh, summary_en, fix_zh, fix_en;
+    std::int64_t elapsed_ms = 0;
+    bool failed() const noexcept { return result == "failed"; }
+};
+
+/// The report of diagnose(): `result` is the worst check's (ok | warning | failed).
+struct Diagnosis {
+    std::string raw, parse_error, result, config;
+    std::int64_t elapsed_ms = 0, timeout_ms = 0;
+    std::vector<DiagnosisCheck> checks;
+    /// The check with this id (library, config, front_end, clock, sm2, outbox, log,
+    /// dicom_echo, dicom_move_port, dicom_http), or nullptr.
+    const DiagnosisCheck* check(const std::string& id) const {
+        for (const DiagnosisCheck& c : checks)
+            if (c.id == id) return &c;
+        return nullptr;
+    }
 };
 
 /// Progress of a fetch: `files_done` of `files_total` (0 while not known yet), `bytes_done`.
@@ -520,6 +543,41 @@ inline ReportCheck read_report(const char* text) {
     return r;
 }
 
+inline Diagnosis read_diagnosis(const char* text) {
+    Diagnosis d;
+    d.raw = text;
+    json root;
+    try {
+        root = json_parser(d.raw).parse();
+    } catch (const std::exception& e) {
+        d.parse_error = e.what();
+        return d;
+    }
+    d.result = root.str("result");
+    d.config = root.str("config");
+    d.elapsed_ms = root.integer("elapsed_ms").value_or(0);
+    d.timeout_ms = root.integer("timeout_ms").value_or(0);
+    auto both = [](const json& o, const char* name, std::string& zh, std::string& en) {
+        if (const json* t = o.member_of(name, json::kind::object)) {
+            zh = t->str("zh");
+            en = t->str("en");
+        }
+    };
+    if (const json* checks = root.member_of("checks", json::kind::array))
+        for (const json& c : checks->items) {
+            if (c.type != json::kind::object) continue;
+            DiagnosisCheck check;
+            check.id = c.str("id");
+            check.result = c.str("result");
+            check.elapsed_ms = c.integer("elapsed_ms").value_or(0);
+            both(c, "title", check.title_zh, check.title_en);
+            both(c, "summary", check.summary_zh, check.summary_en);
+            both(c, "fix", check.fix_zh, check.fix_en);
+            d.checks.push_back(std::move(check));
+        }
+    return d;
+}
+
 /// The manifest of a fetch: returned on success; on failure carried by DicomError when miic
 /// produced one (the call reached the PACS), else a plain Error.
 inline Manifest take_manifest(int status, char* raw) {
@@ -737,6 +795,19 @@ inline ReportCheck validate_report(const std::string& report_json) {
     string_ptr owned(raw);
     check(status);
     return detail::read_report(owned ? owned.get() : "{}");
+}
+
+/// Check this workstation's whole set-up for `config` (as for Client: a .toml/.json path or
+/// inline JSON, UTF-8) without opening a client: works on a config Client refuses, and says
+/// why. Returns the report whatever the checks found (UTF-8 texts in Chinese and English);
+/// throws Error (MIIC_E_ARGUMENT) only when no report could be made. Takes about timeout_ms.
+inline Diagnosis diagnose(const std::string& config) {
+    check_abi();
+    char* raw = nullptr;
+    int status = miic_diagnose(config.c_str(), &raw);
+    string_ptr owned(raw);
+    check(status);
+    return detail::read_diagnosis(owned ? owned.get() : "{}");
 }
 
 namespace detail {

@@ -196,6 +196,9 @@ namespace Miic
         internal static extern int miic_report_validate(byte[] reportJson, out IntPtr problemsOut);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int miic_diagnose(byte[] config, out IntPtr reportOut);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern MiicParamsHandle miic_params_new();
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -380,6 +383,22 @@ namespace Miic
             IntPtr s;
             int status = Native.miic_report_validate(Native.Utf8(reportJson), out s);
             return new ReportValidation(Native.TakeResult(status, s));
+        }
+
+        /// <summary>
+        /// Check this workstation's whole set-up for config (as for MiicClient: a .toml/.json path
+        /// or inline JSON) without opening a client: config, front-end machine, clock, SM2 key,
+        /// outbox, log folder, PACS, C-MOVE port, image server. Works on a config MiicClient
+        /// refuses, and says why. Returns the report whatever the checks found, each failed check
+        /// with a fix sentence in Chinese and English; throws MiicException (Argument) only when no
+        /// report could be made. Takes about timeout_ms: call it off the UI thread.
+        /// </summary>
+        public static Diagnosis Diagnose(string config)
+        {
+            EnsureLoaded();
+            IntPtr s;
+            int status = Native.miic_diagnose(Native.Utf8(config), out s);
+            return new Diagnosis(Native.TakeResult(status, s));
         }
 
         /// <summary>
@@ -1227,6 +1246,105 @@ namespace Miic
             foreach (JsonObject p in o.Objects("problems"))
                 Problems.Add(new ReportProblem(p));
             Truncated = o.Bool("truncated");
+        }
+
+        public override string ToString()
+        {
+            return Raw;
+        }
+    }
+
+    /// <summary>One check of MiicLibrary.Diagnose.</summary>
+    public sealed class DiagnosisCheck
+    {
+        /// <summary>library, config, front_end, clock, sm2, outbox, log, dicom_echo, dicom_move_port or dicom_http.</summary>
+        public string Id { get; private set; }
+        /// <summary>"ok", "warning", "failed" or "skipped" (the check does not apply).</summary>
+        public string Result { get; private set; }
+        public string TitleZh { get; private set; }
+        public string TitleEn { get; private set; }
+        /// <summary>What was measured, in one line (the values themselves are in Diagnosis.Raw).</summary>
+        public string SummaryZh { get; private set; }
+        public string SummaryEn { get; private set; }
+        /// <summary>How to fix a failed or warning check, one sentence; null otherwise.</summary>
+        public string FixZh { get; private set; }
+        public string FixEn { get; private set; }
+        public long ElapsedMs { get; private set; }
+
+        public bool Failed
+        {
+            get { return Result == "failed"; }
+        }
+
+        internal DiagnosisCheck(JsonObject o)
+        {
+            Id = o.Text("id");
+            Result = o.Text("result");
+            ElapsedMs = o.Long("elapsed_ms") ?? 0;
+            TitleZh = InLanguage(o, "title", "zh");
+            TitleEn = InLanguage(o, "title", "en");
+            SummaryZh = InLanguage(o, "summary", "zh");
+            SummaryEn = InLanguage(o, "summary", "en");
+            FixZh = InLanguage(o, "fix", "zh");
+            FixEn = InLanguage(o, "fix", "en");
+        }
+
+        /// <summary>One language of a {"zh", "en"} text, or null.</summary>
+        private static string InLanguage(JsonObject o, string name, string lang)
+        {
+            JsonObject t = o.Object(name);
+            return t == null ? null : t.Text(lang);
+        }
+    }
+
+    /// <summary>The report of MiicLibrary.Diagnose; Raw is miic's JSON (with every measured value).</summary>
+    public sealed class Diagnosis
+    {
+        public string Raw { get; private set; }
+        /// <summary>Why Raw could not be read (then only Raw is set), or null.</summary>
+        public string ParseError { get; private set; }
+        /// <summary>The worst check's result: "ok", "warning" or "failed".</summary>
+        public string Result { get; private set; }
+        /// <summary>The config file diagnosed, or "inline JSON".</summary>
+        public string Config { get; private set; }
+        public long ElapsedMs { get; private set; }
+        public long TimeoutMs { get; private set; }
+        public IList<DiagnosisCheck> Checks { get; private set; }
+
+        public bool Failed
+        {
+            get { return Result == "failed"; }
+        }
+
+        /// <summary>The check with this id, or null.</summary>
+        public DiagnosisCheck Check(string id)
+        {
+            foreach (DiagnosisCheck c in Checks)
+                if (c.Id == id)
+                    return c;
+            return null;
+        }
+
+        internal Diagnosis(string json)
+        {
+            Raw = json;
+            Checks = new List<DiagnosisCheck>();
+            JsonObject o;
+            try
+            {
+                o = JsonObject.Parse(json);
+            }
+            catch (Exception e)
+            {
+                ParseError = e.Message;
+                return;
+            }
+            Result = o.Text("result");
+            Config = o.Text("config");
+            ElapsedMs = o.Long("elapsed_ms") ?? 0;
+            TimeoutMs = o.Long("timeout_ms") ?? 0;
+            foreach (JsonObject c in o.Objects("checks"))
+                Checks.Add(new DiagnosisCheck(c));
         }
 
         public override string ToString()

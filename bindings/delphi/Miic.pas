@@ -164,6 +164,23 @@ type
     Truncated: Boolean;
   end;
 
+  { One check of MiicDiagnose. Outcome is the JSON's "result": ok | warning | failed | skipped
+    (the check does not apply); FixZh/FixEn say how to fix a failed or warning check ('' for the
+    others). What was measured, value by value, is in TMiicDiagnosis.Raw. }
+  TMiicDiagnosisCheck = record
+    Id, Outcome, TitleZh, TitleEn, SummaryZh, SummaryEn, FixZh, FixEn: string;
+    ElapsedMs: Integer;
+  end;
+  TMiicDiagnosisChecks = array of TMiicDiagnosisCheck;
+
+  { The report of MiicDiagnose: Outcome is the worst check's (ok | warning | failed); Config is
+    the file diagnosed or 'inline JSON'. }
+  TMiicDiagnosis = record
+    Raw, ParseError, Outcome, Config: string;
+    ElapsedMs, TimeoutMs: Integer;
+    Checks: TMiicDiagnosisChecks;
+  end;
+
   { A failed miic call: Status is the negative MIIC_E_* code, Message is miic's text. }
   EMiic = class(Exception)
   private
@@ -280,6 +297,7 @@ function miic_dicom_retrieve(C: PMiicClient; StudyUid, DestDir: PAnsiChar; Manif
 function miic_dicom_fetch_http(C: PMiicClient; DcmPath, DestDir: PAnsiChar; ManifestOut: PPAnsiChar): Integer; cdecl; external MiicLib;
 function miic_set_progress_callback(C: PMiicClient; ProgressFn: TMiicProgressFn; User: Pointer): Integer; cdecl; external MiicLib;
 function miic_report_validate(ReportJson: PAnsiChar; ProblemsOut: PPAnsiChar): Integer; cdecl; external MiicLib;
+function miic_diagnose(Config: PAnsiChar; ReportOut: PPAnsiChar): Integer; cdecl; external MiicLib;
 function miic_params_new: PMiicParams; cdecl; external MiicLib;
 function miic_params_set(P: PMiicParams; Key, Value: PAnsiChar): Integer; cdecl; external MiicLib;
 function miic_params_from_json(Json: PAnsiChar; ParamsOut: PPMiicParams): Integer; cdecl; external MiicLib;
@@ -316,6 +334,13 @@ procedure MiicQrRender(const Text, PngPath: string; const Options: array of stri
   the table and section 5. Returns the verdict, conformant or not; EMiic (MIIC_E_ARGUMENT) only
   for input that is not report data at all. }
 function MiicValidateReport(const ReportJson: string): TMiicReportCheck;
+{ Check this workstation's whole set-up for Config (as for TMiicClient.Create: a .toml/.json path
+  or inline JSON) without opening a client: config, front-end machine, clock, SM2 key, outbox,
+  log folder, PACS, C-MOVE port, image server. Works on a config TMiicClient refuses, and says
+  why. Returns the report whatever the checks found, each failed check with a fix sentence in
+  Chinese and English; EMiic (MIIC_E_ARGUMENT) only when no report could be made. Takes about
+  timeout_ms: call it from a worker thread in a UI. }
+function MiicDiagnose(const Config: string): TMiicDiagnosis;
 
 implementation
 
@@ -1175,6 +1200,111 @@ begin
   end;
 end;
 
+type
+  { A client-less export that takes UTF-8 text and returns JSON through char **. }
+  TMiicTextToJson = function(Text: PAnsiChar; JsonOut: PPAnsiChar): Integer; cdecl;
+
+{ Call it on Input (sent as UTF-8): a copy of its JSON bytes (miic's string is freed), or EMiic
+  for a negative status. }
+function CallForJson(Call: TMiicTextToJson; const Input: string): RawByteString;
+var
+  Text: RawByteString;
+  Json: PAnsiChar;
+  Status: Integer;
+  Msg: string;
+  Saved: TFPUExceptionMask;
+begin
+  MiicCheckAbi;
+  Text := MiicUtf8(Input);
+  Json := nil;
+  Saved := MiicMaskFpu;
+  try
+    Status := Call(PAnsiChar(Text), @Json);
+    if Status < 0 then
+    begin
+      Msg := MiicFromUtf8(miic_last_error);
+      miic_string_free(Json);
+      raise EMiic.CreateStatus(Status, Msg);
+    end;
+    try
+      Result := Json;
+    finally
+      miic_string_free(Json);
+    end;
+  finally
+    MiicRestoreFpu(Saved);
+  end;
+end;
+
+procedure ReadBoth(O: TJson; Name: PAnsiChar; var Zh, En: string);
+var
+  T: TJson;
+begin
+  T := JKind(O, Name, jkObject);
+  Zh := JText(T, 'zh', False);
+  En := JText(T, 'en', False);
+end;
+
+function ReadDiagnosis(Json: PAnsiChar): TMiicDiagnosis;
+var
+  Root, List, Item: TJson;
+  I, N: Integer;
+begin
+  Result.Raw := MiicFromUtf8(Json);
+  Result.ParseError := '';
+  Result.Outcome := '';
+  Result.Config := '';
+  Result.ElapsedMs := 0;
+  Result.TimeoutMs := 0;
+  Result.Checks := nil;
+  try
+    Root := ParseJson(Json, False);
+  except
+    on E: Exception do
+    begin
+      Result.ParseError := E.Message;
+      Exit;
+    end;
+  end;
+  try
+    Result.Outcome := JText(Root, 'result', False);
+    Result.Config := JText(Root, 'config', False);
+    Result.ElapsedMs := JInt(Root, 'elapsed_ms', 0);
+    Result.TimeoutMs := JInt(Root, 'timeout_ms', 0);
+    List := JKind(Root, 'checks', jkArray);
+    if List <> nil then
+    begin
+      SetLength(Result.Checks, List.Count);
+      N := 0;
+      for I := 0 to List.Count - 1 do
+      begin
+        Item := List.Items[I];
+        if Item.Kind <> jkObject then
+          Continue;
+        Result.Checks[N].Id := JText(Item, 'id', False);
+        Result.Checks[N].Outcome := JText(Item, 'result', False);
+        Result.Checks[N].ElapsedMs := JInt(Item, 'elapsed_ms', 0);
+        ReadBoth(Item, 'title', Result.Checks[N].TitleZh, Result.Checks[N].TitleEn);
+        ReadBoth(Item, 'summary', Result.Checks[N].SummaryZh, Result.Checks[N].SummaryEn);
+        ReadBoth(Item, 'fix', Result.Checks[N].FixZh, Result.Checks[N].FixEn);
+        Inc(N);
+      end;
+      SetLength(Result.Checks, N);
+    end;
+  finally
+    Root.Free;
+  end;
+end;
+
+function MiicDiagnose(const Config: string): TMiicDiagnosis;
+var
+  Json: RawByteString;
+begin
+  { Paths and inline JSON go as UTF-8, as for TMiicClient.Create. }
+  Json := CallForJson(miic_diagnose, Config);
+  Result := ReadDiagnosis(PAnsiChar(Json));
+end;
+
 procedure MiicQrRender(const Text, PngPath: string; const Options: array of string);
 var
   TextUtf8, Path: RawByteString;
@@ -1196,31 +1326,9 @@ end;
 function MiicValidateReport(const ReportJson: string): TMiicReportCheck;
 var
   Json: RawByteString;
-  Problems: PAnsiChar;
-  Status: Integer;
-  Msg: string;
-  Saved: TFPUExceptionMask;
 begin
-  MiicCheckAbi;
-  Json := MiicUtf8(ReportJson);
-  Problems := nil;
-  Saved := MiicMaskFpu;
-  try
-    Status := miic_report_validate(PAnsiChar(Json), @Problems);
-    if Status < 0 then
-    begin
-      Msg := MiicFromUtf8(miic_last_error);
-      miic_string_free(Problems);
-      raise EMiic.CreateStatus(Status, Msg);
-    end;
-    try
-      Result := ReadReportCheck(Problems);
-    finally
-      miic_string_free(Problems);
-    end;
-  finally
-    MiicRestoreFpu(Saved);
-  end;
+  Json := CallForJson(miic_report_validate, ReportJson);
+  Result := ReadReportCheck(PAnsiChar(Json));
 end;
 
 procedure MiicCheckAbi;

@@ -2,7 +2,7 @@
 //! Delphi host calls them, behind a small safe wrapper. This is the only `unsafe` code in miic-cli.
 
 use miic::ffi::{
-    last_error_status, miic_client, miic_close, miic_delete_notify, miic_dicom_echo,
+    last_error_status, miic_client, miic_close, miic_delete_notify, miic_diagnose, miic_dicom_echo,
     miic_dicom_fetch_http, miic_dicom_find, miic_dicom_retrieve, miic_last_error, miic_login,
     miic_logout, miic_open, miic_params, miic_params_free, miic_params_from_json, miic_params_new,
     miic_params_set, miic_patient_reminder, miic_patient_reminder_async, miic_plugin_url,
@@ -352,4 +352,15 @@ pub fn report_validate(json: &str) -> Outcome<String> {
     let status = unsafe { miic_report_validate(text.as_ptr(), &mut out) };
     check(status, TextEncoding::Utf8)?;
     Ok(take_string(out, TextEncoding::Utf8))
+}
+
+/// `miic_diagnose`: the report JSON (UTF-8) on the set-up `config` describes; no client.
+pub fn diagnose(config: &str) -> Outcome<String> {
+    let text = c_text(config, TextEncoding::Utf8, "config")?;
+    let mut out: *mut c_char = std::ptr::null_mut();
+    // SAFETY: `text` is NUL-terminated; `out` is a writable slot freed by take_string.
+    let status = unsafe { miic_diagnose(text.as_ptr(), &mut out) };
+    let report = take_string(out, TextEncoding::Utf8);
+    check(status, TextEncoding::Utf8)?;
+    Ok(report)
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 mod commands;
 mod demo;
 mod dicom_cmd;
+mod doctor;
 mod outbox_cmd;
 mod qr_cmd;
 mod report_check;
@@ -62,6 +63,9 @@ enum Command {
     Retrieve(dicom_cmd::RetrieveArgs),
     /// 4.2 download dcmPath files over HTTP: miic_dicom_fetch_http; prints the manifest.
     FetchHttp(dicom_cmd::FetchHttpArgs),
+    /// Check this workstation's whole set-up (config, front-end, clock, SM2 key, outbox, log,
+    /// PACS, image server): miic_diagnose; exits 1 when a check failed.
+    Doctor(doctor::DoctorArgs),
     /// 4.2 DICOM service watchdog: C-ECHO on a schedule, restart the PACS service when it stops
     /// answering, alert when restarts do not help (README "DICOM service watchdog").
     Watch(watch::WatchArgs),
@@ -72,6 +76,8 @@ fn main() -> ExitCode {
     let (what, result) = match &cli.command {
         // The checker's exit status says conformant (0), not (1) or unable to check (2).
         Command::ReportCheck(args) => return report_check::run(args),
+        // 0 no check failed, 1 one did, 2 no report could be made.
+        Command::Doctor(args) => return doctor::run(args),
         Command::SimPacs(args) => ("sim-pacs", sim_pacs::run(args).map_err(Some)),
         Command::Sim(args) => ("sim", sim::run(args).map_err(Some)),
         Command::Outbox(args) => ("outbox", outbox_cmd::run(args).map_err(Some)),

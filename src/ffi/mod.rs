@@ -2,12 +2,13 @@
 //! and the panic boundary that every export goes through. Each export calls the client (or a
 //! stateless interface module) and turns its result into a status.
 //!
-//! Uses: client, params, report, qr_image, dicom, log, text, error.
+//! Uses: client, params, report, qr_image, dicom, diagnose, log, text, error.
 #![allow(non_camel_case_types)]
 
 mod boundary;
 mod client;
 mod cloud;
+mod diagnose;
 mod dicom;
 mod handles;
 mod outbox;
@@ -29,6 +30,7 @@ pub use cloud::{
     miic_delete_notify, miic_login, miic_logout, miic_patient_reminder,
     miic_patient_reminder_async, miic_plugin_url, miic_qr_url,
 };
+pub use diagnose::miic_diagnose;
 pub use dicom::{
     miic_dicom_echo, miic_dicom_fetch_http, miic_dicom_find, miic_dicom_retrieve, miic_progress_fn,
     miic_set_progress_callback,

@@ -58,14 +58,29 @@ const IS_HEAD: &str =
 /// `<per-user app data>/miic/outbox.sqlite`: the XDG state folder (`~/.local/state`) on Linux,
 /// `%LOCALAPPDATA%` on Windows (which has no state folder), Application Support on macOS.
 pub fn default_path() -> Result<PathBuf> {
-    dirs::state_dir()
-        .or_else(dirs::data_local_dir)
+    user_data_dir()
         .map(|dir| dir.join("miic").join(DEFAULT_FILE))
         .ok_or_else(|| {
             Error::io(
                 "no per-user application-data folder found for the outbox; set '[outbox] path'",
             )
         })
+}
+
+#[cfg(not(windows))]
+fn user_data_dir() -> Option<PathBuf> {
+    dirs::state_dir().or_else(dirs::data_local_dir)
+}
+
+/// `%LOCALAPPDATA%`, else `<profile>\AppData\Local` (where Vista and later keep it). Not the
+/// known-folder API: that pulls `CoTaskMemFree` from combase.dll, which Windows 7 lacks, and
+/// a DLL importing it does not load there.
+#[cfg(windows)]
+fn user_data_dir() -> Option<PathBuf> {
+    std::env::var_os("LOCALAPPDATA")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::home_dir().map(|home| home.join("AppData").join("Local")))
 }
 
 /// Milliseconds since the Unix epoch (wall clock: the file outlives processes and reboots).
@@ -474,6 +489,13 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// When the oldest pending notification was stored (Unix ms), if any is pending.
+    pub fn oldest_pending(&self) -> Result<Option<i64>> {
+        let conn = self.conn()?;
+        conn.query_row("SELECT MIN(created_at) FROM outbox", [], |r| r.get(0))
+            .map_err(|e| self.err("cannot read the oldest pending notification", e))
+    }
+
     /// The reason an item that left the outbox was rejected, if it was.
     pub fn dead_reason(&self, id: i64) -> Result<Option<String>> {
         let conn = self.conn()?;
@@ -741,6 +763,7 @@ mod tests {
         let path = dir.join("o.sqlite");
         let a = Store::open(&path).unwrap();
         let b = Store::open(&path).unwrap();
+        assert_eq!(a.oldest_pending().unwrap(), None);
         let first = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap().0;
         let second = a.enqueue("A1", "张三", "{}", Duration::ZERO).unwrap().0;
         let other = a.enqueue("B2", "李四", "{}", Duration::ZERO).unwrap().0;
@@ -759,6 +782,8 @@ mod tests {
             Some("code 400: bad")
         );
         assert_eq!((a.pending().unwrap(), a.dead_count().unwrap()), (1, 1));
+        let created = a.list_pending().unwrap()[0].created_at;
+        assert_eq!(a.oldest_pending().unwrap(), Some(created));
         assert_eq!(a.requeue_dead(None).unwrap(), 1);
         assert_eq!((a.pending().unwrap(), a.dead_count().unwrap()), (2, 0));
         let _ = std::fs::remove_dir_all(&dir);

@@ -62,6 +62,22 @@ void report_calls() {
     }
 }
 
+void diagnose_calls(const std::string& config) {
+    // The set-up the other calls use is healthy where they need it: cloud and PACS answer.
+    miic::Diagnosis d = miic::diagnose(config);
+    expect(d.parse_error.empty() && d.checks.size() == 10, "diagnosis unreadable: " + d.raw);
+    for (const char* id : {"config", "front_end", "sm2", "dicom_echo"}) {
+        const miic::DiagnosisCheck* c = d.check(id);
+        expect(c && c->result == "ok", std::string("diagnosis ") + id + ": " + (c ? c->summary_en : "missing"));
+    }
+    // A config miic_open refuses gets a report naming the key, with its fix in both languages.
+    miic::Diagnosis bad = miic::diagnose(R"({"base_url":"http://127.0.0.1:9","hospital_id":"H","retries":3})");
+    const miic::DiagnosisCheck* c = bad.check("config");
+    expect(bad.result == "failed" && c && c->failed() && c->fix_en.find("'retries'") != std::string::npos,
+           "diagnosis of an unknown key: " + bad.raw);
+    if (c) std::cout << "diagnose config fix: " << c->fix_zh << "\n";
+}
+
 void image_calls(miic::Client& client, const std::string& work, const std::string& study, std::int64_t count,
                  const std::string& dcm_path, std::int64_t http_count) {
     std::atomic<int> events{0};
@@ -154,6 +170,7 @@ int main(int argc, char** argv) {
     const std::int64_t count = std::stoll(argv[4]), http_count = std::stoll(argv[6]);
     try {
         report_calls();
+        diagnose_calls(config);
         miic::Client client(config);
         image_calls(client, work, study, count, dcm_path, http_count);
         other_calls(client, work);

@@ -157,6 +157,22 @@ internal static class CsharpCalls
             MiicException notJson = Throws(() => MiicLibrary.ValidateReport("not json"));
             Expect(notJson != null && notJson.Status == MiicStatus.Argument, "report of non-JSON: " + notJson);
 
+            Diagnosis diagnosis = MiicLibrary.Diagnose(config);
+            Expect(diagnosis.ParseError == null && diagnosis.Checks.Count == 10, "diagnosis unreadable: " + diagnosis.Raw);
+            foreach (string id in new[] { "config", "front_end", "sm2", "dicom_echo" })
+            {
+                DiagnosisCheck c = diagnosis.Check(id);
+                Expect(c != null && c.Result == "ok", "diagnosis " + id + ": " + (c == null ? "missing" : c.SummaryEn));
+            }
+            Diagnosis bad = MiicLibrary.Diagnose("{\"base_url\":\"http://127.0.0.1:9\",\"hospital_id\":\"H\",\"retries\":3}");
+            DiagnosisCheck badConfig = bad.Check("config");
+            Expect(bad.Failed && badConfig != null && badConfig.Failed && badConfig.FixEn.Contains("'retries'"),
+                "diagnosis of an unknown key: " + bad.Raw);
+            if (badConfig != null)
+                Console.WriteLine("diagnose config fix: " + badConfig.FixZh);
+            MiicException noConfig = Throws(() => MiicLibrary.Diagnose(null));
+            Expect(noConfig != null && noConfig.Status == MiicStatus.Argument, "diagnosis of null: " + noConfig);
+
             Exam fromJson = MiicRequest.FromJson<Exam>("{\"accessNumber\": \"ACC-JSON-1\", \"modality\": \"MR\"}");
             Expect(client.QrUrl(fromJson).StartsWith("http"), "QR URL of a JSON exam");
             MiicException notFlat = Throws(() => MiicRequest.FromJson("{\"accessNumber\": [1]}"));

@@ -153,6 +153,28 @@ begin
   end;
 end;
 
+{ The doctor's checks on the set-up the other calls use (cloud and PACS answer), and on a config
+  TMiicClient refuses: a report naming the unknown key, with its fix. }
+procedure DiagnoseCalls(const Config: string);
+var
+  D: TMiicDiagnosis;
+  I: Integer;
+  Fix: string;
+begin
+  D := MiicDiagnose(Config);
+  Expect((D.ParseError = '') and (Length(D.Checks) = 10), 'diagnosis unreadable: ' + D.Raw);
+  for I := 0 to Length(D.Checks) - 1 do
+    if (D.Checks[I].Id = 'config') or (D.Checks[I].Id = 'front_end') or (D.Checks[I].Id = 'dicom_echo') then
+      Expect(D.Checks[I].Outcome = 'ok', 'diagnosis ' + D.Checks[I].Id + ': ' + D.Checks[I].SummaryEn);
+  D := MiicDiagnose('{"base_url":"http://127.0.0.1:9","hospital_id":"H","retries":3}');
+  Fix := '';
+  for I := 0 to Length(D.Checks) - 1 do
+    if (D.Checks[I].Id = 'config') and (D.Checks[I].Outcome = 'failed') then
+      Fix := D.Checks[I].FixEn;
+  Expect((D.Outcome = 'failed') and (Pos(QuotedStr('retries'), Fix) > 0), 'diagnosis of an unknown key: ' + D.Raw);
+  WriteLn('diagnose config fix: ', Fix);
+end;
+
 procedure OtherCalls(C: TMiicClient; const Work: string);
 var
   Report: TMiicReportCheck;
@@ -267,6 +289,7 @@ begin
   DcmPath := ParamStr(7);
   HttpCount := StrToInt(ParamStr(8));
   try
+    DiagnoseCalls(ParamStr(1));
     C := TMiicClient.Create(ParamStr(1));
     try
       ImageCalls(C, Work, Study, Count, DcmPath, HttpCount);

@@ -30,6 +30,16 @@ static double now_ms(void) {
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+/* Folder for scratch files: %TEMP% on Windows, /tmp elsewhere. */
+static const char *scratch_dir(void) {
+#ifdef _WIN32
+    const char *t = getenv("TEMP");
+    return t ? t : ".";
+#else
+    return "/tmp";
+#endif
+}
+
 static const char *env(const char *name) {
     const char *v = getenv(name);
     if (!v) {
@@ -149,6 +159,8 @@ static void null_pointers(void) {
     NULL_ARG(miic_sm2_encrypt(NULL, "x", &out), "client");
     NULL_ARG(miic_sm2_encrypt(c, NULL, &out), "plain");
     NULL_ARG(miic_sm2_encrypt(c, "x", NULL), "cipher_out");
+    NULL_ARG(miic_diagnose(NULL, &out), "config");
+    NULL_ARG(miic_diagnose("{}", NULL), "report_out");
     CHECK(miic_open(NULL) == NULL && strstr(miic_last_error(), "config"), "miic_open(NULL) is NULL");
     /* NULL-safe frees and closes */
     miic_close(NULL);
@@ -506,8 +518,8 @@ static void other_exports(void) {
     out = NULL;
     CHECK(miic_dicom_fetch_http(c, NULL, "/tmp", &out) == MIIC_E_ARGUMENT, "fetch with NULL list");
     CHECK(miic_set_progress_callback(c, NULL, NULL) == MIIC_OK, "progress callback removed");
-    char png[64];
-    snprintf(png, sizeof png, "/tmp/miic-abi-test-%d.png", (int)getpid());
+    char png[512];
+    snprintf(png, sizeof png, "%s/miic-abi-test-%d.png", scratch_dir(), (int)getpid());
     CHECK(miic_qr_render("http://example.invalid/film", png, NULL) == MIIC_OK, "qr render");
     remove(png);
     CHECK(miic_qr_render("x", "/nonexistent-dir/x.png", NULL) == MIIC_E_IO, "qr render to a missing folder");
@@ -517,6 +529,53 @@ static void other_exports(void) {
     CHECK(miic_qr_image(c, NULL, png) == MIIC_E_ARGUMENT, "qr image without exam");
     miic_params_free(e);
     miic_close(c);
+}
+
+/* An ANSI host on Chinese Windows: every path is GBK bytes (here from the environment, which a
+ * Windows program reads in the ANSI code page). MIIC_TEST_CONFIG_PATH names a config file whose
+ * own text says text_encoding = "gbk"; MIIC_TEST_PNG is where the QR picture goes. */
+static void gbk_file_names(void) {
+    const char *config_path = env("MIIC_TEST_CONFIG_PATH");
+    miic_client *c = miic_open(config_path);
+    CHECK(c != NULL, "open the config at a GBK path");
+    if (!c) return;
+    miic_params *e = exam_params();
+    CHECK(miic_qr_image(c, e, env("MIIC_TEST_PNG")) == MIIC_OK, "QR picture written to a GBK path");
+    miic_params_free(e);
+    miic_params *del = miic_params_new();
+    miic_params_set(del, "patientName", "\xc0\xee\xd0\xa1\xc3\xf7"); /* 李小明 in GBK */
+    miic_params_set(del, "accessionNo", "202305010001");
+    miic_params_set(del, "operateDoctorName", "\xd5\xc5\xd2\xbd\xc9\xfa"); /* 张医生 */
+    miic_params_set(del, "operateDateTime", "2023-05-08 15:00:01");
+    CHECK(miic_delete_notify(c, del) == MIIC_OK, "delete delivered through an outbox in a GBK-named folder");
+    miic_params_free(del);
+    miic_close(c);
+}
+
+/* miic_diagnose on MIIC_TEST_CONFIG: the report is made (MIIC_OK) whatever the checks find, and
+ * printed on one line "REPORT <json>" for tests/diagnose.rs; NULL arguments make no report. */
+static void diagnose(void) {
+    char *report = NULL;
+    double started = now_ms();
+    int32_t rc = miic_diagnose(env("MIIC_TEST_CONFIG"), &report);
+    double took = now_ms() - started;
+    CHECK(rc == MIIC_OK && report != NULL && strstr(report, "\"checks\"") != NULL,
+          "miic_diagnose -> %d in %.0f ms", rc, took);
+    if (report) printf("REPORT %s\n", report);
+    miic_string_free(report);
+    report = (char *)"untouched";
+    rc = miic_diagnose(NULL, &report);
+    CHECK(rc == MIIC_E_ARGUMENT && report == NULL && strstr(miic_last_error(), "config"),
+          "NULL config -> %d, no report", rc);
+    CHECK(miic_diagnose("{}", NULL) == MIIC_E_ARGUMENT && strstr(miic_last_error(), "report_out"),
+          "NULL report_out");
+    /* A config miic_open refuses still gets a report saying why. */
+    report = NULL;
+    CHECK(miic_open("{\"base_url\":\"http://127.0.0.1:9\",\"hospital_id\":\"H\",\"retries\":3}") == NULL,
+          "miic_open refuses an unknown key");
+    rc = miic_diagnose("{\"base_url\":\"http://127.0.0.1:9\",\"hospital_id\":\"H\",\"retries\":3}", &report);
+    CHECK(rc == MIIC_OK && report && strstr(report, "retries"), "the diagnosis names the unknown key");
+    miic_string_free(report);
 }
 
 static void versions(void) {
@@ -545,7 +604,9 @@ int main(int argc, char **argv) {
         {"sm2_encrypt_lines", sm2_encrypt_lines},
         {"bad_configs", bad_configs},
         {"versions", versions},
+        {"gbk_file_names", gbk_file_names},
         {"other_exports", other_exports},
+        {"diagnose", diagnose},
     };
     if (argc != 2) {
         fprintf(stderr, "usage: %s CASE\n", argv[0]);

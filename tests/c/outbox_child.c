@@ -8,23 +8,25 @@
  *       then, if FLUSH_MS is given, miic_outbox_flush and "F <rc> <pending> <ms>".
  *   outbox_child drain FLUSH_MS
  *       open (which resumes the outbox), flush; prints "F <rc> <pending> <ms>" and "D <dead>".
- *   outbox_child fsize BYTES N
+ *   outbox_child fsize BYTES N          (not on Windows)
  *       open, then limit the size of any file this process writes to BYTES (as a full disk
  *       would) and enqueue until a call fails; prints "R ..." lines and "E <rc> <last error>".
- *   outbox_child race N
+ *   outbox_child race N                 (not on Windows)
  *       N times: open, one thread sends a notification while the main thread closes the client;
  *       then prints "T <threads named miic-outbox still in the process>". */
 #define _GNU_SOURCE
 #include "miic.h"
 
-#include <dirent.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
+#ifndef _WIN32 /* fsize mode: Unix file-size limits; race mode: POSIX threads, /proc */
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#endif
 
 static const char *env(const char *name) {
     const char *v = getenv(name);
@@ -78,6 +80,7 @@ static void flush_and_report(miic_client *c, unsigned flush_ms) {
     fflush(stdout);
 }
 
+#ifndef _WIN32
 static void *notify_thread(void *c) {
     notify((miic_client *)c, "RACE", 0, 1);
     return NULL;
@@ -99,8 +102,10 @@ static int threads_named(const char *prefix) {
     if (tasks) closedir(tasks);
     return n;
 }
+#endif
 
 int main(int argc, char **argv) {
+#ifndef _WIN32
     if (argc == 3 && strcmp(argv[1], "race") == 0) {
         int left = 0;
         for (int i = 0; i < atoi(argv[2]); i++) {
@@ -117,6 +122,7 @@ int main(int argc, char **argv) {
         printf("T %d\n", left);
         return 0;
     }
+#endif
     if (argc >= 5 && strcmp(argv[1], "enqueue") == 0) {
         miic_client *c = open_client();
         int n = atoi(argv[3]), per_acc = atoi(argv[4]);
@@ -131,6 +137,7 @@ int main(int argc, char **argv) {
         miic_close(c);
         return 0;
     }
+#ifndef _WIN32
     if (argc == 4 && strcmp(argv[1], "fsize") == 0) {
         miic_client *c = open_client();
         struct rlimit limit = {(rlim_t)atol(argv[2]), (rlim_t)atol(argv[2])};
@@ -148,6 +155,7 @@ int main(int argc, char **argv) {
         miic_close(c);
         return 0;
     }
-    fprintf(stderr, "usage: outbox_child enqueue PREFIX N PER_ACC [FLUSH_MS] | drain FLUSH_MS | fsize BYTES N\n");
+#endif
+    fprintf(stderr, "usage: outbox_child enqueue PREFIX N PER_ACC [FLUSH_MS] | drain FLUSH_MS | fsize BYTES N | race N\n");
     return 2;
 }

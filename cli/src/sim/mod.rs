@@ -42,6 +42,10 @@ pub struct SimArgs {
     /// Only this hospitalId is accepted (default: any).
     #[arg(long)]
     pub hospital_id: Option<String>,
+    /// Seconds the simulated machine's clock (its `Date` header) is off real time; negative
+    /// is behind (to try a workstation's clock check).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub clock_offset: i64,
 }
 
 impl Default for SimArgs {
@@ -54,6 +58,7 @@ impl Default for SimArgs {
             cipher_encoding: CipherEncoding::Hex,
             no_prefix_04: false,
             hospital_id: None,
+            clock_offset: 0,
         }
     }
 }
@@ -63,6 +68,8 @@ pub struct Shared {
     pub state: State,
     pub decrypter: Decrypter,
     pub hospital_id: Option<String>,
+    /// `--clock-offset`, seconds.
+    pub clock_offset_s: i64,
 }
 
 /// A running simulator. Dropping it stops it.
@@ -87,6 +94,7 @@ impl Sim {
             state: State::new(),
             decrypter,
             hospital_id: args.hospital_id.clone(),
+            clock_offset_s: args.clock_offset,
         });
         let accept_shared = Arc::clone(&shared);
         let acceptor = std::thread::Builder::new()

@@ -53,6 +53,7 @@ pub fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
                 }));
                 let _ = write_response(
                     &mut stream,
+                    &shared,
                     status,
                     "text/plain; charset=utf-8",
                     message.as_bytes(),
@@ -171,7 +172,7 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
     };
     if path == "/__sim" || path.starts_with("/__sim/") || path == "/" {
         let (status, body) = control(shared, &req.method, &path, &req.body);
-        write_json(stream, status, &body, req.keep_alive)?;
+        write_json(stream, shared, status, &body, req.keep_alive)?;
         return Ok(true);
     }
 
@@ -200,7 +201,13 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
         return Ok(keep_alive);
     }
     exchange.record(&outcome, Some(outcome.http_status), Some(&outcome.reply));
-    write_json(stream, outcome.http_status, &outcome.reply, req.keep_alive)?;
+    write_json(
+        stream,
+        shared,
+        outcome.http_status,
+        &outcome.reply,
+        req.keep_alive,
+    )?;
     Ok(true)
 }
 
@@ -270,6 +277,7 @@ fn answer_fault(
             x.record(outcome, Some(status), None);
             write_response(
                 stream,
+                x.shared,
                 status,
                 "text/html; charset=utf-8",
                 body.as_bytes(),
@@ -279,7 +287,7 @@ fn answer_fault(
         }
         FaultMode::Oversized => {
             x.record(outcome, Some(200), None);
-            write_oversized(stream, keep_alive)?;
+            write_oversized(stream, x.shared, keep_alive)?;
             return Ok(Some(true));
         }
         FaultMode::Slow => {
@@ -346,12 +354,14 @@ fn listing(shared: &Shared) -> Value {
 
 fn write_json(
     stream: &mut TcpStream,
+    shared: &Shared,
     status: u16,
     body: &Value,
     keep_alive: bool,
 ) -> io::Result<()> {
     write_response(
         stream,
+        shared,
         status,
         "application/json;charset=UTF-8",
         body.to_string().as_bytes(),
@@ -359,7 +369,14 @@ fn write_json(
     )
 }
 
-fn head(status: u16, content_type: &str, length: usize, keep_alive: bool) -> String {
+/// The status line and headers; `Date` is the simulator's clock (`--clock-offset` from real time).
+fn head(
+    shared: &Shared,
+    status: u16,
+    content_type: &str,
+    length: usize,
+    keep_alive: bool,
+) -> String {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -371,30 +388,41 @@ fn head(status: u16, content_type: &str, length: usize, keep_alive: bool) -> Str
         _ => "Internal Server Error",
     };
     let connection = if keep_alive { "keep-alive" } else { "close" };
-    format!("HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: {connection}\r\n\r\n")
+    let date = (chrono::Utc::now() + chrono::Duration::seconds(shared.clock_offset_s))
+        .format("%a, %d %b %Y %H:%M:%S GMT");
+    format!("HTTP/1.1 {status} {reason}\r\nDate: {date}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: {connection}\r\n\r\n")
 }
 
 fn write_response(
     stream: &mut TcpStream,
+    shared: &Shared,
     status: u16,
     content_type: &str,
     body: &[u8],
     keep_alive: bool,
 ) -> io::Result<()> {
-    let mut out = head(status, content_type, body.len(), keep_alive).into_bytes();
+    let mut out = head(shared, status, content_type, body.len(), keep_alive).into_bytes();
     out.extend_from_slice(body);
     stream.write_all(&out)?;
     stream.flush()
 }
 
 /// `{"code":200,"message":"xxxx…"}` of exactly `OVERSIZED` bytes, streamed.
-fn write_oversized(stream: &mut TcpStream, keep_alive: bool) -> io::Result<()> {
+fn write_oversized(stream: &mut TcpStream, shared: &Shared, keep_alive: bool) -> io::Result<()> {
     let (open, close) = (
         br#"{"code":200,"message":""#.as_slice(),
         br#""}"#.as_slice(),
     );
-    stream
-        .write_all(head(200, "application/json;charset=UTF-8", OVERSIZED, keep_alive).as_bytes())?;
+    stream.write_all(
+        head(
+            shared,
+            200,
+            "application/json;charset=UTF-8",
+            OVERSIZED,
+            keep_alive,
+        )
+        .as_bytes(),
+    )?;
     stream.write_all(open)?;
     let filler = vec![b'x'; 64 * 1024];
     let mut left = OVERSIZED - open.len() - close.len();
