@@ -388,3 +388,53 @@ fn http_fetch_stops_a_file_larger_than_max_file_mb() {
     assert!(sent < 32 << 20, "miic read {sent} bytes of an endless body");
     assert!(!dest.path().join("endless.dcm").exists());
 }
+
+/// Free space of the disk holding `path`, in MiB.
+fn free_mb(path: &Path) -> u64 {
+    let c = cstr(path.to_str().unwrap());
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut stat) }, 0);
+    (stat.f_bavail as u64 * stat.f_frsize as u64) >> 20
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// `dcmPath` downloads keep `[dicom] min_free_mb` free on dest's disk like a retrieve: below
+/// it nothing is written and the call is `MIIC_E_IO` naming the key.
+#[test]
+fn http_fetch_stops_with_miic_e_io_before_the_disk_reserve() {
+    const MIIC_E_IO: i32 = -11;
+    let root = Scratch::new("http-reserve");
+    let dest = Scratch::new("http-reserve-dest");
+    let (originals, dcm_path) = served_study(root.path(), 3);
+    let server = HttpServer::serve(root.path());
+    let mut low: serde_json::Value = serde_json::from_str(&config(server.port, 15000)).unwrap();
+    // More than the disk has: the first file already would eat into the reserve.
+    low["dicom"] = serde_json::json!({"min_free_mb": free_mb(dest.path()) + 1024});
+    let client = ClientHandle::open(&low.to_string());
+    let (status, manifest) = fetch(&client, &dcm_path, dest.path());
+    let error = last_error();
+    let manifest = manifest.expect("manifest");
+    assert_eq!(status, MIIC_E_IO, "{error} {manifest:#}");
+    assert!(error.contains("dicom.min_free_mb"), "{error}");
+    assert_eq!(manifest["completed"], 0, "{manifest:#}");
+    assert_eq!(files_under(dest.path()), Vec::<std::path::PathBuf>::new());
+
+    // A reserve the disk has: the same download lands whole.
+    low["dicom"] = serde_json::json!({"min_free_mb": 1});
+    let client = ClientHandle::open(&low.to_string());
+    let (status, manifest) = fetch(&client, &dcm_path, dest.path());
+    assert_eq!(status, MIIC_OK, "{} {manifest:#?}", last_error());
+    assert_landed(&originals, dest.path());
+}

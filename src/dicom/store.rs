@@ -32,8 +32,8 @@ const STORE_REFUSED: u16 = 0x0124;
 const STORE_OUT_OF_RESOURCES: u16 = 0xA700;
 const STORE_CANNOT_UNDERSTAND: u16 = 0xC000;
 
-/// The free space is looked at again after this many bytes of one object.
-const DISK_CHECK_BYTES: u64 = 8 << 20;
+/// The free space is looked at again after this many bytes of one object (or `dcmPath` file).
+pub(super) const DISK_CHECK_BYTES: u64 = 8 << 20;
 
 /// Where received objects go, the manifest they are recorded in, and the bounds they obey.
 pub struct StoreTarget<'a> {

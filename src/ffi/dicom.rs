@@ -126,11 +126,14 @@ pub unsafe extern "C" fn miic_dicom_retrieve(
 /// connections. Every body must be DICOM Part 10 (an HTML page served with 200 is a failed
 /// file). Files land whole (temp file, then rename); a file already complete in `dest_dir` is
 /// kept and marked `resumed`. A path that would leave `dest_dir` (`..`, drive letter, UNC,
-/// `:`) is a failed file, never written.
+/// `:`) is a failed file, never written. A file larger than `[dicom_http] max_file_mb`
+/// (announced or as it streams) is a failed file naming the key, of which nothing stays.
 ///
 /// `*manifest_out` (caller frees it with `miic_string_free`) and the status follow
-/// `miic_dicom_retrieve` (each file also has `source`, its `dcmPath` entry). `MIIC_E_NETWORK`/`MIIC_E_TIMEOUT` only when nothing landed and every
-/// download failed that way; `MIIC_E_CONFIG` without `[dicom_http] base_url`.
+/// `miic_dicom_retrieve` (each file also has `source`, its `dcmPath` entry).
+/// `MIIC_E_NETWORK`/`MIIC_E_TIMEOUT` only when nothing landed and every download failed that
+/// way; `MIIC_E_CONFIG` without `[dicom_http] base_url`; `MIIC_E_IO` naming `dicom.min_free_mb`
+/// when `dest_dir`'s disk went below that reserve (every download stops; what landed stays).
 ///
 /// # Safety
 /// `dcm_path` and `dest_dir` are NUL-terminated strings; `manifest_out` is a writable pointer.
