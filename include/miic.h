@@ -31,19 +31,6 @@
 #define DEFAULT_MAX_PDU 65536
 
 /**
- * Default bound of one received object (`dicom.max_object_mb`, `dicom_http.max_file_mb`), in
- * MiB: far above any real image (a large CT series object is tens of MB, a whole-slide image a
- * few GB is split into frames), far below what exhausts a 32-bit host or a disk.
- */
-#define DEFAULT_MAX_OBJECT_MB 2048
-
-/**
- * Default `dicom.min_free_mb`: room for Windows updates, the page file and the host's own
- * files after a retrieve.
- */
-#define DEFAULT_MIN_FREE_MB 1024
-
-/**
  * Version of the report's JSON layout; a field is only ever added.
  */
 #define FORMAT 1

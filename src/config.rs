@@ -112,10 +112,10 @@ const MAX_MAX_PDU: u32 = 4_194_304;
 /// Default bound of one received object (`dicom.max_object_mb`, `dicom_http.max_file_mb`), in
 /// MiB: far above any real image (a large CT series object is tens of MB, a whole-slide image a
 /// few GB is split into frames), far below what exhausts a 32-bit host or a disk.
-pub const DEFAULT_MAX_OBJECT_MB: u32 = 2048;
+const DEFAULT_MAX_OBJECT_MB: u32 = 2048;
 /// Default `dicom.min_free_mb`: room for Windows updates, the page file and the host's own
 /// files after a retrieve.
-pub const DEFAULT_MIN_FREE_MB: u32 = 1024;
+const DEFAULT_MIN_FREE_MB: u32 = 1024;
 const MAX_MB: u32 = 1 << 20;
 
 impl Default for DicomConfig {
