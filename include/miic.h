@@ -214,6 +214,9 @@ const char *miic_last_error(void);
  * Open a client. `config` is a path to a `.toml` or `.json` file, or inline JSON text
  * (starting with `{`). Everything is validated now: an unknown key, a bad URL or SM2 key fails
  * here with `miic_last_error()` naming the key. A path that is not UTF-8 is read as GBK.
+ * The front-end and `[dicom_http]` are always reached directly: `HTTP_PROXY`, `ALL_PROXY`
+ * and the like in the environment are ignored. A failed open leaves nothing behind (its
+ * `[log] dir` gets no further lines).
  *
  * Returns NULL on failure. Caller owns the client and must call `miic_close` on it.
  *
@@ -528,6 +531,9 @@ void miic_params_free(struct miic_params *p);
  * `png_path` (client's text encoding) is written whole or not at all (temporary file, then
  * rename); the caller owns the file. Unknown or bad options: `MIIC_E_ARGUMENT` naming the key;
  * a path that cannot be written: `MIIC_E_IO` naming it; cloud errors as for `miic_qr_url`.
+ * A cloud picture is checked before it is decoded: more than 10,000 pixels a side, more than
+ * 64 MiB decoded, or a framed and captioned image beyond 10,000 pixels a side is
+ * `MIIC_E_PROTOCOL` naming the size.
  *
  * # Safety
  * `png_path` is a NUL-terminated string.

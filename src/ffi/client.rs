@@ -31,6 +31,9 @@ pub(crate) fn client_ref(c: *const miic_client) -> Result<Arc<Client>> {
 /// Open a client. `config` is a path to a `.toml` or `.json` file, or inline JSON text
 /// (starting with `{`). Everything is validated now: an unknown key, a bad URL or SM2 key fails
 /// here with `miic_last_error()` naming the key. A path that is not UTF-8 is read as GBK.
+/// The front-end and `[dicom_http]` are always reached directly: `HTTP_PROXY`, `ALL_PROXY`
+/// and the like in the environment are ignored. A failed open leaves nothing behind (its
+/// `[log] dir` gets no further lines).
 ///
 /// Returns NULL on failure. Caller owns the client and must call `miic_close` on it.
 ///
