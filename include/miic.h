@@ -56,19 +56,6 @@
 #define C_ECHO_RSP 32816
 
 /**
- * Largest command set miic accepts. Real ones are a few hundred bytes (a C-MOVE response with
- * its counts and an error comment stays under 1 KiB); a peer sending fragments that never end
- * is cut off here instead of growing memory until the host aborts.
- */
-#define MAX_COMMAND_BYTES (64 << 10)
-
-/**
- * Largest data set miic keeps in memory (C-FIND matches, C-GET/C-MOVE response identifiers):
- * a Failed SOP Instance UID List of 100,000 objects is under 7 MB.
- */
-#define MAX_IDENTIFIER_BYTES (16 << 20)
-
-/**
  * Parallel downloads: enough to hide latency on a LAN, few enough not to swamp a PACS web server.
  */
 #define MAX_PARALLEL 4

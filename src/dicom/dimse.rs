@@ -41,10 +41,10 @@ const PRIORITY_MEDIUM: u16 = 0;
 /// Largest command set miic accepts. Real ones are a few hundred bytes (a C-MOVE response with
 /// its counts and an error comment stays under 1 KiB); a peer sending fragments that never end
 /// is cut off here instead of growing memory until the host aborts.
-pub const MAX_COMMAND_BYTES: usize = 64 << 10;
+const MAX_COMMAND_BYTES: usize = 64 << 10;
 /// Largest data set miic keeps in memory (C-FIND matches, C-GET/C-MOVE response identifiers):
 /// a Failed SOP Instance UID List of 100,000 objects is under 7 MB.
-pub const MAX_IDENTIFIER_BYTES: u64 = 16 << 20;
+const MAX_IDENTIFIER_BYTES: u64 = 16 << 20;
 
 /// Pending statuses of C-FIND/C-GET/C-MOVE (PS3.4 C.4): more responses follow.
 pub fn is_pending(status: u16) -> bool {
