@@ -13,10 +13,11 @@ use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use dicom_ul::pdu::{
-    read_pdu, write_pdu, AssociationRQ, PDataValue, PDataValueType, Pdu,
-    PresentationContextProposed, PresentationContextResultReason, UserVariableItem,
+    read_pdu, write_pdu, AssociationAC, AssociationRQ, PDataValue, PDataValueType, Pdu,
+    PresentationContextProposed, PresentationContextResult, PresentationContextResultReason,
+    UserVariableItem,
 };
-use miic::ffi::miic_dicom_retrieve;
+use miic::ffi::{miic_dicom_find, miic_dicom_retrieve};
 use std::ffi::c_char;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -655,4 +656,186 @@ fn a_pacs_cluster_sending_from_another_address_is_admitted_by_move_from() {
     assert_eq!(status, MIIC_OK, "{error} {manifest:#}");
     assert_eq!(manifest["completed"], 1);
     let _ = forward.join();
+}
+
+const FIND_STUDY_ROOT: &str = "1.2.840.10008.5.1.4.1.2.2.1";
+
+/// A "PACS" that accepts every proposed context and answers whatever comes with C-FIND
+/// "pending" responses without end: each carrying an identifier of `identifier_bytes` (or
+/// none, for 0). At most `cap` responses, so a miic without a bound fails instead of
+/// exhausting memory; returns how many were sent before miic stopped reading.
+fn flooding_pacs(listener: TcpListener, identifier_bytes: usize, cap: usize) -> usize {
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let Some(Pdu::AssociationRQ(rq)) = receive_pdu(&mut s) else {
+        panic!("no A-ASSOCIATE-RQ");
+    };
+    let find = rq
+        .presentation_contexts
+        .iter()
+        .find(|pc| pc.abstract_syntax.trim_end_matches('\0') == FIND_STUDY_ROOT)
+        .expect("miic proposes study-root C-FIND");
+    let (pc_id, ts_uid) = (find.id, find.transfer_syntaxes[0].clone());
+    let ac = Pdu::AssociationAC(AssociationAC {
+        protocol_version: 1,
+        calling_ae_title: rq.calling_ae_title.clone(),
+        called_ae_title: rq.called_ae_title.clone(),
+        application_context_name: rq.application_context_name.clone(),
+        presentation_contexts: rq
+            .presentation_contexts
+            .iter()
+            .map(|pc| PresentationContextResult {
+                id: pc.id,
+                reason: PresentationContextResultReason::Acceptance,
+                transfer_syntax: pc.transfer_syntaxes[0].clone(),
+            })
+            .collect(),
+        user_variables: vec![
+            UserVariableItem::MaxLength(16384),
+            UserVariableItem::ImplementationClassUID("1.2.826.0.1.3680043.9.7433.1".into()),
+        ],
+    });
+    send_pdu(&mut s, &ac).unwrap();
+    let with_data = identifier_bytes > 0;
+    let command = implicit(InMemDicomObject::from_element_iter([
+        DataElement::new(
+            tags::AFFECTED_SOP_CLASS_UID,
+            VR::UI,
+            PrimitiveValue::from(even_uid(FIND_STUDY_ROOT)),
+        ),
+        DataElement::new(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(0x8020u16)),
+        DataElement::new(
+            tags::MESSAGE_ID_BEING_RESPONDED_TO,
+            VR::US,
+            PrimitiveValue::from(1u16),
+        ),
+        DataElement::new(
+            tags::COMMAND_DATA_SET_TYPE,
+            VR::US,
+            PrimitiveValue::from(if with_data { 0u16 } else { 0x0101 }),
+        ),
+        DataElement::new(tags::STATUS, VR::US, PrimitiveValue::from(0xFF00u16)),
+    ]));
+    let ts = TransferSyntaxRegistry
+        .get(ts_uid.trim_end_matches('\0'))
+        .unwrap();
+    let mut identifier = Vec::new();
+    InMemDicomObject::from_element_iter([
+        DataElement::new(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.826.0.1.3680043.9.7433.5"),
+        ),
+        DataElement::new(
+            tags::PATIENT_COMMENTS,
+            VR::UT,
+            PrimitiveValue::from("x".repeat(identifier_bytes.max(2) & !1)),
+        ),
+    ])
+    .write_dataset_with_ts(&mut identifier, ts)
+    .unwrap();
+    let pdv = |value_type, data: &[u8], is_last| PDataValue {
+        presentation_context_id: pc_id,
+        value_type,
+        is_last,
+        data: data.to_vec(),
+    };
+    // One response: the command and (if any) its identifier, in fragments within the 16 KiB
+    // PDUs miic accepts by default, each small answer in a single P-DATA-TF.
+    let mut values = vec![pdv(PDataValueType::Command, &command, true)];
+    if with_data {
+        let chunks: Vec<&[u8]> = identifier.chunks(16000).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            values.push(pdv(PDataValueType::Data, chunk, i + 1 == chunks.len()));
+        }
+    }
+    let mut one = Vec::new();
+    let mut pdu: Vec<PDataValue> = Vec::new();
+    for value in values {
+        if pdu.iter().map(|v| v.data.len()).sum::<usize>() + value.data.len() > 16000 {
+            write_pdu(
+                &mut one,
+                &Pdu::PData {
+                    data: std::mem::take(&mut pdu),
+                },
+            )
+            .unwrap();
+        }
+        pdu.push(value);
+    }
+    write_pdu(&mut one, &Pdu::PData { data: pdu }).unwrap();
+    // Wait for the whole C-FIND-RQ (its identifier is the last PDV), so the flood follows it.
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 4096];
+    'request: loop {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed before the C-FIND-RQ");
+        request.extend_from_slice(&chunk[..n]);
+        let mut cursor = &request[..];
+        while let Ok(Some(pdu)) = read_pdu(&mut cursor, 1 << 20, false) {
+            if let Pdu::PData { data } = pdu {
+                if data
+                    .iter()
+                    .any(|v| v.value_type == PDataValueType::Data && v.is_last)
+                {
+                    break 'request;
+                }
+            }
+        }
+    }
+    // Many responses per write: the flood is not slowed by one syscall per response.
+    let per_write = (1 << 20) / one.len() + 1;
+    let batch: Vec<u8> = one.repeat(per_write);
+    let mut sent = 0;
+    while sent < cap && s.write_all(&batch).is_ok() {
+        sent += per_write;
+    }
+    sent
+}
+
+fn find(client: &ClientHandle, study: &str) -> (i32, String) {
+    let mut out: *mut c_char = std::ptr::null_mut();
+    let status = unsafe { miic_dicom_find(client.0, cstr(study).as_ptr(), &mut out) };
+    let error = last_error();
+    let _ = take_string(out);
+    (status, error)
+}
+
+/// C-FIND on a client of the flooding PACS; what `flooding_pacs` returns, the status and error.
+fn find_against_a_flood(identifier_bytes: usize, cap: usize) -> (usize, i32, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let pacs = std::thread::spawn(move || flooding_pacs(listener, identifier_bytes, cap));
+    // A long deadline: the bound, not the whole-call timeout, must end the call.
+    let config = serde_json::json!({
+        "base_url": "http://127.0.0.1:9",
+        "hospital_id": "H1",
+        "timeout_ms": 120000,
+        "dicom": {"local_ae": LOCAL_AE, "peer_ae": PACS_AE, "host": "127.0.0.1", "port": port}
+    });
+    let client = ClientHandle::open(&config.to_string());
+    let (status, error) = find(&client, "1.2.826.0.1.3680043.9.7433.5");
+    drop(client);
+    (pacs.join().unwrap(), status, error)
+}
+
+/// A PACS (or something at its address) answering C-FIND "pending" without end cannot
+/// exhaust the host's memory: at most 64 MiB of matches are kept.
+#[test]
+fn endless_c_find_matches_are_cut_at_64_mib() {
+    // 1 MiB identifiers; at most 160 of them, so a miic without the bound reads them all.
+    let (sent, status, error) = find_against_a_flood(1 << 20, 160);
+    assert_eq!(status, MIIC_E_DICOM, "{error}");
+    assert!(error.contains("64 MiB of C-FIND matches"), "{error}");
+    assert!(sent < 160, "miic read all {sent} matches");
+}
+
+/// Small matches cost memory beyond their bytes: at most 250,000 of them are kept.
+#[test]
+fn endless_small_c_find_matches_are_cut_at_250000() {
+    let (sent, status, error) = find_against_a_flood(100, 400_000);
+    assert_eq!(status, MIIC_E_DICOM, "{error}");
+    assert!(error.contains("250000 C-FIND matches"), "{error}");
+    assert!(sent < 400_000, "miic read all {sent} matches");
 }

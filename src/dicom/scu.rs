@@ -20,6 +20,15 @@ use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// Most matches one C-FIND may bring: an instance-level listing of the largest studies (tens of
+/// thousands of objects) fits many times over; a PACS that answers "pending" without end is
+/// cut off here instead of growing memory until the host aborts (each match costs a few
+/// hundred bytes in memory however small its identifier; answers without one cost nothing
+/// and are bounded in time by the call's deadline).
+const MAX_FIND_MATCHES: usize = 250_000;
+/// Most identifier bytes one C-FIND may bring in all (an instance-level match is ~250 bytes).
+const MAX_FIND_BYTES: usize = 64 << 20;
+
 /// The PACS and miic's own identity, from `[dicom]`.
 #[derive(Debug, Clone)]
 pub struct Peer {
@@ -253,6 +262,7 @@ pub(crate) fn find_objects(
     let request = CommandBuilder::new(C_FIND_RQ, FIND_STUDY_ROOT, true).request(next_message_id());
     conn.send_message(pc_id, request, Some(&identifier))?;
     let mut matches = Vec::new();
+    let mut bytes = 0usize;
     loop {
         let command = conn.receive_response(C_FIND_RSP, "C-FIND")?;
         let data = if command.has_dataset() {
@@ -263,6 +273,20 @@ pub(crate) fn find_objects(
         let status = command.status();
         if dimse::is_pending(status) {
             if let Some(data) = data {
+                bytes += data.len();
+                if matches.len() == MAX_FIND_MATCHES {
+                    return Err(Error::dicom(format!(
+                        "{} sent more than {MAX_FIND_MATCHES} C-FIND matches (miic's bound); C-FIND stopped",
+                        conn.peer
+                    )));
+                }
+                if bytes > MAX_FIND_BYTES {
+                    return Err(Error::dicom(format!(
+                        "{} sent more than {} MiB of C-FIND matches (miic's bound); C-FIND stopped",
+                        conn.peer,
+                        MAX_FIND_BYTES >> 20
+                    )));
+                }
                 matches.push(dimse::decode_dataset(&data, &ts)?);
             }
             continue;
