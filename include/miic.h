@@ -385,7 +385,8 @@ MiicStatus miic_dicom_find(struct miic_client *c, const char *study_uid, char **
  * Only the PACS's objects of this study land: C-MOVE images are accepted from `[dicom] host`
  * (or `move_from`) with the calling AE `peer_ae`, objects of another study and a different
  * object under a SOP Instance UID already received are refused; what was refused is listed in
- * the manifest's `refused` (not counted, not failing the call). Bounds: 64 KiB per command
+ * the manifest's `refused` (not counted, not failing the call; refused connections past the
+ * first 100 are only counted, in `refused_unlisted`). Bounds: 64 KiB per command
  * set, `[dicom] max_object_mb` per object (`MIIC_E_DICOM` naming the key), and
  * `[dicom] min_free_mb` left free on the disk (the retrieve stops with `MIIC_E_IO`).
  *

@@ -21,7 +21,7 @@ use miic::ffi::{miic_dicom_find, miic_dicom_retrieve};
 use std::ffi::c_char;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -391,6 +391,57 @@ fn a_second_hosts_store_during_a_move_is_refused_and_the_genuine_file_stays() {
         refused.iter().any(|r| r.contains("calling AE 'EVIL'")),
         "{refused:#?}"
     );
+}
+
+/// A host connecting in a loop during a retrieve cannot grow the manifest (and the log)
+/// without end: 100 refused connections are listed, the rest only counted.
+#[test]
+fn a_host_connecting_in_a_loop_is_counted_not_listed_past_100() {
+    let pacs = Pacs::start("hostile-loop", 1, 64);
+    let dest = Scratch::new("hostile-loop-dest");
+    let miic_port = free_port();
+    let _link = SlowLink::start(pacs.move_port, miic_port, Duration::from_secs(4), None);
+    let attacker = std::thread::spawn(move || {
+        drop(connect_when_listening(OTHER_HOST, miic_port));
+        let mut connected = 1;
+        for _ in 0..300 {
+            match connect_from(OTHER_HOST, miic_port) {
+                Ok(s) => {
+                    // Closed with a reset: no TIME_WAIT left on this shared machine.
+                    let linger = libc::linger {
+                        l_onoff: 1,
+                        l_linger: 0,
+                    };
+                    unsafe {
+                        libc::setsockopt(
+                            s.as_raw_fd(),
+                            libc::SOL_SOCKET,
+                            libc::SO_LINGER,
+                            &linger as *const _ as *const libc::c_void,
+                            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                        )
+                    };
+                    drop(s);
+                    connected += 1;
+                }
+                Err(_) => break, // the retrieve is over
+            }
+        }
+        connected
+    });
+    let client = ClientHandle::open(&move_config(&pacs, miic_port, 5000).to_string());
+    let (status, error, manifest) = retrieve(&client, &pacs.study_uid, dest.path());
+    let connected = attacker.join().unwrap();
+    assert_eq!(status, MIIC_OK, "{error}");
+    assert_eq!(manifest["completed"], 1);
+    let listed = manifest["refused"].as_array().map_or(0, Vec::len);
+    let unlisted = manifest["refused_unlisted"].as_u64().unwrap_or(0);
+    assert!(
+        connected > 200,
+        "only {connected} connections during the retrieve"
+    );
+    assert_eq!(listed, 100, "{unlisted} unlisted of {connected}");
+    assert!(unlisted >= 1, "{listed} listed of {connected}");
 }
 
 #[test]

@@ -173,6 +173,13 @@ pub struct Manifest {
     /// counted among the files; the study's own accounting does not depend on them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<Refusal>,
+    /// Refused connections beyond the ones listed in `refused` (a host connecting in a loop).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub refused_unlisted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One association or object the receiver refused, and why.
@@ -203,6 +210,7 @@ impl Manifest {
             elapsed_ms: 0,
             files: Vec::new(),
             refused: Vec::new(),
+            refused_unlisted: 0,
         }
     }
 

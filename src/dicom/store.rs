@@ -32,6 +32,9 @@ const STORE_REFUSED: u16 = 0x0124;
 const STORE_OUT_OF_RESOURCES: u16 = 0xA700;
 const STORE_CANNOT_UNDERSTAND: u16 = 0xC000;
 
+/// Refused connections listed in a manifest (and logged); more are only counted.
+const MAX_LISTED_CONNECTIONS: usize = 100;
+
 /// The free space is looked at again after this many bytes of one object (or `dcmPath` file).
 pub(super) const DISK_CHECK_BYTES: u64 = 8 << 20;
 
@@ -82,19 +85,45 @@ impl StoreTarget<'_> {
         ))
     }
 
+    /// Record (and log) a refusal. Refused connections are listed up to
+    /// [`MAX_LISTED_CONNECTIONS`], then only counted: a LAN host connecting in a loop must not
+    /// grow the manifest and the log without end. Refused objects are always listed (the
+    /// accounting uses them; each costs its sender a whole C-STORE from the PACS's address).
     pub fn refuse(&self, refusal: Refusal) {
-        log::warn!(
-            "refused {}{}: {}",
-            refusal.from,
-            refusal
-                .sop_instance_uid
-                .as_ref()
-                .map(|u| format!(" object {u}"))
-                .unwrap_or_default(),
-            refusal.reason
-        );
-        if let Ok(mut m) = self.manifest.lock() {
-            m.refused.push(refusal);
+        let listed = match self.manifest.lock() {
+            Ok(mut m) => {
+                let connections = m
+                    .refused
+                    .iter()
+                    .filter(|r| r.sop_instance_uid.is_none())
+                    .count();
+                if refusal.sop_instance_uid.is_none() && connections >= MAX_LISTED_CONNECTIONS {
+                    m.refused_unlisted += 1;
+                    Some(m.refused_unlisted == 1)
+                } else {
+                    m.refused.push(refusal.clone());
+                    None
+                }
+            }
+            Err(_) => None,
+        };
+        // Logged outside the lock: a log callback runs host code.
+        match listed {
+            None => log::warn!(
+                "refused {}{}: {}",
+                refusal.from,
+                refusal
+                    .sop_instance_uid
+                    .as_ref()
+                    .map(|u| format!(" object {u}"))
+                    .unwrap_or_default(),
+                refusal.reason
+            ),
+            Some(true) => log::warn!(
+                "refused {} connections already: further ones are counted (refused_unlisted), not listed or logged",
+                MAX_LISTED_CONNECTIONS
+            ),
+            Some(false) => {}
         }
     }
 }
