@@ -313,3 +313,46 @@ fn callbacks_are_never_called_after_their_removal_returned() {
     assert!(value("close_calls") > 0, "{stdout}");
     assert_eq!(value("close_late"), 0, "{stdout}");
 }
+
+/// An accept error of the C-MOVE receiver (here EMFILE: the host ran out of descriptors just
+/// as the PACS connected) is passing trouble: once descriptors are free the PACS is accepted
+/// and the retrieve completes. Run from C (tests/c/accept_error_host.c), in its own process:
+/// the descriptor table is per process.
+#[test]
+fn an_accept_error_during_a_move_is_passing_trouble() {
+    let pacs = Pacs::start("accept-error", 3, 64);
+    let dest = Scratch::new("accept-error-dest");
+    let host = common::c_program(
+        "accept_error_host",
+        "tests/c/accept_error_host.c",
+        &[],
+        true,
+    );
+    let out = common::run_c(
+        &host,
+        &[&pacs.study_uid, dest.path().to_str().unwrap()],
+        &[("MIIC_TEST_CONFIG", pacs.config("move", LOCAL_AE, 5000))],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = |key: &str| -> String {
+        stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+            .to_owned()
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(value("filled"), "0", "{stdout}{stderr}");
+    assert_ne!(
+        value("accept_errors"),
+        "0",
+        "the accept never failed: {stdout}"
+    );
+    assert_eq!(value("retrieve"), "MIIC_OK", "{stdout}");
+    assert_eq!(value("completed"), "3", "{stdout}");
+}

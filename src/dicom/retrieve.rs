@@ -1000,6 +1000,15 @@ fn move_study(session: &mut Session) -> Result<()> {
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::network(format!("cannot listen on dicom.move_port {port}: {e}")))?;
+    log::info!(
+        "C-MOVE storage SCP: listening on dicom.move_port {port} for {} from {}",
+        peer.peer_ae,
+        senders
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let state = ScpState {
         stop: AtomicBool::new(false),
         only: Mutex::new(None),
