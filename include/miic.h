@@ -263,7 +263,8 @@ MiicStatus miic_patient_reminder(struct miic_client *c, const struct miic_params
 
 /**
  * Like `miic_patient_reminder`, but returns `MIIC_OK` as soon as the reminder is checked and
- * queued; a worker owned by the client sends it. Local errors return at once. If a reminder
+ * queued; a worker owned by the client sends it (and looks up this workstation's clientIp and
+ * mac when not given, which can be slow on Windows). Local errors return at once. If a reminder
  * is still waiting to be sent, the new one replaces it (the doctor has moved on to another
  * patient). Outcomes are logged. The queue lives in memory: `miic_close` drops what waits.
  */

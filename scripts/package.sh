@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
 # Build the release bundle a PACS vendor unpacks: the library, the header, the three bindings,
-# the examples (with the commented example config), the docs, the simulator CLI,
-# and the licence texts of everything compiled into what is shipped.
+# the examples (with the commented example config), the docs, the simulator CLI, the Windows
+# DLLs (windows/x86, windows/x64), and the licence texts of everything compiled into what is
+# shipped.
 #
 #   scripts/package.sh [--lib FILE] [--cli FILE] [--target TRIPLE] [--out DIR] [--no-build]
+#                      [--windows-profile NAME | --no-windows]
 #
-#   --lib FILE      the library to ship (default: target/release/libmiic.so, built unless --no-build;
-#                   for Windows pass the cross-built miic.dll: miic.dll.lib next to it is shipped too)
+#   --lib FILE      the library to ship (default: target/release/libmiic.so, built unless --no-build)
 #   --cli FILE      the miic-cli executable to ship (default: target/release/miic-cli when present)
 #   --target TRIPLE platform whose dependencies' licences are collected (default: the host's)
 #   --out DIR       where the bundle goes (default: dist/)
+#   --windows-profile NAME  take the Windows builds of target/windows/<triple>/NAME as they are
+#                   (default: release, the LTO build, made by scripts/build-windows.sh unless
+#                   --no-build)
+#   --no-windows    a bundle without windows/
+# Per Windows bitness (x86 = i686-win7-windows-gnu, x64 = x86_64-win7-windows-gnu): miic.dll,
+# miic.def (its exports), miic.lib (import library for MSVC, made by mingw's dlltool),
+# libmiic.dll.a (import library for mingw), miic-cli.exe.
 # Prints the path of the .tar.gz it made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-lib="" cli="" target="" out="$root/dist" build=1
+lib="" cli="" target="" out="$root/dist" build=1 windows=release
 while [ $# -gt 0 ]; do
   case "$1" in
+    --windows-profile) windows=$2; shift 2 ;;
+    --no-windows) windows=""; shift ;;
     --lib) lib=$2; shift 2 ;;
     --cli) cli=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
@@ -38,6 +48,9 @@ if [ -n "$cli" ] && [ ! -f "$cli" ]; then
   cli=""
 fi
 [ -n "$target" ] || target=$(rustc -vV | sed -n 's/^host: //p')
+if [ "$windows" = release ] && [ $build = 1 ]; then
+  scripts/build-windows.sh --profile release >&2
+fi
 
 version=$(sed -n 's/^#define MIIC_VERSION_STRING "\(.*\)"/\1/p' include/miic.h)
 [ -n "$version" ] || { echo "package.sh: no MIIC_VERSION_STRING in include/miic.h" >&2; exit 1; }
@@ -50,10 +63,30 @@ mkdir -p "$stage"/{lib,include,bindings/csharp,bindings/delphi,bindings/cpp,docs
 
 # ---- library, header, bindings ----
 cp "$lib" "$stage/lib/"
-case "$lib" in
-  *.dll) for implib in "${lib}.lib" "${lib%.dll}.lib"; do [ -f "$implib" ] && cp "$implib" "$stage/lib/"; done ;;
-esac
 if [ -n "$cli" ]; then mkdir -p "$stage/bin" && cp "$cli" "$stage/bin/"; fi
+
+# ---- Windows: per bitness the DLL, its .def, import libraries for MSVC and mingw, the CLI ----
+platforms=("$target")
+if [ -n "$windows" ]; then
+  for pair in x86:i686-win7-windows-gnu:i686-w64-mingw32:i386 \
+              x64:x86_64-win7-windows-gnu:x86_64-w64-mingw32:i386:x86-64; do
+    IFS=: read -r bits triple tool machine <<<"$pair"
+    from="target/windows/$triple/$windows"
+    to="$stage/windows/$bits"
+    for f in miic.dll libmiic.dll.a miic-cli.exe; do
+      [ -f "$from/$f" ] || { echo "package.sh: $from/$f missing (scripts/build-windows.sh --profile $windows)" >&2; exit 1; }
+    done
+    mkdir -p "$to"
+    cp "$from/miic.dll" "$from/libmiic.dll.a" "$from/miic-cli.exe" "$to/"
+    # The .def lists what the DLL really exports (plain names, cdecl).
+    { echo "LIBRARY miic.dll"; echo "EXPORTS"
+      "$tool-objdump" -p "$from/miic.dll" |
+        sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/{/^\t\[/s/^\t\[ *[0-9]*\] /    /p}'
+    } > "$to/miic.def"
+    "$tool-dlltool" -d "$to/miic.def" -D miic.dll -m "$machine" -l "$to/miic.lib"
+    platforms+=("$triple")
+  done
+fi
 cp include/miic.h "$stage/include/"
 cp bindings/csharp/Miic.cs "$stage/bindings/csharp/"
 cp bindings/delphi/Miic.pas "$stage/bindings/delphi/"
@@ -74,8 +107,9 @@ if [ -f README.md ]; then cp README.md "$stage/"; fi
 for f in LICENSE LICENSE-MIT LICENSE-APACHE; do [ -f "$f" ] && cp "$f" "$stage/LICENSES/miic-$f"; done
 packages="miic"
 if [ -n "$cli" ]; then packages="miic miic-cli"; fi
-cargo metadata --format-version 1 --locked --filter-platform "$target" \
-  | python3 scripts/third_party_licenses.py $packages > "$stage/LICENSES/THIRD-PARTY-LICENSES.txt"
+for platform in "${platforms[@]}"; do
+  cargo metadata --format-version 1 --locked --filter-platform "$platform"
+done | python3 scripts/third_party_licenses.py $packages > "$stage/LICENSES/THIRD-PARTY-LICENSES.txt"
 
 tar -C "$out" -czf "$out/$name.tar.gz" "$name"
 echo "$out/$name.tar.gz"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Licence texts of every crate compiled into the given workspace packages.
 
-Reads `cargo metadata --format-version 1 --filter-platform T` on stdin; argv names the root
+Reads `cargo metadata --format-version 1 --filter-platform T` on stdin, one document per
+platform the bundle ships binaries for (their crates are merged); argv names the root
 packages (e.g. miic miic-cli). Follows normal dependencies only (dev- and build-dependencies are not
 shipped), and prints, per crate, its licence expression and the licence files it carries.
 A crate that ships no licence file gets the standard text of its SPDX licence (MIT with its
@@ -57,9 +58,20 @@ def standard_texts(p):
     return texts or None
 
 
-def main():
-    meta = json.load(sys.stdin)
-    roots = set(sys.argv[1:])
+def metadata_documents(text):
+    """The JSON documents of `text`, one after another."""
+    decoder, at, docs = json.JSONDecoder(), 0, []
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return docs
+        doc, at = decoder.raw_decode(text, at)
+        docs.append(doc)
+
+
+def shipped_crates(meta, roots):
+    """(packages by id, ids of the crates compiled into `roots`, workspace ids) of one platform."""
     packages = {p["id"]: p for p in meta["packages"]}
     nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
     workspace = set(meta["workspace_members"])
@@ -78,9 +90,16 @@ def main():
         for dep in nodes[pid]["deps"]:
             if any(k["kind"] is None for k in dep["dep_kinds"]):
                 todo.append(dep["pkg"])
+    return packages, seen, workspace
 
-    crates = sorted((packages[pid] for pid in seen if pid not in workspace),
-                    key=lambda p: (p["name"], p["version"]))
+
+def main():
+    roots = set(sys.argv[1:])
+    by_id = {}
+    for meta in metadata_documents(sys.stdin.read()):
+        packages, seen, workspace = shipped_crates(meta, roots)
+        by_id.update({pid: packages[pid] for pid in seen if pid not in workspace})
+    crates = sorted(by_id.values(), key=lambda p: (p["name"], p["version"]))
     out = sys.stdout
     out.write("Third-party software compiled into this miic bundle\n")
     out.write("=" * 52 + "\n\n")

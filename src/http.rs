@@ -7,6 +7,7 @@
 use crate::error::{connection_status, http_status, Error, Result, Status};
 use crate::text::decode_reply;
 use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -60,16 +61,56 @@ pub struct CloudReply {
     pub data: serde_json::Value,
 }
 
+/// ureq's resolver, except that an IP address (how hospitals configure the front-end machine)
+/// is used as it is. With a deadline set, ureq looks every host up on a thread of its own, even
+/// `10.0.0.5`: a thread per call that nobody joins. One still inside miic's code when the host
+/// unloads the DLL (FreeLibrary right after `miic_close`) crashes the host; Wine showed it.
+/// Host names still go through ureq, so a hung DNS cannot hold a call past its deadline.
+#[derive(Debug, Default)]
+struct AddressFirstResolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for AddressFirstResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri.authority().and_then(|a| {
+            let host = a.host().trim_start_matches('[').trim_end_matches(']');
+            let port = a.port_u16().unwrap_or(match uri.scheme_str() {
+                Some("https") => 443,
+                _ => 80,
+            });
+            host.parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, port))
+        });
+        match literal {
+            Some(addr) => {
+                let mut addrs = self.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("miic/", env!("CARGO_PKG_VERSION")))
             .max_idle_connections_per_host(4)
-            .build()
-            .into();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            AddressFirstResolver::default(),
+        );
         Http {
             agent,
             timeout,
@@ -307,6 +348,29 @@ mod tests {
                 .status,
             Status::Protocol
         );
+    }
+
+    #[test]
+    fn ip_address_hosts_are_used_as_given_without_a_lookup() {
+        use ureq::unversioned::resolver::Resolver;
+        let config = ureq::config::Config::default();
+        // A deadline already spent: any lookup (ureq's runs on a thread) would time out.
+        let spent = ureq::unversioned::transport::NextTimeout {
+            after: ureq::unversioned::transport::time::Duration::Exact(Duration::ZERO),
+            ..Default::default()
+        };
+        let resolve = |url: &str| {
+            AddressFirstResolver::default()
+                .resolve(&url.parse().unwrap(), &config, spent)
+                .map(|addrs| addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            resolve("http://10.0.0.5:8080/x").unwrap(),
+            ["10.0.0.5:8080"]
+        );
+        assert_eq!(resolve("http://10.0.0.5/").unwrap(), ["10.0.0.5:80"]);
+        assert_eq!(resolve("http://[::1]:9/").unwrap(), ["[::1]:9"]);
+        assert!(resolve("http://front-end.invalid/").is_err());
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! `scripts/package.sh` makes a bundle a vendor can unpack and use on its own: library, header,
-//! bindings, examples, docs, licences; the C++ example builds and runs from the bundle alone.
+//! bindings, examples, docs, licences, the Windows DLLs; the C++ example builds and runs from the
+//! bundle alone, and a mingw program links against the bundle's MSVC import library.
 
 mod common;
 
 use common::{closed_port, repo_root as root, target_dir as build_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The simulator's public key (any valid SM2 point would do for a cloud that is down).
+const SIM_PUBLIC_KEY: &str = "0409f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13";
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd
@@ -69,7 +73,9 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
             .arg("--cli")
             .arg(&cli)
             .arg("--out")
-            .arg(&scratch),
+            .arg(&scratch)
+            // The Windows builds the tests use (scripts/build-windows.sh): no LTO rebuild here.
+            .args(["--windows-profile", "wintest"]),
     );
     let archive = PathBuf::from(
         stdout
@@ -134,6 +140,8 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
         &root().join("examples/c/doctor_workflow.c"),
     );
 
+    windows_folders_hold_dll_def_import_libraries_and_cli(&b);
+
     // Licences of what is compiled in: the library's crates and the simulator's.
     let third = std::fs::read_to_string(b.join("LICENSES/THIRD-PARTY-LICENSES.txt")).unwrap();
     for manifest in ["Cargo.toml", "cli/Cargo.toml"] {
@@ -151,6 +159,10 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
     assert!(
         !third.contains("\ncbindgen "),
         "build-time tools are not shipped, so not listed"
+    );
+    assert!(
+        third.contains("\nwindows-sys "),
+        "crates only the Windows DLLs contain are listed too"
     );
 
     // The bundle alone is enough: the C++ example builds from its header, wrapper and library,
@@ -170,8 +182,7 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
     );
     let port = closed_port();
     let config = format!(
-        "{{\"base_url\": \"http://127.0.0.1:{port}\", \"hospital_id\": \"H1\", \"sm2\": {{\"public_key\": \"{}\"}}}}",
-        "0409f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13"
+        "{{\"base_url\": \"http://127.0.0.1:{port}\", \"hospital_id\": \"H1\", \"sm2\": {{\"public_key\": \"{SIM_PUBLIC_KEY}\"}}}}"
     );
     let out = Command::new(&exe).arg(&config).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -182,4 +193,71 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
     );
 
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// windows/x86 and windows/x64: the DLLs as built, a .def of exactly the header's functions, and
+/// import libraries that resolve them (`__imp__miic_login` on x86, where cdecl names carry `_`).
+/// A mingw program linked against the MSVC-style `miic.lib` alone runs under Wine.
+fn windows_folders_hold_dll_def_import_libraries_and_cli(bundle: &Path) {
+    let functions: Vec<String> = common::header_functions()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    for (bits, triple, tool, prefix) in [
+        ("x86", "i686-win7-windows-gnu", "i686-w64-mingw32", "_"),
+        ("x64", "x86_64-win7-windows-gnu", "x86_64-w64-mingw32", ""),
+    ] {
+        let dir = bundle.join("windows").join(bits);
+        let built = root().join("target/windows").join(triple).join("wintest");
+        for f in ["miic.dll", "libmiic.dll.a", "miic-cli.exe"] {
+            same_file(&dir.join(f), &built.join(f));
+        }
+        let def = std::fs::read_to_string(dir.join("miic.def")).unwrap();
+        let listed: Vec<&str> = def.lines().skip(2).map(str::trim).collect();
+        let mut expected: Vec<&str> = functions.iter().map(String::as_str).collect();
+        expected.sort();
+        assert!(def.starts_with("LIBRARY miic.dll\nEXPORTS\n"), "{def}");
+        assert_eq!(
+            listed, expected,
+            "{bits}/miic.def lists the header's functions"
+        );
+        for lib in ["miic.lib", "libmiic.dll.a"] {
+            let symbols = run_ok(Command::new(format!("{tool}-nm")).arg(dir.join(lib)));
+            for f in &functions {
+                let imp = format!(" I __imp_{prefix}{f}\n");
+                assert!(symbols.contains(&imp), "{bits}/{lib} lacks{imp}");
+            }
+        }
+        // The quick start, linked against miic.lib only, beside the bundle's DLL.
+        let exe = dir.join("doctor_workflow.exe");
+        run_ok(
+            Command::new(format!("{tool}-gcc"))
+                .arg("-I")
+                .arg(bundle.join("include"))
+                .arg(bundle.join("examples/c/doctor_workflow.c"))
+                .arg(dir.join("miic.lib"))
+                .arg("-o")
+                .arg(&exe),
+        );
+        if bits == "x64" {
+            let config = format!(
+                r#"{{"base_url":"http://127.0.0.1:{}","hospital_id":"H1","sm2":{{"public_key":"{}"}},"outbox":{{"path":"{}"}}}}"#,
+                closed_port(),
+                SIM_PUBLIC_KEY,
+                dir.join("outbox.sqlite").display()
+            );
+            let out = Command::new("wine")
+                .arg(&exe)
+                .arg(config)
+                .env("WINEPREFIX", root().join("target/windows/wine"))
+                .env("WINEDEBUG", "-all")
+                .env("WINEDLLOVERRIDES", "mscoree,mshtml,winemenubuilder.exe=d")
+                .output()
+                .expect("wine (scripts/wine-setup.sh installs it)");
+            let text = String::from_utf8_lossy(&out.stderr);
+            assert!(text.contains("login failed: MIIC_E_NETWORK"), "{text}");
+            std::fs::remove_file(dir.join("outbox.sqlite")).unwrap();
+        }
+        std::fs::remove_file(&exe).unwrap();
+    }
 }

@@ -2,7 +2,7 @@
 // notification and the outbox, a report record checked, logout.
 //
 // Build (Linux): g++ -std=c++17 -I include -I bindings/cpp examples/cpp/example.cpp -L target/release -lmiic
-// Build (MSVC):  cl /std:c++17 /EHsc /utf-8 /I include /I bindings\cpp examples\cpp\example.cpp miic.dll.lib
+// Build (MSVC):  cl /std:c++17 /EHsc /utf-8 /I include /I bindings\cpp examples\cpp\example.cpp windows\x64\miic.lib
 // Run:           ./example miic.toml [output folder]
 //                (start `miic-cli sim` to try it without a front-end machine)
 // This file is UTF-8; the client must keep text_encoding = "utf-8" (MSVC: compile with /utf-8).

@@ -31,11 +31,14 @@ pub struct Reminder {
     fields: Vec<(&'static str, String)>,
     doctor_id_cipher: Option<String>,
     doctor_id_plain: Option<String>,
+    /// As given; the workstation's own fill the gaps when the body is built (see [`Reminder::body`]).
+    client_ip: Option<String>,
+    mac: Option<String>,
     label: String,
 }
 
 impl Reminder {
-    /// Check required fields and dictionaries, and fill the doctor, hospital and workstation.
+    /// Check required fields and dictionaries, and fill the doctor and hospital.
     pub fn prepare(ctx: &Context, session: &Session, params: &Params) -> Result<Reminder> {
         let enc = ctx.encoding();
         let get = |key: &str| params.get_nonempty(key, enc);
@@ -89,18 +92,8 @@ impl Reminder {
         }
         let hospital_id = get("hospitalId")?.unwrap_or_else(|| ctx.config.hospital_id.clone());
 
-        let mut client_ip = get("clientIp")?;
-        let mut mac = get("mac")?;
-        if client_ip.is_none() || mac.is_none() {
-            let ws = ctx.workstation();
-            client_ip = client_ip.or(ws.ip);
-            mac = mac.or(ws.mac);
-        }
-        if client_ip.is_none() && mac.is_none() {
-            return Err(Error::argument(
-                "'clientIp' and 'mac' are both unknown: pass one of them (the workstation's could not be detected)",
-            ));
-        }
+        let client_ip = get("clientIp")?;
+        let mac = get("mac")?;
 
         let mut fields: Vec<(&'static str, String)> = vec![("patientName", patient_name.clone())];
         for key in OPTIONAL {
@@ -114,8 +107,6 @@ impl Reminder {
             ("hisUserName", his_user_name),
             ("patientType", patient_type),
             ("hospitalId", hospital_id),
-            ("clientIp", client_ip.unwrap_or_default()),
-            ("mac", mac.unwrap_or_default()),
             ("doctorType", doctor_type),
             ("doctorCode", doctor_code),
             ("accessNumber", access_number.clone()),
@@ -125,6 +116,8 @@ impl Reminder {
             fields,
             doctor_id_cipher,
             doctor_id_plain,
+            client_ip,
+            mac,
             label: format!(
                 "accessNumber={access_number} patient={}",
                 mask_name(&patient_name)
@@ -132,9 +125,28 @@ impl Reminder {
         })
     }
 
-    /// The JSON body with both ID numbers encrypted and clean keys.
+    /// The JSON body with both ID numbers encrypted and clean keys. clientIp and mac not given
+    /// are this workstation's, looked up here (once per client), on the sending thread: the
+    /// adapter list (GetAdaptersAddresses on Windows) can take tens of milliseconds or more, too
+    /// long for the thread of `miic_patient_reminder_async`, which must return at once.
     pub fn body(&self, ctx: &Context) -> Result<Value> {
+        let (mut client_ip, mut mac) = (self.client_ip.clone(), self.mac.clone());
+        if client_ip.is_none() || mac.is_none() {
+            let ws = ctx.workstation();
+            client_ip = client_ip.or(ws.ip);
+            mac = mac.or(ws.mac);
+        }
+        if client_ip.is_none() && mac.is_none() {
+            return Err(Error::argument(
+                "'clientIp' and 'mac' are both unknown: pass one of them (the workstation's could not be detected)",
+            ));
+        }
         let mut body = Map::new();
+        body.insert(
+            "clientIp".into(),
+            Value::String(client_ip.unwrap_or_default()),
+        );
+        body.insert("mac".into(), Value::String(mac.unwrap_or_default()));
         body.insert(
             "idCardNo".into(),
             Value::String(ctx.encrypt(&self.patient_id_card_no)?),

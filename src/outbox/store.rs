@@ -58,14 +58,29 @@ const IS_HEAD: &str =
 /// `<per-user app data>/miic/outbox.sqlite`: the XDG state folder (`~/.local/state`) on Linux,
 /// `%LOCALAPPDATA%` on Windows (which has no state folder), Application Support on macOS.
 pub fn default_path() -> Result<PathBuf> {
-    dirs::state_dir()
-        .or_else(dirs::data_local_dir)
+    user_data_dir()
         .map(|dir| dir.join("miic").join(DEFAULT_FILE))
         .ok_or_else(|| {
             Error::io(
                 "no per-user application-data folder found for the outbox; set '[outbox] path'",
             )
         })
+}
+
+#[cfg(not(windows))]
+fn user_data_dir() -> Option<PathBuf> {
+    dirs::state_dir().or_else(dirs::data_local_dir)
+}
+
+/// `%LOCALAPPDATA%`, else `<profile>\AppData\Local` (where Vista and later keep it). Not the
+/// known-folder API: that pulls `CoTaskMemFree` from combase.dll, which Windows 7 lacks, and
+/// a DLL importing it does not load there.
+#[cfg(windows)]
+fn user_data_dir() -> Option<PathBuf> {
+    std::env::var_os("LOCALAPPDATA")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::home_dir().map(|home| home.join("AppData").join("Local")))
 }
 
 /// Milliseconds since the Unix epoch (wall clock: the file outlives processes and reboots).

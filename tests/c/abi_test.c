@@ -30,6 +30,16 @@ static double now_ms(void) {
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+/* Folder for scratch files: %TEMP% on Windows, /tmp elsewhere. */
+static const char *scratch_dir(void) {
+#ifdef _WIN32
+    const char *t = getenv("TEMP");
+    return t ? t : ".";
+#else
+    return "/tmp";
+#endif
+}
+
 static const char *env(const char *name) {
     const char *v = getenv(name);
     if (!v) {
@@ -508,8 +518,8 @@ static void other_exports(void) {
     out = NULL;
     CHECK(miic_dicom_fetch_http(c, NULL, "/tmp", &out) == MIIC_E_ARGUMENT, "fetch with NULL list");
     CHECK(miic_set_progress_callback(c, NULL, NULL) == MIIC_OK, "progress callback removed");
-    char png[64];
-    snprintf(png, sizeof png, "/tmp/miic-abi-test-%d.png", (int)getpid());
+    char png[512];
+    snprintf(png, sizeof png, "%s/miic-abi-test-%d.png", scratch_dir(), (int)getpid());
     CHECK(miic_qr_render("http://example.invalid/film", png, NULL) == MIIC_OK, "qr render");
     remove(png);
     CHECK(miic_qr_render("x", "/nonexistent-dir/x.png", NULL) == MIIC_E_IO, "qr render to a missing folder");
@@ -518,6 +528,27 @@ static void other_exports(void) {
     remove(png);
     CHECK(miic_qr_image(c, NULL, png) == MIIC_E_ARGUMENT, "qr image without exam");
     miic_params_free(e);
+    miic_close(c);
+}
+
+/* An ANSI host on Chinese Windows: every path is GBK bytes (here from the environment, which a
+ * Windows program reads in the ANSI code page). MIIC_TEST_CONFIG_PATH names a config file whose
+ * own text says text_encoding = "gbk"; MIIC_TEST_PNG is where the QR picture goes. */
+static void gbk_file_names(void) {
+    const char *config_path = env("MIIC_TEST_CONFIG_PATH");
+    miic_client *c = miic_open(config_path);
+    CHECK(c != NULL, "open the config at a GBK path");
+    if (!c) return;
+    miic_params *e = exam_params();
+    CHECK(miic_qr_image(c, e, env("MIIC_TEST_PNG")) == MIIC_OK, "QR picture written to a GBK path");
+    miic_params_free(e);
+    miic_params *del = miic_params_new();
+    miic_params_set(del, "patientName", "\xc0\xee\xd0\xa1\xc3\xf7"); /* 李小明 in GBK */
+    miic_params_set(del, "accessionNo", "202305010001");
+    miic_params_set(del, "operateDoctorName", "\xd5\xc5\xd2\xbd\xc9\xfa"); /* 张医生 */
+    miic_params_set(del, "operateDateTime", "2023-05-08 15:00:01");
+    CHECK(miic_delete_notify(c, del) == MIIC_OK, "delete delivered through an outbox in a GBK-named folder");
+    miic_params_free(del);
     miic_close(c);
 }
 
@@ -573,6 +604,7 @@ int main(int argc, char **argv) {
         {"sm2_encrypt_lines", sm2_encrypt_lines},
         {"bad_configs", bad_configs},
         {"versions", versions},
+        {"gbk_file_names", gbk_file_names},
         {"other_exports", other_exports},
         {"diagnose", diagnose},
     };

@@ -8,18 +8,20 @@
  *       then, if FLUSH_MS is given, miic_outbox_flush and "F <rc> <pending> <ms>".
  *   outbox_child drain FLUSH_MS
  *       open (which resumes the outbox), flush; prints "F <rc> <pending> <ms>" and "D <dead>".
- *   outbox_child fsize BYTES N
+ *   outbox_child fsize BYTES N          (not on Windows)
  *       open, then limit the size of any file this process writes to BYTES (as a full disk
  *       would) and enqueue until a call fails; prints "R ..." lines and "E <rc> <last error>". */
 #define _GNU_SOURCE
 #include "miic.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
+#ifndef _WIN32 /* fsize mode: Unix file-size limits */
+#include <signal.h>
+#include <sys/resource.h>
+#endif
 
 static const char *env(const char *name) {
     const char *v = getenv(name);
@@ -88,6 +90,7 @@ int main(int argc, char **argv) {
         miic_close(c);
         return 0;
     }
+#ifndef _WIN32
     if (argc == 4 && strcmp(argv[1], "fsize") == 0) {
         miic_client *c = open_client();
         struct rlimit limit = {(rlim_t)atol(argv[2]), (rlim_t)atol(argv[2])};
@@ -105,6 +108,7 @@ int main(int argc, char **argv) {
         miic_close(c);
         return 0;
     }
+#endif
     fprintf(stderr, "usage: outbox_child enqueue PREFIX N PER_ACC [FLUSH_MS] | drain FLUSH_MS | fsize BYTES N\n");
     return 2;
 }

@@ -250,3 +250,61 @@ pub fn run_c(exe: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> st
         .output()
         .expect("run C program")
 }
+
+/// One function declared in include/miic.h.
+#[derive(Debug, Clone)]
+pub struct CFunction {
+    /// Return type, e.g. `MiicStatus`, `const char *`.
+    pub ret: String,
+    pub name: String,
+    /// Parameter declarations as written (`struct miic_client *c`); empty for `(void)`.
+    pub params: Vec<String>,
+}
+
+/// Every function the header declares (multi-line declarations included), in header order.
+pub fn header_functions() -> Vec<CFunction> {
+    let header = std::fs::read_to_string(repo_root().join("include/miic.h")).unwrap();
+    let mut code = String::new();
+    let mut rest = header.as_str();
+    while let Some(start) = rest.find("/*") {
+        code.push_str(&rest[..start]);
+        let end = rest[start..].find("*/").expect("unterminated comment") + start;
+        rest = &rest[end + 2..];
+    }
+    code.push_str(rest);
+    let code: Vec<&str> = code
+        .lines()
+        .map(|l| l.split("//").next().unwrap().trim())
+        .filter(|l| !l.starts_with('#') && !l.starts_with("extern \"C\"") && *l != "}")
+        .collect();
+    let functions: Vec<CFunction> = code
+        .join(" ")
+        .split(';')
+        .filter_map(|decl| {
+            let decl = decl.split_whitespace().collect::<Vec<_>>().join(" ");
+            if decl.starts_with("typedef") {
+                return None;
+            }
+            let open = decl.find('(')?;
+            let head = &decl[..open];
+            let at = head.rfind("miic_")?;
+            let params = decl[open + 1..].strip_suffix(')')?.trim();
+            Some(CFunction {
+                ret: head[..at].trim().to_owned(),
+                name: head[at..].to_owned(),
+                params: match params {
+                    "void" | "" => Vec::new(),
+                    p => p.split(',').map(|p| p.trim().to_owned()).collect(),
+                },
+            })
+        })
+        .collect();
+    assert!(
+        functions.iter().any(|f| f.name == "miic_open")
+            && functions
+                .iter()
+                .any(|f| f.name == "miic_dicom_retrieve" && f.params.len() == 4),
+        "header parse: {functions:?}"
+    );
+    functions
+}
