@@ -158,6 +158,11 @@ fn measure_probe(check: &mut Check, p: &Probe) {
             .measure("body_bytes", a.body.len())
             .measure("body_kind", kind)
             .measure("body_start", short(&body_text(a)));
+        // How the body was read (`GBK (charset=GBK)`, `GB18030 (no charset, not UTF-8)`): support
+        // sees at once a front-end that answers in another charset than the spec's UTF-8.
+        if let Ok(text) = decode_reply("answer", a.content_type.as_deref(), &a.body) {
+            check.measure("charset", text.describe());
+        }
         if let Some(server) = &a.server {
             check.measure("server", server.clone());
         }
