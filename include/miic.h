@@ -5,6 +5,9 @@
  * Conventions (all functions):
  *  - cdecl calling convention; text is NUL-terminated UTF-8, or GBK for clients opened with
  *    text_encoding = "gbk".
+ *  - replies are read in the charset their Content-Type names (UTF-8, GBK, GB18030; GB2312 as
+ *    GBK; a byte-order mark dropped; none named: UTF-8, else GB18030); what the host gets back
+ *    (URLs, cloud messages in miic_last_error()) is in the client's text encoding.
  *  - status-returning functions return MIIC_OK (0), MIIC_QUEUED (1) or a negative MIIC_E_* code;
  *    miic_last_error() then describes the failure on the calling thread.
  *  - strings returned through char ** are owned by the caller and freed with miic_string_free.
@@ -106,7 +109,7 @@
 #define MIIC_E_SERVER (-7)
 
 /**
- * The reply was not understood (HTTP error status, not JSON, too large).
+ * The reply was not understood (HTTP error status, unknown charset, not JSON, too large).
  */
 #define MIIC_E_PROTOCOL (-8)
 

@@ -46,4 +46,4 @@ pub use error::{Error, Result, Status};
 pub use fs::write_atomically;
 pub use log::{mask_line, mask_name};
 pub use params::Params;
-pub use text::TextEncoding;
+pub use text::{decode_reply, ReplyCharset, ReplyText, TextEncoding};

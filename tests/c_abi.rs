@@ -140,6 +140,27 @@ fn gbk_client_round_trips_chinese_names() {
     );
 }
 
+#[test]
+fn gbk_client_in_c_reads_a_cloud_answering_gbk_after_a_byte_order_mark() {
+    // The same C case with every reply in GBK (UTF-8 mark first): the login succeeds and the
+    // cloud's Chinese refusal reaches the GBK host in GBK.
+    let sim = Sim::start(&["--reply-encoding", "gbk", "--reply-bom"]);
+    sim.fault(json!({"mode": "code202", "path": "/getway/reportAndFilm/api/qrurl"}));
+    run_case("gbk_client", &sim.config(r#""text_encoding":"gbk""#), &[]);
+    let answered: Vec<Value> = sim
+        .requests()
+        .into_iter()
+        .map(|r| r["reply_encoding"].clone())
+        .collect();
+    assert_eq!(answered.len(), 2, "login and qrurl: {answered:?}");
+    assert!(
+        answered
+            .iter()
+            .all(|e| *e == json!({"encoding": "GBK", "bom": true, "charset": "GBK"})),
+        "{answered:?}"
+    );
+}
+
 fn expect(sim_fault: Option<Value>, config: String, status: i32, max_ms: u64) -> String {
     let sim = Sim::start(&[]);
     if let Some(f) = sim_fault {
