@@ -28,7 +28,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::ffi::{cstr, last_error, take_string, ClientHandle};
 use support::pacs::{
-    free_port, read_pixels, Pacs, Scratch, CT_IMAGE_STORAGE, EXPLICIT_LE, LOCAL_AE, PACS_AE,
+    free_mb, free_port, read_pixels, Pacs, Scratch, CT_IMAGE_STORAGE, EXPLICIT_LE, LOCAL_AE,
+    PACS_AE,
 };
 
 const MIIC_OK: i32 = 0;
@@ -628,14 +629,6 @@ fn slow_drip_peers_cannot_hold_the_retrieve() {
         refused.iter().any(|r| r.contains("timeout_ms = 2000")),
         "{refused:#?}"
     );
-}
-
-/// Free space of the disk holding `path`, in MiB.
-fn free_mb(path: &Path) -> u64 {
-    let c = cstr(path.to_str().unwrap());
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut stat) }, 0);
-    (stat.f_bavail as u64 * stat.f_frsize as u64) >> 20
 }
 
 #[test]

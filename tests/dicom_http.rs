@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::ffi::{cstr, last_error, take_string, ClientHandle};
-use support::pacs::{free_port, make_study, read_pixels, Original, Scratch};
+use support::pacs::{free_mb, free_port, make_study, read_pixels, Original, Scratch};
 
 const MIIC_OK: i32 = 0;
 const MIIC_E_NETWORK: i32 = -5;
@@ -387,14 +387,6 @@ fn http_fetch_stops_a_file_larger_than_max_file_mb() {
     let sent = sender.join().unwrap();
     assert!(sent < 32 << 20, "miic read {sent} bytes of an endless body");
     assert!(!dest.path().join("endless.dcm").exists());
-}
-
-/// Free space of the disk holding `path`, in MiB.
-fn free_mb(path: &Path) -> u64 {
-    let c = cstr(path.to_str().unwrap());
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut stat) }, 0);
-    (stat.f_bavail as u64 * stat.f_frsize as u64) >> 20
 }
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
