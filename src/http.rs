@@ -103,6 +103,9 @@ impl Http {
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
+            // The front-end is on the hospital LAN: HTTP_PROXY/ALL_PROXY set for a browser must
+            // not route patient data through a proxy.
+            .proxy(None)
             .user_agent(concat!("miic/", env!("CARGO_PKG_VERSION")))
             .max_idle_connections_per_host(4)
             .build();

@@ -11,6 +11,7 @@
 // Pointers, C strings and exports are `ffi`'s alone; the compiler refuses `unsafe` elsewhere.
 #![deny(unsafe_code)]
 
+mod callback;
 mod client;
 mod cloud;
 mod config;
