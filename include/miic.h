@@ -28,42 +28,6 @@
 
 
 /**
- * Default `dicom.max_pdu`: large PDUs cut per-PDU overhead on big studies; every PACS can send
- * smaller ones, so this only raises the ceiling.
- */
-#define DEFAULT_MAX_PDU 65536
-
-/**
- * Version of the report's JSON layout; a field is only ever added.
- */
-#define FORMAT 1
-
-#define C_STORE_RQ 1
-
-#define C_STORE_RSP 32769
-
-#define C_GET_RQ 16
-
-#define C_GET_RSP 32784
-
-#define C_FIND_RQ 32
-
-#define C_FIND_RSP 32800
-
-#define C_MOVE_RQ 33
-
-#define C_MOVE_RSP 32801
-
-#define C_ECHO_RQ 48
-
-#define C_ECHO_RSP 32816
-
-/**
- * Parallel downloads: enough to hide latency on a LAN, few enough not to swamp a PACS web server.
- */
-#define MAX_PARALLEL 4
-
-/**
  * Success.
  */
 #define MIIC_OK 0
@@ -138,21 +102,6 @@
  * only when an existing export changes its meaning or signature.
  */
 #define MIIC_ABI_VERSION 1
-
-/**
- * How much of an answer's body [`Http::get_answer_within`] keeps.
- */
-#define ANSWER_PREVIEW_BYTES (64 << 10)
-
-/**
- * Largest JSON text accepted (a day of reports is far below; a runaway reply is not).
- */
-#define MAX_INPUT_BYTES ((64 * 1024) * 1024)
-
-/**
- * Problems listed in the JSON output; counts per rule stay complete beyond it.
- */
-#define MAX_LISTED_PROBLEMS 10000
 
 /**
  * A configured connection to the front-end machine. Thread-safe: one handle may be used from
