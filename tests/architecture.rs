@@ -34,6 +34,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("log.rs", 1, "service"),
     ("resolve.rs", 1, "service"),
     ("fs.rs", 1, "service"),
+    ("callback.rs", 1, "service"),
     ("worker.rs", 1, "service"),
     ("error.rs", 0, "bottom"),
 ];

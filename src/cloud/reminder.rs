@@ -6,7 +6,6 @@
 use crate::cloud::dict;
 use crate::context::{Context, Workstation};
 use crate::error::{Error, Result};
-use crate::http::CloudReply;
 use crate::log::mask_name;
 use crate::params::Params;
 use crate::session::Session;
@@ -170,12 +169,14 @@ impl Reminder {
         let url = ctx.config.url(&ctx.config.paths.reminder);
         // What finding the workstation waited (a first lookup of base_url's host name) comes off
         // the request's budget: the call stays within timeout_ms.
-        let reply = ctx.http.post_json_text_within(
-            &url,
-            &body.to_string(),
-            ctx.config.timeout.saturating_sub(waited),
-        )?;
-        CloudReply::parse(WHAT, &reply)?.into_success(WHAT)?;
+        ctx.http
+            .post_json_text_within(
+                &url,
+                &body.to_string(),
+                ctx.config.timeout.saturating_sub(waited),
+            )?
+            .envelope(WHAT)?
+            .into_success(WHAT)?;
         log::info!("reminder sent: {}", self.label);
         Ok(())
     }
