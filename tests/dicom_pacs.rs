@@ -247,7 +247,16 @@ fn hung_pacs_times_out_after_timeout_ms_of_silence_not_a_hang() {
 
 #[test]
 fn retrieve_with_smallest_max_pdu_reassembles_fragments() {
-    let pacs = Pacs::start("smallpdu", 3, 128);
+    // 256 × 256 16-bit pixels: 128 KiB objects, larger than the default max_pdu (64 KiB) too.
+    let pacs = Pacs::start_debug_logged("smallpdu", 3, 256);
+    for o in &pacs.originals {
+        let size = std::fs::metadata(&o.path).unwrap().len();
+        assert!(
+            size > 2 * 65_536,
+            "{} is only {size} bytes",
+            o.path.display()
+        );
+    }
     let dest = Scratch::new("smallpdu-dest");
     let mut config: serde_json::Value =
         serde_json::from_str(&pacs.config("get", LOCAL_AE, 3000)).unwrap();
@@ -255,6 +264,20 @@ fn retrieve_with_smallest_max_pdu_reassembles_fragments() {
     let client = ClientHandle::open(&config.to_string());
     let (status, manifest) = retrieve(&client, &pacs.study_uid, dest.path());
     assert_eq!(status, MIIC_OK, "{} {manifest:?}", last_error());
+    // The PACS was told 4,096 (so each object came in 30+ P-DATA fragments) and never anything
+    // larger: max_pdu reached the association request. dcmqrscp logs it at negotiation.
+    let log = pacs.debug_log();
+    let seen: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("Their Max PDU Receive Size:").nth(1))
+        .map(str::trim)
+        .filter(|s| *s != "0") // its dump of the parameters before it parses the request
+        .collect();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|s| *s == "4096"),
+        "max PDU sizes dcmqrscp saw: {seen:?} ({} bytes of log)",
+        log.len()
+    );
     assert_matches_originals(&pacs, dest.path(), 3);
 }
 
