@@ -50,12 +50,16 @@ echo "== fuzz smoke (10 s per target; scripts/fuzz.sh SECONDS for long runs)"
 scripts/fuzz.sh 10
 
 echo "== tests"
+# Every test names its own outbox file: the per-user default (the XDG state folder) points at an
+# empty folder for the run and must hold no outbox afterwards.
+state="$root/target/test-state"
+rm -rf "$state" && mkdir -p "$state"
 set +e
-cargo test --workspace --no-fail-fast -- "${skip[@]}" 2>&1 | tee target/test-output.txt
+XDG_STATE_HOME="$state" cargo test --workspace --no-fail-fast -- "${skip[@]}" 2>&1 | tee target/test-output.txt
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary (scripts/test-summary.sh says how it counts).
 note=
 if [ ${#skip[@]} -gt 0 ]; then note="the 32-bit Wine half of tests/windows.rs (named wine32): $wine32"; fi
-scripts/test-summary.sh target/test-output.txt "$status" "$note"
+scripts/test-summary.sh target/test-output.txt "$status" "$note" "$state" || status=1
 exit "$status"

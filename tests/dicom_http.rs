@@ -1,6 +1,7 @@
 //! `dcmPath` download over HTTP, through the C export, from a real HTTP server on loopback
 //! (Python's http.server serving generated DICOM files, an HTML page, and nothing for a 404).
 
+mod common;
 mod support;
 
 use miic::ffi::miic_dicom_fetch_http;
@@ -64,6 +65,7 @@ fn config(port: u16, timeout_ms: u32) -> String {
         "base_url": "http://127.0.0.1:9",
         "hospital_id": "H1",
         "timeout_ms": timeout_ms,
+        "outbox": {"path": common::fresh_outbox_path()},
         "dicom_http": {"base_url": format!("http://127.0.0.1:{port}/")}
     })
     .to_string()
@@ -247,7 +249,11 @@ fn http_fetch_from_hung_server_times_out_once_for_files_fetched_side_by_side() {
 
 #[test]
 fn http_fetch_without_base_url_names_the_key() {
-    let client = ClientHandle::open(r#"{"base_url":"http://127.0.0.1:9","hospital_id":"H1"}"#);
+    let config = serde_json::json!({
+        "base_url": "http://127.0.0.1:9", "hospital_id": "H1",
+        "outbox": {"path": common::fresh_outbox_path()},
+    });
+    let client = ClientHandle::open(&config.to_string());
     let dest = Scratch::new("http-nocfg");
     let (status, manifest) = fetch(&client, r"\a\b.dcm", dest.path());
     assert_eq!(status, -3);

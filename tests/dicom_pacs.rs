@@ -1,6 +1,7 @@
 //! DICOM against a real PACS (dcmtk's dcmqrscp on loopback), through the C exports:
 //! C-ECHO, C-FIND, retrieval by C-GET and C-MOVE, and the failure cases a hospital meets.
 
+mod common;
 mod support;
 
 use miic::ffi::{
@@ -79,6 +80,7 @@ fn echo_to_closed_port_is_network_error() {
     let port = support::pacs::free_port();
     let config = serde_json::json!({
         "base_url": "http://127.0.0.1:9", "hospital_id": "H1", "timeout_ms": 2000,
+        "outbox": {"path": common::fresh_outbox_path()},
         "dicom": {"local_ae": "MIIC", "peer_ae": "PACS", "host": "127.0.0.1", "port": port}
     });
     let client = ClientHandle::open(&config.to_string());
@@ -93,7 +95,11 @@ fn echo_to_closed_port_is_network_error() {
 
 #[test]
 fn dicom_calls_without_dicom_config_name_the_missing_key() {
-    let client = ClientHandle::open(r#"{"base_url":"http://127.0.0.1:9","hospital_id":"H1"}"#);
+    let config = serde_json::json!({
+        "base_url": "http://127.0.0.1:9", "hospital_id": "H1",
+        "outbox": {"path": common::fresh_outbox_path()},
+    });
+    let client = ClientHandle::open(&config.to_string());
     assert_eq!(miic_dicom_echo(client.0), -3);
     assert!(last_error().contains("dicom.local_ae"), "{}", last_error());
 }

@@ -77,13 +77,22 @@ fn c_quick_start_example_runs_the_doctor_workflow_against_the_simulator() {
 
 #[test]
 fn commented_example_config_opens_through_the_c_abi() {
-    let path = std::ffi::CString::new(
-        common::repo_root()
-            .join("examples/miic.toml")
-            .to_str()
-            .unwrap(),
+    // As shipped, but with its commented outbox path set: opening it must not touch the
+    // per-user default outbox that every test and run would share.
+    let shipped = std::fs::read_to_string(common::repo_root().join("examples/miic.toml")).unwrap();
+    let commented = "# path = \"D:/PACS/miic/outbox.db\"";
+    assert!(
+        shipped.contains(commented),
+        "examples/miic.toml changed its outbox line"
+    );
+    let outbox = serde_json::Value::from(common::fresh_outbox_path().to_string_lossy());
+    let copy = common::target_dir().join(format!("example-miic-{}.toml", std::process::id()));
+    std::fs::write(
+        &copy,
+        shipped.replace(commented, &format!("path = {outbox}")),
     )
     .unwrap();
+    let path = std::ffi::CString::new(copy.to_str().unwrap()).unwrap();
     let client = unsafe { miic::ffi::miic_open(path.as_ptr()) };
     let err = unsafe { std::ffi::CStr::from_ptr(miic::ffi::miic_last_error()) };
     assert!(
@@ -91,4 +100,5 @@ fn commented_example_config_opens_through_the_c_abi() {
         "examples/miic.toml does not open: {err:?}"
     );
     miic::ffi::miic_close(client);
+    let _ = std::fs::remove_file(&copy);
 }

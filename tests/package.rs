@@ -181,8 +181,9 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
             .arg("-lmiic"),
     );
     let port = closed_port();
+    let outbox = serde_json::Value::from(scratch.join("outbox.sqlite").to_string_lossy());
     let config = format!(
-        "{{\"base_url\": \"http://127.0.0.1:{port}\", \"hospital_id\": \"H1\", \"sm2\": {{\"public_key\": \"{SIM_PUBLIC_KEY}\"}}}}"
+        "{{\"base_url\": \"http://127.0.0.1:{port}\", \"hospital_id\": \"H1\", \"sm2\": {{\"public_key\": \"{SIM_PUBLIC_KEY}\"}}, \"outbox\": {{\"path\": {outbox}}}}}"
     );
     // cargo's LD_LIBRARY_PATH names the build's libmiic.so and outranks the rpath: without it
     // the bundle's library is the one loaded, as on a vendor's machine.

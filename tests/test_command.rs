@@ -33,20 +33,39 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// scripts/test-summary.sh over `cargo_output` with cargo's exit status.
-fn summary(name: &str, cargo_output: &str, status: i32, skip_note: &str) -> (String, Output) {
+/// scripts/test-summary.sh over `cargo_output` with cargo's exit status, and an XDG state folder
+/// holding the files named in `state_files`.
+fn summary_with_state(
+    name: &str,
+    cargo_output: &str,
+    status: i32,
+    skip_note: &str,
+    state_files: &[&str],
+) -> (String, Output) {
     let root = scratch_root(name);
     let file = root.join("test-output.txt");
     std::fs::write(&file, cargo_output).unwrap();
+    let state = root.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    for f in state_files {
+        let path = state.join(f);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+    }
     let out = Command::new("bash")
         .arg(common::repo_root().join("scripts/test-summary.sh"))
         .arg(&file)
         .arg(status.to_string())
         .arg(skip_note)
+        .arg(&state)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     (stdout, out)
+}
+
+fn summary(name: &str, cargo_output: &str, status: i32, skip_note: &str) -> (String, Output) {
+    summary_with_state(name, cargo_output, status, skip_note, &[])
 }
 
 fn last_line(stdout: &str) -> &str {
@@ -149,6 +168,28 @@ fn summary_of_a_green_run_sums_every_binary_and_counts_ignored_and_skipped_tests
         text(&out)
     );
     assert!(!stdout.contains("FAILED"), "{}", text(&out));
+}
+
+#[test]
+fn summary_fails_a_green_run_in_which_a_test_used_the_per_user_default_outbox() {
+    let green = "     Running tests/c_abi.rs (target/debug/deps/c_abi-1)\n\nrunning 2 tests\ntest result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n";
+    let (stdout, out) = summary_with_state("shared-outbox", green, 0, "", &["miic/outbox.sqlite"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        last_line(&stdout),
+        "total: 2 passed, 1 failed, 0 skipped",
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout.contains("per-user default outbox") && stdout.contains("miic/outbox.sqlite"),
+        "{}",
+        text(&out)
+    );
+    // Other programs' state files are not an outbox.
+    let (stdout, out) = summary_with_state("other-state", green, 0, "", &["less/history"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(last_line(&stdout), "total: 2 passed, 0 failed, 0 skipped");
 }
 
 /// scripts/test.sh in a scratch tree whose apt list is `apt_list` (None: no file).

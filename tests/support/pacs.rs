@@ -326,6 +326,8 @@ impl Pacs {
             "base_url": "http://127.0.0.1:9",
             "hospital_id": "H1",
             "timeout_ms": timeout_ms,
+            // Not the per-user default outbox, which every test and run would share.
+            "outbox": {"path": self.scratch.path().join("outbox.sqlite")},
             "dicom": {
                 "local_ae": local_ae,
                 "peer_ae": PACS_AE,
