@@ -31,7 +31,10 @@ fn env_usize(name: &str, default: usize) -> usize {
 fn count_files(dir: &Path) -> usize {
     walk(dir)
         .iter()
-        .filter(|p| !p.to_string_lossy().ends_with(".part"))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .count()
 }
 

@@ -5,6 +5,9 @@
  * Conventions (all functions):
  *  - cdecl calling convention; text is NUL-terminated UTF-8, or GBK for clients opened with
  *    text_encoding = "gbk".
+ *  - replies are read in the charset their Content-Type names (UTF-8, GBK, GB18030; GB2312 as
+ *    GBK; a byte-order mark dropped; none named: UTF-8, else GB18030); what the host gets back
+ *    (URLs, cloud messages in miic_last_error()) is in the client's text encoding.
  *  - status-returning functions return MIIC_OK (0), MIIC_QUEUED (1) or a negative MIIC_E_* code;
  *    miic_last_error() then describes the failure on the calling thread.
  *  - strings returned through char ** are owned by the caller and freed with miic_string_free.
@@ -23,42 +26,6 @@
 /* MAJOR * 10000 + MINOR * 100 + PATCH */
 #define MIIC_VERSION_NUMBER (MIIC_VERSION_MAJOR * 10000 + MIIC_VERSION_MINOR * 100 + MIIC_VERSION_PATCH)
 
-
-/**
- * Default `dicom.max_pdu`: large PDUs cut per-PDU overhead on big studies; every PACS can send
- * smaller ones, so this only raises the ceiling.
- */
-#define DEFAULT_MAX_PDU 65536
-
-/**
- * Version of the report's JSON layout; a field is only ever added.
- */
-#define FORMAT 1
-
-#define C_STORE_RQ 1
-
-#define C_STORE_RSP 32769
-
-#define C_GET_RQ 16
-
-#define C_GET_RSP 32784
-
-#define C_FIND_RQ 32
-
-#define C_FIND_RSP 32800
-
-#define C_MOVE_RQ 33
-
-#define C_MOVE_RSP 32801
-
-#define C_ECHO_RQ 48
-
-#define C_ECHO_RSP 32816
-
-/**
- * Parallel downloads: enough to hide latency on a LAN, few enough not to swamp a PACS web server.
- */
-#define MAX_PARALLEL 4
 
 /**
  * Success.
@@ -106,7 +73,7 @@
 #define MIIC_E_SERVER (-7)
 
 /**
- * The reply was not understood (HTTP error status, not JSON, too large).
+ * The reply was not understood (HTTP error status, unknown charset, not JSON, too large).
  */
 #define MIIC_E_PROTOCOL (-8)
 
@@ -137,21 +104,6 @@
 #define MIIC_ABI_VERSION 1
 
 /**
- * How much of an answer's body [`Http::get_answer_within`] keeps.
- */
-#define ANSWER_PREVIEW_BYTES (64 << 10)
-
-/**
- * Largest JSON text accepted (a day of reports is far below; a runaway reply is not).
- */
-#define MAX_INPUT_BYTES ((64 * 1024) * 1024)
-
-/**
- * Problems listed in the JSON output; counts per rule stay complete beyond it.
- */
-#define MAX_LISTED_PROBLEMS 10000
-
-/**
  * A configured connection to the front-end machine. Thread-safe: one handle may be used from
  * many threads at once. Open with `miic_open`, close with `miic_close`.
  */
@@ -170,7 +122,8 @@ typedef int32_t MiicStatus;
 
 /**
  * A host log sink: `level` is 1 = error, 2 = warn, 3 = info, 4 = debug, 5 = trace; `message`
- * is UTF-8, valid only during the call. May be called from miic's worker threads.
+ * is UTF-8, valid only during the call. May be called from miic's worker threads, and from
+ * several threads at once.
  */
 typedef void (*miic_log_fn)(void *user, int32_t level, const char *message);
 
@@ -200,6 +153,9 @@ const char *miic_last_error(void);
  * Open a client. `config` is a path to a `.toml` or `.json` file, or inline JSON text
  * (starting with `{`). Everything is validated now: an unknown key, a bad URL or SM2 key fails
  * here with `miic_last_error()` naming the key. A path that is not UTF-8 is read as GBK.
+ * The front-end and `[dicom_http]` are always reached directly: `HTTP_PROXY`, `ALL_PROXY`
+ * and the like in the environment are ignored. A failed open leaves nothing behind (its
+ * `[log] dir` gets no further lines).
  *
  * Returns NULL on failure. Caller owns the client and must call `miic_close` on it.
  *
@@ -211,7 +167,9 @@ struct miic_client *miic_open(const char *config);
 /**
  * Close a client: stop and join its background workers (an HTTP call in flight is interrupted)
  * and free it. NULL and already-closed handles are ignored. Calls still running on other threads
- * finish safely; later calls with this handle return `MIIC_E_ARGUMENT`.
+ * finish safely; later calls with this handle return `MIIC_E_ARGUMENT`. Its progress callback is
+ * removed as by `miic_set_progress_callback(c, NULL, NULL)`: once this returns it is not running
+ * and is never called again, also by a fetch still running on another thread.
  */
 void miic_close(struct miic_client *c);
 
@@ -226,8 +184,12 @@ MiicStatus miic_sm2_encrypt(struct miic_client *c, const char *plain, char **cip
 
 /**
  * Send miic's log lines (info and above, ID and phone numbers masked) to `fn`, replacing any
- * earlier callback; NULL removes it. `user` is passed back unchanged. The callback must stay
- * callable until it is replaced or removed, and must not call miic itself.
+ * earlier callback; NULL removes it. `user` is passed back unchanged. Replacing or removing
+ * waits for calls of the old callback in progress: once this returns, the old callback is not
+ * running and is never called again, so its `user` (a delegate, an object) may be freed. The
+ * callback must not call miic (lines miic would log from inside it are dropped; calling this
+ * function from inside it changes nothing), and must not wait for a thread that calls this
+ * function.
  */
 void miic_set_log_callback(miic_log_fn log_fn, void *user);
 
@@ -372,8 +334,16 @@ MiicStatus miic_dicom_find(struct miic_client *c, const char *study_uid, char **
  * and class UID where known and the reason. Caller frees it with `miic_string_free` (it
  * stays NULL on argument/config errors).
  *
- * Status: `MIIC_OK` when every file landed (warnings, e.g. a file of another study, are listed
- * in the manifest but do not fail the call). Partial success is `MIIC_E_DICOM` with the
+ * Only the PACS's objects of this study land: C-MOVE images are accepted from `[dicom] host`
+ * (or `move_from`) with the calling AE `peer_ae`, objects of another study and a different
+ * object under a SOP Instance UID already received are refused; what was refused is listed in
+ * the manifest's `refused` (not counted, not failing the call; refused connections past the
+ * first 100 are only counted, in `refused_unlisted`). Bounds: 64 KiB per command
+ * set, `[dicom] max_object_mb` per object (`MIIC_E_DICOM` naming the key), and
+ * `[dicom] min_free_mb` left free on the disk (the retrieve stops with `MIIC_E_IO`).
+ *
+ * Status: `MIIC_OK` when every file landed (warnings are listed in the manifest but do not
+ * fail the call). Partial success is `MIIC_E_DICOM` with the
  * manifest listing which files failed and `miic_last_error()` giving the count. An unknown
  * study is `MIIC_E_DICOM` with zero files. A connection lost mid-transfer is
  * `MIIC_E_NETWORK`, a PACS that stops answering for `timeout_ms` is `MIIC_E_TIMEOUT`,
@@ -394,11 +364,14 @@ MiicStatus miic_dicom_retrieve(struct miic_client *c,
  * connections. Every body must be DICOM Part 10 (an HTML page served with 200 is a failed
  * file). Files land whole (temp file, then rename); a file already complete in `dest_dir` is
  * kept and marked `resumed`. A path that would leave `dest_dir` (`..`, drive letter, UNC,
- * `:`) is a failed file, never written.
+ * `:`) is a failed file, never written. A file larger than `[dicom_http] max_file_mb`
+ * (announced or as it streams) is a failed file naming the key, of which nothing stays.
  *
  * `*manifest_out` (caller frees it with `miic_string_free`) and the status follow
- * `miic_dicom_retrieve` (each file also has `source`, its `dcmPath` entry). `MIIC_E_NETWORK`/`MIIC_E_TIMEOUT` only when nothing landed and every
- * download failed that way; `MIIC_E_CONFIG` without `[dicom_http] base_url`.
+ * `miic_dicom_retrieve` (each file also has `source`, its `dcmPath` entry).
+ * `MIIC_E_NETWORK`/`MIIC_E_TIMEOUT` only when nothing landed and every download failed that
+ * way; `MIIC_E_CONFIG` without `[dicom_http] base_url`; `MIIC_E_IO` naming `dicom.min_free_mb`
+ * when `dest_dir`'s disk went below that reserve (every download stops; what landed stays).
  *
  * # Safety
  * `dcm_path` and `dest_dir` are NUL-terminated strings; `manifest_out` is a writable pointer.
@@ -410,9 +383,12 @@ MiicStatus miic_dicom_fetch_http(struct miic_client *c,
 
 /**
  * Report the progress of this client's fetches to `fn` (replacing any earlier callback; NULL
- * removes it). `user` is passed back unchanged. The callback must return quickly, must not call
- * miic with the same client, and must stay callable until removed or the client is closed.
- * `MIIC_E_ARGUMENT` for a bad client handle.
+ * removes it), also of fetches already running. `user` is passed back unchanged. Replacing or
+ * removing waits for a call of the old callback in progress: once this returns (or
+ * `miic_close` returned), the old callback is not running and is never called again, so its
+ * `user` may be freed. The callback must return quickly, must not call miic (calling this
+ * function from inside it is `MIIC_E_STATE`), and must not wait for a thread that calls this
+ * function. `MIIC_E_ARGUMENT` for a bad client handle.
  */
 MiicStatus miic_set_progress_callback(struct miic_client *c,
                                       miic_progress_fn progress_fn,
@@ -495,6 +471,9 @@ void miic_params_free(struct miic_params *p);
  * `png_path` (client's text encoding) is written whole or not at all (temporary file, then
  * rename); the caller owns the file. Unknown or bad options: `MIIC_E_ARGUMENT` naming the key;
  * a path that cannot be written: `MIIC_E_IO` naming it; cloud errors as for `miic_qr_url`.
+ * A cloud picture is checked before it is decoded: more than 10,000 pixels a side, more than
+ * 64 MiB decoded, or a framed and captioned image beyond 10,000 pixels a side is
+ * `MIIC_E_PROTOCOL` naming the size.
  *
  * # Safety
  * `png_path` is a NUL-terminated string.

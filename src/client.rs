@@ -40,13 +40,20 @@ impl Client {
     /// it), not at the first deletion.
     pub fn open(source: &str) -> Result<Client> {
         let client = Client::with_config(Config::load(source)?);
-        client.outbox_store()?;
+        if let Err(e) = client.outbox_store() {
+            // Said in the client's own log folder, which then goes with it: a host that retries
+            // must not collect folders that write every later line again.
+            log::error!("client {} cannot open: {}", client.id, e.message);
+            client.close();
+            return Err(e);
+        }
         Ok(client)
     }
 
     /// A client on an already validated config; the outbox file is opened on first use.
     pub fn with_config(config: Config) -> Client {
         let id = NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed);
+        crate::dicom::progress::register(id);
         if let Some(dir) = &config.log.dir {
             crate::log::add_dir(
                 id,

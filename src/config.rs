@@ -27,6 +27,8 @@ pub struct Config {
     pub plugin: PluginConfig,
     pub dicom: DicomConfig,
     pub dicom_http_base_url: Option<String>,
+    /// Largest file one `dcmPath` download may bring (`dicom_http.max_file_mb`).
+    pub dicom_http_max_file_bytes: u64,
     pub paths: Paths,
     pub qr: QrConfig,
 }
@@ -93,6 +95,13 @@ pub struct DicomConfig {
     pub move_port: Option<u16>,
     /// Largest PDU miic accepts from the PACS (bytes); `dicom.max_pdu`.
     pub max_pdu: u32,
+    /// Largest data set of one received object (bytes); `dicom.max_object_mb`.
+    pub max_object_bytes: u64,
+    /// Free space an image download leaves on dest_dir's disk (bytes); `dicom.min_free_mb`.
+    pub min_free_bytes: u64,
+    /// Hosts besides `host` the PACS's C-MOVE sub-operations may come from (a cluster whose
+    /// nodes send from several addresses); `dicom.move_from`.
+    pub move_from: Vec<String>,
 }
 
 /// Default `dicom.max_pdu`: large PDUs cut per-PDU overhead on big studies; every PACS can send
@@ -100,6 +109,14 @@ pub struct DicomConfig {
 pub const DEFAULT_MAX_PDU: u32 = 65_536;
 const MIN_MAX_PDU: u32 = 4_096;
 const MAX_MAX_PDU: u32 = 4_194_304;
+/// Default bound of one received object (`dicom.max_object_mb`, `dicom_http.max_file_mb`), in
+/// MiB: far above any real image (a large CT series object is tens of MB, a whole-slide image a
+/// few GB is split into frames), far below what exhausts a 32-bit host or a disk.
+const DEFAULT_MAX_OBJECT_MB: u32 = 2048;
+/// Default `dicom.min_free_mb`: room for Windows updates, the page file and the host's own
+/// files after a retrieve.
+const DEFAULT_MIN_FREE_MB: u32 = 1024;
+const MAX_MB: u32 = 1 << 20;
 
 impl Default for DicomConfig {
     fn default() -> Self {
@@ -111,6 +128,9 @@ impl Default for DicomConfig {
             retrieve: RetrieveMethod::default(),
             move_port: None,
             max_pdu: DEFAULT_MAX_PDU,
+            max_object_bytes: u64::from(DEFAULT_MAX_OBJECT_MB) << 20,
+            min_free_bytes: u64::from(DEFAULT_MIN_FREE_MB) << 20,
+            move_from: Vec::new(),
         }
     }
 }
@@ -201,12 +221,16 @@ struct RawDicom {
     retrieve: Option<RetrieveMethod>,
     move_port: Option<u16>,
     max_pdu: Option<u32>,
+    max_object_mb: Option<u32>,
+    min_free_mb: Option<u32>,
+    move_from: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDicomHttp {
     base_url: Option<String>,
+    max_file_mb: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -332,10 +356,19 @@ impl RawConfig {
         let log = RawLog::validate(self.log)?;
         let plugin = RawPlugin::validate(self.plugin)?;
         let dicom = RawDicom::validate(self.dicom)?;
-        let dicom_http_base_url = match self.dicom_http.and_then(|d| d.base_url) {
+        let (dicom_http_base_url, max_file_mb) = match self.dicom_http {
+            None => (None, None),
+            Some(d) => (d.base_url, d.max_file_mb),
+        };
+        let dicom_http_base_url = match dicom_http_base_url {
             None => None,
             Some(url) => Some(check_http_url("dicom_http.base_url", &url)?),
         };
+        let dicom_http_max_file_bytes = megabytes(
+            "dicom_http.max_file_mb",
+            max_file_mb.unwrap_or(DEFAULT_MAX_OBJECT_MB),
+            1,
+        )?;
         let paths = RawPaths::validate(self.paths)?;
         Ok(Config {
             base_url,
@@ -348,6 +381,7 @@ impl RawConfig {
             plugin,
             dicom,
             dicom_http_base_url,
+            dicom_http_max_file_bytes,
             paths,
             qr: QrConfig {
                 source: self.qr.and_then(|q| q.source).unwrap_or_default(),
@@ -445,8 +479,30 @@ impl RawDicom {
                 "config key 'dicom.max_pdu' must be {MIN_MAX_PDU}..={MAX_MAX_PDU}, got {max_pdu}"
             )));
         }
+        let max_object_bytes = megabytes(
+            "dicom.max_object_mb",
+            raw.max_object_mb.unwrap_or(DEFAULT_MAX_OBJECT_MB),
+            1,
+        )?;
+        let min_free_bytes = megabytes(
+            "dicom.min_free_mb",
+            raw.min_free_mb.unwrap_or(DEFAULT_MIN_FREE_MB),
+            0,
+        )?;
+        let move_from = raw.move_from.unwrap_or_default();
+        if let Some(bad) = move_from.iter().find(|h| {
+            h.trim().is_empty()
+                || h.contains([' ', '/', ':']) && h.parse::<std::net::IpAddr>().is_err()
+        }) {
+            return Err(Error::config(format!(
+                "config key 'dicom.move_from' lists '{bad}', which is not a host name or IP address"
+            )));
+        }
         Ok(DicomConfig {
             max_pdu,
+            max_object_bytes,
+            min_free_bytes,
+            move_from: move_from.iter().map(|h| h.trim().to_owned()).collect(),
             local_ae: raw.local_ae,
             peer_ae: raw.peer_ae,
             host: raw.host,
@@ -482,6 +538,16 @@ impl RawPaths {
         }
         Ok(paths)
     }
+}
+
+/// A size key in MiB (at least `min`, at most 1 TiB), in bytes.
+fn megabytes(key: &str, mb: u32, min: u32) -> Result<u64> {
+    if !(min..=MAX_MB).contains(&mb) {
+        return Err(Error::config(format!(
+            "config key '{key}' must be {min}..={MAX_MB} (MiB), got {mb}"
+        )));
+    }
+    Ok(u64::from(mb) << 20)
 }
 
 /// A config error and the key it is about (`None`: the text as a whole), so that a reader that
@@ -744,6 +810,30 @@ mod tests {
             (
                 r#"{"base_url":"http://a","hospital_id":"H","dicom":{"max_pdu":100}}"#,
                 "dicom.max_pdu",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"max_object_mb":0}}"#,
+                "dicom.max_object_mb",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"min_free_mb":2000000}}"#,
+                "dicom.min_free_mb",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"move_from":["10.0.0.8/24"]}}"#,
+                "dicom.move_from",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"move_from":"10.0.0.8"}}"#,
+                "dicom.move_from",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom":{"max_objekt_mb":5}}"#,
+                "max_objekt_mb",
+            ),
+            (
+                r#"{"base_url":"http://a","hospital_id":"H","dicom_http":{"max_file_mb":0}}"#,
+                "dicom_http.max_file_mb",
             ),
             (r#"{"base_url":"http://a"}"#, "hospital_id"),
             (

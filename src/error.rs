@@ -32,7 +32,7 @@ pub const MIIC_E_NETWORK: i32 = -5;
 pub const MIIC_E_TIMEOUT: i32 = -6;
 /// The cloud answered with an error code; the message carries its code and message.
 pub const MIIC_E_SERVER: i32 = -7;
-/// The reply was not understood (HTTP error status, not JSON, too large).
+/// The reply was not understood (HTTP error status, unknown charset, not JSON, too large).
 pub const MIIC_E_PROTOCOL: i32 = -8;
 /// SM2 encryption failed, or the key is unusable.
 pub const MIIC_E_CRYPTO: i32 = -9;

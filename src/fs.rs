@@ -1,8 +1,9 @@
 //! Files that land whole: written under a temporary name in their final folder, then renamed into
 //! place, so a reader (a report tool, a viewer, a monitoring script) never sees half a file and a
 //! crash leaves nothing under the final name. The one atomic-write helper of miic and miic-cli.
+//! And the free space a download must leave on its disk.
 //!
-//! Uses: std only.
+//! Uses: std only (fs4 for the free space).
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -74,6 +75,29 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()?;
     drop(file);
     temp.land()
+}
+
+/// The free space a download must leave on the disk it writes to: the host's and the
+/// operating system's own files need room too, and a full disk breaks far more than one study.
+#[derive(Debug, Clone)]
+pub struct DiskReserve {
+    pub dir: PathBuf,
+    pub keep: u64,
+}
+
+impl DiskReserve {
+    /// `Err(why)` when the disk of `dir` has less than `keep` bytes available to this user
+    /// (a disk whose free space cannot be read is not refused).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        match fs4::available_space(&self.dir) {
+            Ok(free) if free < self.keep => Err(format!(
+                "only {} MiB are free on the disk of '{}'",
+                free >> 20,
+                self.dir.display()
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! The one HTTP client of a miic client: a keep-alive ureq agent, a whole-call deadline,
-//! a cap on reply size, and the cloud's `{code, message, data}` envelope.
+//! a cap on reply size, and the cloud's `{code, message, data}` envelope, read in the charset
+//! the reply names.
 //!
-//! Uses: error.
+//! Uses: text (reply charsets), error.
 
 use crate::error::{connection_status, http_status, Error, Result, Status};
+use crate::text::decode_reply;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +37,20 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// From sending the request to the end of the kept body.
     pub elapsed: Duration,
+}
+
+/// A 2xx reply as it arrived: the body, and the `Content-Type` that names its charset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The cloud's envelope, read in the charset the reply names.
+    pub fn envelope(&self, what: &str) -> Result<CloudReply> {
+        CloudReply::parse(what, self.content_type.as_deref(), &self.body)
+    }
 }
 
 /// The cloud's reply envelope, `code == 200` meaning success.
@@ -87,6 +103,9 @@ impl Http {
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
+            // The front-end is on the hospital LAN: HTTP_PROXY/ALL_PROXY set for a browser must
+            // not route patient data through a proxy.
+            .proxy(None)
             .user_agent(concat!("miic/", env!("CARGO_PKG_VERSION")))
             .max_idle_connections_per_host(4)
             .build();
@@ -108,15 +127,15 @@ impl Http {
         self.agent.clone().shutdown();
     }
 
-    /// GET `url` and return the reply body, within the whole-call deadline.
-    pub fn get(&self, url: &str) -> Result<Vec<u8>> {
+    /// GET `url` and return the reply, within the whole-call deadline.
+    pub fn get(&self, url: &str) -> Result<Reply> {
         let started = Instant::now();
         let result = self.agent.get(url).call();
         self.finish(url, started, result)
     }
 
-    /// POST a JSON body to `url` and return the reply body.
-    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Vec<u8>> {
+    /// POST a JSON body to `url` and return the reply.
+    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Reply> {
         let started = Instant::now();
         let result = self
             .agent
@@ -128,7 +147,7 @@ impl Http {
 
     /// POST an already serialised JSON body, waiting at most `limit` (a caller's remaining
     /// budget, never more than the client's timeout).
-    pub fn post_json_text_within(&self, url: &str, body: &str, limit: Duration) -> Result<Vec<u8>> {
+    pub fn post_json_text_within(&self, url: &str, body: &str, limit: Duration) -> Result<Reply> {
         let started = Instant::now();
         let result = self
             .agent
@@ -186,10 +205,15 @@ impl Http {
         url: &str,
         started: Instant,
         result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Reply> {
         let path = path_of(url);
         let response = result.map_err(|e| self.map_error(path, e))?;
         let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response
             .into_body()
             .with_config()
@@ -206,7 +230,7 @@ impl Http {
                 "{path}: front-end machine answered HTTP {status}"
             )));
         }
-        Ok(body)
+        Ok(Reply { content_type, body })
     }
 
     fn map_error(&self, path: &str, e: ureq::Error) -> Error {
@@ -239,10 +263,12 @@ fn path_of(url: &str) -> &str {
 }
 
 impl CloudReply {
-    /// Parse the envelope; `code` may come as a number or a string (`"200"`).
-    pub fn parse(what: &str, body: &[u8]) -> Result<CloudReply> {
-        let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
-            Error::protocol(format!("{what}: reply is not JSON: {}", preview(body)))
+    /// Parse the envelope of a reply `body` in the charset its `content_type` names; `code`
+    /// may come as a number or a string (`"200"`).
+    pub fn parse(what: &str, content_type: Option<&str>, body: &[u8]) -> Result<CloudReply> {
+        let reply = decode_reply(what, content_type, body)?;
+        let value: serde_json::Value = serde_json::from_str(&reply.text).map_err(|_| {
+            Error::protocol(format!("{what}: reply is not JSON: {}", short(&reply.text)))
         })?;
         let object = value
             .as_object()
@@ -258,6 +284,11 @@ impl CloudReply {
             Some(serde_json::Value::Null) | None => String::new(),
             Some(other) => other.to_string(),
         };
+        log::debug!(
+            "{what}: code {code}, message '{}', in {}",
+            short(&message),
+            reply.describe()
+        );
         Ok(CloudReply {
             code,
             message,
@@ -281,10 +312,6 @@ impl CloudReply {
     }
 }
 
-fn preview(body: &[u8]) -> String {
-    short(&String::from_utf8_lossy(&body[..body.len().min(80)]))
-}
-
 /// At most 80 characters of `text`, without control characters, for error messages.
 pub fn short(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(80).collect()
@@ -297,10 +324,16 @@ mod tests {
 
     #[test]
     fn envelope_accepts_string_codes_and_reports_failures() {
-        let r = CloudReply::parse("qrurl", br#"{"code":"200","data":"u","message":"ok"}"#).unwrap();
+        let r = CloudReply::parse(
+            "qrurl",
+            None,
+            br#"{"code":"200","data":"u","message":"ok"}"#,
+        )
+        .unwrap();
         assert_eq!(r.code, 200);
         let e = CloudReply::parse(
             "qrurl",
+            None,
             "{\"code\":202,\"message\":\"少传参数\"}".as_bytes(),
         )
         .unwrap()
@@ -309,11 +342,13 @@ mod tests {
         assert_eq!(e.status, Status::Server);
         assert!(e.message.contains("202") && e.message.contains("少传参数"));
         assert_eq!(
-            CloudReply::parse("x", b"<html>").unwrap_err().status,
+            CloudReply::parse("x", None, b"<html>").unwrap_err().status,
             Status::Protocol
         );
         assert_eq!(
-            CloudReply::parse("x", b"{\"data\":1}").unwrap_err().status,
+            CloudReply::parse("x", None, b"{\"data\":1}")
+                .unwrap_err()
+                .status,
             Status::Protocol
         );
     }

@@ -11,6 +11,7 @@
 // Pointers, C strings and exports are `ffi`'s alone; the compiler refuses `unsafe` elsewhere.
 #![deny(unsafe_code)]
 
+mod callback;
 mod client;
 mod cloud;
 mod config;
@@ -45,4 +46,4 @@ pub use error::{Error, Result, Status};
 pub use fs::write_atomically;
 pub use log::{mask_line, mask_name};
 pub use params::Params;
-pub use text::TextEncoding;
+pub use text::{decode_reply, ReplyCharset, ReplyText, TextEncoding};

@@ -1,24 +1,26 @@
 //! Logging: the `log` facade, routed to daily files under `[log] dir` and to a host callback.
 //! Every line passes through [`mask_line`], so an ID-card or phone number never reaches a log.
 //!
-//! Uses: nothing in the crate.
+//! Uses: callback.
 
+use crate::callback::Callback;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Mutex, Once, RwLock};
+use std::sync::{Mutex, Once};
 
-/// A host's log sink: `(user, level 1=error … 5=trace, UTF-8 message)`.
-pub type LogSink = Box<dyn Fn(i32, &str) + Send + Sync>;
+/// A host's log sink: `(level 1=error … 5=trace, UTF-8 message)`.
+pub type LogSink = Box<SinkFn>;
+type SinkFn = dyn Fn(i32, &str) + Send + Sync;
 
 struct Logger {
-    sink: RwLock<Option<std::sync::Arc<LogSink>>>,
+    sink: Callback<SinkFn>,
     /// Per-client log folders with their level; one process may hold several clients.
     dirs: Mutex<Vec<(u64, PathBuf, log::LevelFilter)>>,
 }
 
 static LOGGER: Logger = Logger {
-    sink: RwLock::new(None),
+    sink: Callback::new(),
     dirs: Mutex::new(Vec::new()),
 };
 static INSTALL: Once = Once::new();
@@ -34,7 +36,7 @@ fn install() {
 
 fn refresh_max_level() {
     let mut level = log::LevelFilter::Off;
-    if LOGGER.sink.read().map(|s| s.is_some()).unwrap_or(false) {
+    if LOGGER.sink.is_set() {
         level = level.max(SINK_LEVEL);
     }
     if let Ok(dirs) = LOGGER.dirs.lock() {
@@ -45,12 +47,15 @@ fn refresh_max_level() {
     log::set_max_level(level);
 }
 
-/// Route log lines to the host (replacing any earlier sink); `None` removes it.
-pub fn set_sink(sink: Option<LogSink>) {
-    if let Ok(mut slot) = LOGGER.sink.write() {
-        *slot = sink.map(std::sync::Arc::new);
+/// Route log lines to the host (replacing any earlier sink); `None` removes it. Returns once
+/// no call of the old sink is running; `false` (nothing changed) when called from inside a
+/// miic callback, which would wait for itself.
+pub fn set_sink(sink: Option<LogSink>) -> bool {
+    if !LOGGER.sink.set(sink) {
+        return false;
     }
     install();
+    true
 }
 
 /// Write this client's lines to `dir/miic-YYYY-MM-DD.log` from now until [`remove_dir`].
@@ -89,11 +94,9 @@ impl log::Log for Logger {
             return;
         }
         let line = mask_line(&record.args().to_string());
-        let sink = self.sink.read().ok().and_then(|s| s.clone());
-        if let Some(sink) = sink {
-            if record.level() <= SINK_LEVEL {
-                sink(level_number(record.level()), &line);
-            }
+        if record.level() <= SINK_LEVEL {
+            self.sink
+                .call(|sink| sink(level_number(record.level()), &line));
         }
         let dirs: Vec<PathBuf> = match self.dirs.lock() {
             Ok(dirs) => dirs

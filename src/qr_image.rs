@@ -33,8 +33,12 @@ const MIN_DPI: u32 = 36;
 const MAX_DPI: u32 = 4800;
 /// Print DPI assumed when a size in mm is given without `dpi`.
 const DEFAULT_PRINT_DPI: u32 = 300;
-/// A cloud picture larger than this is refused (its base64 reply is capped at 4 MiB anyway).
+/// A cloud picture that decodes to more than this is refused before it is decoded (its base64
+/// reply is capped at 4 MiB, but a few compressed bytes can claim any size).
 const MAX_PICTURE_BYTES: usize = 64 << 20;
+/// Largest image miic draws, caption band included (8-bit grey; the band adds about an eighth
+/// of the width to the height).
+const MAX_IMAGE_BYTES: usize = MAX_SIDE_PX as usize * MAX_SIDE_PX as usize * 5 / 4;
 
 /// Params keys read as rendering options (the rest of a bag is the exam's fields).
 const OPTION_KEYS: [&str; 6] = ["modulePx", "sizePx", "sizeMm", "dpi", "caption", "ecLevel"];
@@ -304,6 +308,14 @@ pub fn render_picture(png: &[u8], options: &RenderOptions) -> Result<Gray> {
     let decoded = decode_png(png)?;
     let (symbol, module) = crop_symbol(&decoded)?;
     let quiet = (module * QUIET_ZONE as f32).round() as u32;
+    let framed_side = symbol.width.max(symbol.height) + 2 * quiet;
+    if framed_side > MAX_SIDE_PX {
+        return Err(Error::protocol(format!(
+            "qrcode: the cloud's picture ({}x{} pixels, modules of {module:.0} pixels) would be \
+             {framed_side} pixels a side with its quiet zone; at most {MAX_SIDE_PX} are allowed",
+            decoded.width, decoded.height
+        )));
+    }
     let mut framed = Gray::white(symbol.width + 2 * quiet, symbol.height + 2 * quiet);
     for y in 0..symbol.height {
         let from = y as usize * symbol.width as usize;
@@ -353,17 +365,24 @@ fn decode_png(bytes: &[u8]) -> Result<Gray> {
     );
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().map_err(bad)?;
-    let size = reader
-        .output_buffer_size()
-        .ok_or_else(|| Error::protocol("qrcode: the cloud's PNG is too large"))?;
-    let mut buffer = vec![0; size];
-    let info = reader.next_frame(&mut buffer).map_err(bad)?;
-    if info.width > MAX_SIDE_PX || info.height > MAX_SIDE_PX {
+    // The header is all a hostile picture costs to send: check it before allocating anything.
+    let (width, height) = (reader.info().width, reader.info().height);
+    if width > MAX_SIDE_PX || height > MAX_SIDE_PX {
         return Err(Error::protocol(format!(
-            "qrcode: the cloud's PNG is {}x{} pixels, more than {MAX_SIDE_PX} a side",
-            info.width, info.height
+            "qrcode: the cloud's PNG is {width}x{height} pixels, more than {MAX_SIDE_PX} a side"
         )));
     }
+    let size = reader
+        .output_buffer_size()
+        .filter(|&n| n <= MAX_PICTURE_BYTES)
+        .ok_or_else(|| {
+            Error::protocol(format!(
+                "qrcode: the cloud's PNG ({width}x{height} pixels) decodes to more than {} MiB",
+                MAX_PICTURE_BYTES >> 20
+            ))
+        })?;
+    let mut buffer = vec![0; size];
+    let info = reader.next_frame(&mut buffer).map_err(bad)?;
     let channels = info.color_type.samples();
     let mut gray = Gray::white(info.width, info.height);
     for y in 0..info.height as usize {
@@ -493,6 +512,12 @@ fn add_caption(image: &mut Gray, symbol_px: u32, quiet_px: u32) -> Result<()> {
     let bottom_margin = (quiet_px / 2).max(2);
     let top = image.height;
     let new_height = top + ink_height + bottom_margin;
+    if image.width as usize * new_height as usize > MAX_IMAGE_BYTES {
+        return Err(Error::protocol(format!(
+            "the captioned image would be {}x{new_height} pixels, more than {MAX_IMAGE_BYTES} in all",
+            image.width
+        )));
+    }
     image
         .pixels
         .resize(image.width as usize * new_height as usize, 255);

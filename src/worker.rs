@@ -80,10 +80,12 @@ impl<S: Default + Send + 'static> Worker<S> {
 
     /// Start the thread running `body` unless it runs already or the worker is stopping.
     pub fn start(&self, body: impl FnOnce(Inbox<S>) + Send + 'static) -> Result<()> {
+        // The slot first, then the flag: a close that signalled stop waits in `join` for this
+        // slot, so either it joins what starts here, or nothing starts.
+        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
         if self.is_stopping() {
             return Ok(());
         }
-        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
         if thread.is_none() {
             let inbox = Inbox {
                 shared: Arc::clone(&self.shared),
@@ -196,6 +198,26 @@ mod tests {
         // A stopped worker does not start again.
         worker.start(|_| panic!("must not run")).unwrap();
         worker.join();
+    }
+
+    #[test]
+    fn start_racing_close_never_leaves_a_thread_nobody_joins() {
+        let worker: Arc<Worker<Jobs>> = Arc::new(Worker::new("miic-test-worker"));
+        // Hold the thread slot, so a `start` that checked "not stopping" first waits here.
+        let slot = worker.thread.lock().unwrap();
+        let starter = {
+            let worker = Arc::clone(&worker);
+            std::thread::spawn(move || worker.start(|_| {}).unwrap())
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        // The client closes: stop is signalled while `start` waits for the slot.
+        worker.signal_stop(|_| {});
+        drop(slot);
+        starter.join().unwrap();
+        assert!(
+            worker.thread.lock().unwrap().is_none(),
+            "a thread was started after the stop signal"
+        );
     }
 
     #[test]

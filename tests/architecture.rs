@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("text.rs", 1, "service"),
     ("log.rs", 1, "service"),
     ("fs.rs", 1, "service"),
+    ("callback.rs", 1, "service"),
     ("worker.rs", 1, "service"),
     ("error.rs", 0, "bottom"),
 ];

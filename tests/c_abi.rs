@@ -140,6 +140,27 @@ fn gbk_client_round_trips_chinese_names() {
     );
 }
 
+#[test]
+fn gbk_client_in_c_reads_a_cloud_answering_gbk_after_a_byte_order_mark() {
+    // The same C case with every reply in GBK (UTF-8 mark first): the login succeeds and the
+    // cloud's Chinese refusal reaches the GBK host in GBK.
+    let sim = Sim::start(&["--reply-encoding", "gbk", "--reply-bom"]);
+    sim.fault(json!({"mode": "code202", "path": "/getway/reportAndFilm/api/qrurl"}));
+    run_case("gbk_client", &sim.config(r#""text_encoding":"gbk""#), &[]);
+    let answered: Vec<Value> = sim
+        .requests()
+        .into_iter()
+        .map(|r| r["reply_encoding"].clone())
+        .collect();
+    assert_eq!(answered.len(), 2, "login and qrurl: {answered:?}");
+    assert!(
+        answered
+            .iter()
+            .all(|e| *e == json!({"encoding": "GBK", "bom": true, "charset": "GBK"})),
+        "{answered:?}"
+    );
+}
+
 fn expect(sim_fault: Option<Value>, config: String, status: i32, max_ms: u64) -> String {
     let sim = Sim::start(&[]);
     if let Some(f) = sim_fault {
@@ -509,4 +530,50 @@ fn every_call_with_garbage_replies_is_a_protocol_error_and_delete_is_queued() {
 #[test]
 fn every_call_with_oversized_replies_is_a_protocol_error_and_delete_is_queued() {
     fault_matrix(Some(json!({"mode": "oversized"})), false, -8);
+}
+
+/// Proxy variables a workstation may have set for its browser: miic sends nothing to them (the
+/// front-end machine is on the hospital LAN; a proxy would see patient data).
+#[test]
+fn proxy_variables_of_the_environment_are_never_used() {
+    let sim = Sim::start(&[]);
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let mut env: Vec<(&str, String)> = [
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+    ]
+    .iter()
+    .map(|k| (*k, proxy_url.clone()))
+    .collect();
+    env.push(("NO_PROXY", String::new()));
+    env.push(("no_proxy", String::new()));
+    // The client's agent: the whole doctor workflow goes to the front-end itself.
+    run_case("workflow", &sim.config(""), &env);
+    assert!(!requests_to(&sim, "/hrball/").is_empty());
+    // The dcmPath downloader's agent: it reaches the server (a 404 there), not the proxy.
+    let dest = common::target_dir().join(format!("proxy-dest-{}", std::process::id()));
+    let host = common::c_program("host_test", "tests/c/host_test.c", &["-lpthread"], true);
+    let mut fetch_env = env.clone();
+    fetch_env.push((
+        "MIIC_TEST_CONFIG",
+        sim.config(&format!(r#""dicom_http":{{"base_url":"{}"}}"#, sim.url)),
+    ));
+    let out = common::run_c(
+        &host,
+        &["fetch", r"\wadocloud\none.dcm", dest.to_str().unwrap()],
+        &fetch_env,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("HTTP 404"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dest);
+    match proxy.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the proxy was contacted: {other:?}"),
+    }
 }

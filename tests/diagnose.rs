@@ -234,6 +234,10 @@ fn a_healthy_set_up_gives_every_check_ok_in_both_languages() {
     let report = diagnose(&setup, &config, &[], &[]);
     println!("{report:#}");
     assert_eq!(check(&report, "front_end")["measured"]["cloud_code"], 202);
+    assert_eq!(
+        check(&report, "front_end")["measured"]["charset"],
+        "UTF-8 (charset=UTF-8)"
+    );
     assert!(check(&report, "dicom_echo")["measured"]["rtt_ms"].is_u64());
     let fingerprint = check(&report, "sm2")["measured"]["fingerprint"]
         .as_str()
@@ -260,6 +264,28 @@ fn a_healthy_set_up_gives_every_check_ok_in_both_languages() {
             .iter()
             .all(|r| r["path"] == "/getway/reportAndFilm/api/qrurl" && r["query"].is_null()),
         "{requests:#?}"
+    );
+}
+
+#[test]
+fn a_front_end_answering_gbk_without_a_charset_is_healthy_and_the_charset_is_shown() {
+    let setup = SetUp::new(
+        "gbk",
+        &["--reply-encoding", "gbk", "--reply-charset", "none"],
+    );
+    let report = diagnose(&setup, &setup.config.to_string(), &[], &[]);
+    let c = check(&report, "front_end");
+    assert_eq!(c["measured"]["cloud_code"], 202, "{c:#}");
+    assert_eq!(
+        c["measured"]["charset"], "GB18030 (no charset, not UTF-8)",
+        "{c:#}"
+    );
+    assert!(
+        c["measured"]["body_start"]
+            .as_str()
+            .unwrap()
+            .contains("传参数不规范"),
+        "the Chinese message read intact: {c:#}"
     );
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::ffi::{cstr, last_error, take_string, ClientHandle};
-use support::pacs::{free_port, make_study, read_pixels, Original, Scratch};
+use support::pacs::{free_mb, free_port, make_study, read_pixels, Original, Scratch};
 
 /// Downloads the library runs at once (`MAX_PARALLEL` of src/dicom/http_fetch.rs).
 const MAX_PARALLEL: usize = 4;
@@ -334,4 +334,120 @@ fn dicom_exports_reject_null_arguments_naming_them() {
         miic_set_progress_callback(std::ptr::null_mut(), None, std::ptr::null_mut()),
         -1
     );
+}
+
+/// A server that sends a file larger than `[dicom_http] max_file_mb` (or one that never ends)
+/// costs at most that much: the download stops there, names the key, and leaves no file.
+#[test]
+fn http_fetch_stops_a_file_larger_than_max_file_mb() {
+    let root = Scratch::new("http-cap");
+    let dest = Scratch::new("http-cap-dest");
+    let (originals, dcm_path) = served_study(root.path(), 2);
+    // One 2 MiB object (1024² 16-bit pixels) beside the small ones.
+    let big = make_study(
+        &root.path().join("wadocloud/big"),
+        "1.2.826.0.1.3680043.9.7433.78",
+        1,
+        1024,
+    );
+    let list = format!(
+        r"{dcm_path},\wadocloud\big\{}",
+        big[0].path.file_name().unwrap().to_string_lossy()
+    );
+    let server = HttpServer::serve(root.path());
+    let mut capped: serde_json::Value = serde_json::from_str(&config(server.port, 15000)).unwrap();
+    capped["dicom_http"]["max_file_mb"] = 1.into();
+    let client = ClientHandle::open(&capped.to_string());
+    let (status, manifest) = fetch(&client, &list, dest.path());
+    let manifest = manifest.expect("manifest");
+    assert_eq!(status, MIIC_E_DICOM, "{manifest:#}");
+    assert_eq!(manifest["completed"], 2, "{manifest:#}");
+    let failed = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["status"] == "failed")
+        .expect("the big file failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("dicom_http.max_file_mb = 1"), "{error}");
+    assert_landed(&originals, dest.path());
+    let big_dir = dest.path().join("wadocloud/big");
+    let left: Vec<_> = std::fs::read_dir(&big_dir)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing of the big file stays: {left:?}");
+
+    // A server that announces no length and sends without end: stopped at the bound too.
+    let endless = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = endless.local_addr().unwrap().port();
+    let sender = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut socket, _) = endless.accept().unwrap();
+        let mut head = [0u8; 4096];
+        let _ = socket.read(&mut head);
+        let mut preamble = vec![0u8; 132];
+        preamble[128..].copy_from_slice(b"DICM");
+        let _ = socket.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        let _ = socket.write_all(&preamble);
+        let chunk = vec![0u8; 64 * 1024];
+        let mut sent = 0usize;
+        // At most 64 MiB, so a miic without a bound fails this test instead of filling a disk.
+        while sent < 64 << 20 && socket.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    });
+    let mut endless_config: serde_json::Value = serde_json::from_str(&config(port, 15000)).unwrap();
+    endless_config["dicom_http"]["max_file_mb"] = 1.into();
+    let client = ClientHandle::open(&endless_config.to_string());
+    let (status, manifest) = fetch(&client, r"\endless.dcm", dest.path());
+    let manifest = manifest.expect("manifest");
+    assert_eq!(status, MIIC_E_DICOM, "{manifest:#}");
+    let error = manifest["files"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("dicom_http.max_file_mb = 1"), "{manifest:#}");
+    let sent = sender.join().unwrap();
+    assert!(sent < 32 << 20, "miic read {sent} bytes of an endless body");
+    assert!(!dest.path().join("endless.dcm").exists());
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// `dcmPath` downloads keep `[dicom] min_free_mb` free on dest's disk like a retrieve: below
+/// it nothing is written and the call is `MIIC_E_IO` naming the key.
+#[test]
+fn http_fetch_stops_with_miic_e_io_before_the_disk_reserve() {
+    const MIIC_E_IO: i32 = -11;
+    let root = Scratch::new("http-reserve");
+    let dest = Scratch::new("http-reserve-dest");
+    let (originals, dcm_path) = served_study(root.path(), 3);
+    let server = HttpServer::serve(root.path());
+    let mut low: serde_json::Value = serde_json::from_str(&config(server.port, 15000)).unwrap();
+    // More than the disk has: the first file already would eat into the reserve.
+    low["dicom"] = serde_json::json!({"min_free_mb": free_mb(dest.path()) + 1024});
+    let client = ClientHandle::open(&low.to_string());
+    let (status, manifest) = fetch(&client, &dcm_path, dest.path());
+    let error = last_error();
+    let manifest = manifest.expect("manifest");
+    assert_eq!(status, MIIC_E_IO, "{error} {manifest:#}");
+    assert!(error.contains("dicom.min_free_mb"), "{error}");
+    assert_eq!(manifest["completed"], 0, "{manifest:#}");
+    assert_eq!(files_under(dest.path()), Vec::<std::path::PathBuf>::new());
+
+    // A reserve the disk has: the same download lands whole.
+    low["dicom"] = serde_json::json!({"min_free_mb": 1});
+    let client = ClientHandle::open(&low.to_string());
+    let (status, manifest) = fetch(&client, &dcm_path, dest.path());
+    assert_eq!(status, MIIC_OK, "{} {manifest:#?}", last_error());
+    assert_landed(&originals, dest.path());
 }

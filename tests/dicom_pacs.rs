@@ -40,10 +40,7 @@ fn assert_matches_originals(pacs: &Pacs, dest: &Path, expected: usize) {
     for entry in std::fs::read_dir(dest).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            !name.ends_with(".part"),
-            "temporary file left behind: {name}"
-        );
+        assert!(!name.starts_with('.'), "temporary file left behind: {name}");
         let (uid, pixels) = read_pixels(&path);
         assert_eq!(name, format!("{uid}.dcm"));
         let original = pacs
@@ -307,4 +304,88 @@ fn echo_to_hung_pacs_times_out_after_timeout_ms_not_a_hang() {
         elapsed < Duration::from_millis(1000 + 1000),
         "took {elapsed:?}"
     );
+}
+
+/// The host removes its callbacks (and then closes the client) while a retrieve, a C-ECHO loop
+/// and the outbox worker call them: once the removal returned, no call is running or starts
+/// (a C# host frees the delegate then). Counted from C, by tests/c/host_test.c.
+#[test]
+fn callbacks_are_never_called_after_their_removal_returned() {
+    let pacs = Pacs::start("callbacks", 30, 64);
+    let dest = Scratch::new("callbacks-dest");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&pacs.config("get", LOCAL_AE, 5000)).unwrap();
+    config["outbox"] = serde_json::json!({"path": dest.path().join("outbox.sqlite")});
+    let host = common::c_program("host_test", "tests/c/host_test.c", &["-lpthread"], true);
+    let out = common::run_c(
+        &host,
+        &["callbacks", &pacs.study_uid, dest.path().to_str().unwrap()],
+        &[("MIIC_TEST_CONFIG", config.to_string())],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = |key: &str| -> i64 {
+        stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+    };
+    assert!(stdout.contains("delete=MIIC_QUEUED"), "{stdout}");
+    assert!(stdout.contains("retrieve=MIIC_OK"), "{stdout}");
+    assert!(
+        value("progress_calls") > 0 && value("log_calls") > 0,
+        "{stdout}"
+    );
+    assert_eq!(value("progress_late"), 0, "{stdout}");
+    assert_eq!(value("log_late"), 0, "{stdout}");
+    assert!(value("close_calls") > 0, "{stdout}");
+    assert_eq!(value("close_late"), 0, "{stdout}");
+}
+
+/// An accept error of the C-MOVE receiver (here EMFILE: the host ran out of descriptors just
+/// as the PACS connected) is passing trouble: once descriptors are free the PACS is accepted
+/// and the retrieve completes. Run from C (tests/c/accept_error_host.c), in its own process:
+/// the descriptor table is per process.
+#[test]
+fn an_accept_error_during_a_move_is_passing_trouble() {
+    let pacs = Pacs::start("accept-error", 3, 64);
+    let dest = Scratch::new("accept-error-dest");
+    let host = common::c_program(
+        "accept_error_host",
+        "tests/c/accept_error_host.c",
+        &[],
+        true,
+    );
+    let out = common::run_c(
+        &host,
+        &[&pacs.study_uid, dest.path().to_str().unwrap()],
+        &[("MIIC_TEST_CONFIG", pacs.config("move", LOCAL_AE, 5000))],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = |key: &str| -> String {
+        stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+            .to_owned()
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(value("filled"), "0", "{stdout}{stderr}");
+    assert_ne!(
+        value("accept_errors"),
+        "0",
+        "the accept never failed: {stdout}"
+    );
+    assert_eq!(value("retrieve"), "MIIC_OK", "{stdout}");
+    assert_eq!(value("completed"), "3", "{stdout}");
 }

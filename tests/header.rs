@@ -85,3 +85,42 @@ fn header_has_guards_macros_and_ownership_docs() {
         );
     }
 }
+
+#[test]
+fn header_declares_only_miic_names() {
+    // A bare `#define FORMAT 1` or `C_STORE_RQ` in a header the host includes next to its own
+    // would silently redefine the host's macros: every name the header declares is miic's.
+    let h = header();
+    let mut foreign = Vec::new();
+    for line in h.lines() {
+        let name = if let Some(rest) = line.strip_prefix("#define ") {
+            rest.split([' ', '(']).next().unwrap_or("")
+        } else if let Some(rest) = line.strip_prefix("typedef ") {
+            match rest.split_once("(*") {
+                Some((_, pointer)) => pointer.split(')').next().unwrap_or(""),
+                None => rest
+                    .trim_end_matches(';')
+                    .rsplit([' ', '*'])
+                    .next()
+                    .unwrap_or(""),
+            }
+        } else if !line.starts_with([' ', '/', '*', '#', '}', '{']) && line.contains('(') {
+            line.split('(')
+                .next()
+                .unwrap()
+                .rsplit([' ', '*'])
+                .next()
+                .unwrap_or("")
+        } else {
+            continue;
+        };
+        let lower = name.to_ascii_lowercase();
+        if !lower.starts_with("miic") {
+            foreign.push(line.to_string());
+        }
+    }
+    assert!(
+        foreign.is_empty(),
+        "header declares names that are not miic's: {foreign:#?}"
+    );
+}

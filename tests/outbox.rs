@@ -26,7 +26,12 @@ const MIIC_E_SERVER: i32 = -7;
 const MIIC_E_IO: i32 = -11;
 
 fn child_binary() -> PathBuf {
-    common::c_program("outbox_child", "tests/c/outbox_child.c", &[], true)
+    common::c_program(
+        "outbox_child",
+        "tests/c/outbox_child.c",
+        &["-lpthread"],
+        true,
+    )
 }
 
 fn child(args: &[&str], config: &str) -> Command {
@@ -632,4 +637,45 @@ fn notifications_left_by_an_exited_host_go_out_after_the_next_open_without_a_flu
     );
     let arrived = counts(&delivered(&sim));
     assert!(acked.iter().all(|k| arrived.contains_key(k)), "{arrived:?}");
+}
+
+/// A host that retries `miic_open` after an outbox error must not collect log folders: each
+/// failed open's `[log] dir` is dropped with it, so no later line lands there.
+#[test]
+fn failed_open_leaves_no_log_folder_behind() {
+    let logs = common::target_dir().join(format!("failed-open-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&logs);
+    let blocker = fresh_outbox_path();
+    std::fs::write(&blocker, b"a file, not a folder").unwrap();
+    let mut config: Value =
+        serde_json::from_str(&cloud_down_config(&blocker.join("o.sqlite"))).unwrap();
+    config["log"] = json!({"dir": logs.to_str().unwrap(), "level": "info"});
+    let read_logs = || -> String {
+        std::fs::read_dir(&logs)
+            .map(|d| {
+                d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for _ in 0..3 {
+        assert!(Host::open(&config.to_string()).is_err(), "open must fail");
+    }
+    let after_failures = read_logs();
+    assert!(
+        after_failures.contains("o.sqlite"),
+        "each failed open says why in its own folder: {after_failures}"
+    );
+    // Another client opens and closes: none of its lines may reach the failed clients' folder.
+    drop(Host::open(&cloud_down_config(&fresh_outbox_path())).unwrap());
+    assert_eq!(read_logs(), after_failures);
+    let _ = std::fs::remove_dir_all(&logs);
+}
+
+/// `miic_delete_notify` racing `miic_close` on another thread: once both returned, no retry
+/// worker of that client is left running (nobody would join it).
+#[test]
+fn delete_racing_close_leaves_no_worker_thread() {
+    let out = run_child(&["race", "60"], &cloud_down_config(&fresh_outbox_path()));
+    assert!(out.contains("T 0\n"), "{out}");
 }

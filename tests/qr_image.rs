@@ -654,3 +654,164 @@ fn valgrind_finds_no_leak_or_invalid_access_in_qr_exports() {
         assert_eq!(read_png(&png).decode(), want, "{mode} #{i}");
     }
 }
+
+// ---- a hostile or broken front-end: pictures that must not take the host down ----
+
+/// A front-end that answers every request with `{"code":200,"data":"<base64 of picture>"}`
+/// (qrurl and qrcode alike), on loopback, for at most `requests` connections.
+struct PictureServer {
+    url: String,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PictureServer {
+    fn start(picture: &[u8], requests: usize) -> PictureServer {
+        use base64::Engine;
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let body = serde_json::json!({
+            "code": 200,
+            "message": "ok",
+            "data": base64::engine::general_purpose::STANDARD.encode(picture),
+        })
+        .to_string();
+        let thread = std::thread::spawn(move || {
+            for _ in 0..requests {
+                let Ok((mut socket, _)) = listener.accept() else {
+                    return;
+                };
+                let _ = socket.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let _ = write!(
+                    socket,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        PictureServer {
+            url,
+            thread: Some(thread),
+        }
+    }
+
+    fn config(&self) -> String {
+        format!(
+            r#"{{"base_url":"{}","hospital_id":"H4401","timeout_ms":5000,"qr":{{"source":"qrcode"}},"outbox":{{"path":{}}}}}"#,
+            self.url,
+            serde_json::Value::from(common::fresh_outbox_path().to_string_lossy())
+        )
+    }
+}
+
+impl Drop for PictureServer {
+    fn drop(&mut self) {
+        // Unblock the accept loop if the client made fewer requests than allowed.
+        for _ in 0..2 {
+            let _ = std::net::TcpStream::connect(self.url.trim_start_matches("http://"));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// A ~100-byte PNG whose header claims `side`×`side` RGBA pixels (its data is one empty
+/// deflate block): a decoder that trusts the header allocates side² × 4 bytes.
+fn png_bomb(side: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A valid, all-black greyscale PNG of `side`×`side` pixels (compresses to little).
+fn black_png(side: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, side, side);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Fast);
+        let mut writer = encoder.write_header().unwrap();
+        let mut stream = writer.stream_writer().unwrap();
+        let row = vec![0u8; side as usize];
+        for _ in 0..side {
+            std::io::Write::write_all(&mut stream, &row).unwrap();
+        }
+        stream.finish().unwrap();
+    }
+    out
+}
+
+#[test]
+fn png_bomb_from_the_front_end_is_a_protocol_error_and_the_host_survives() {
+    let bomb = png_bomb(1_000_000);
+    assert!(bomb.len() < 120, "{} bytes", bomb.len());
+    let server = PictureServer::start(&bomb, 2);
+    let dir = temp_dir("bomb");
+    let png = dir.join("qr.png");
+    // The C host exits normally (run_c_image asserts it): no abort on a huge allocation.
+    let (_, status, error) = run_c_image(&server.config(), &png, EXAM);
+    assert_eq!(status, "MIIC_E_PROTOCOL", "{error}");
+    assert!(
+        error.contains("1000000"),
+        "the message names the size: {error}"
+    );
+    assert!(!png.exists());
+}
+
+#[test]
+fn huge_valid_cloud_picture_is_a_protocol_error_before_framing_it() {
+    // 6000² decodes within the picture bound, but with its quiet zone and caption it would
+    // become a ~13000² image; 10,000² (the issue's case) is past the decoding bound already.
+    for side in [6_000, 10_000] {
+        let picture = black_png(side);
+        assert!(picture.len() < 1 << 20, "{} bytes", picture.len());
+        let server = PictureServer::start(&picture, 2);
+        let dir = temp_dir(&format!("huge-{side}"));
+        let png = dir.join("qr.png");
+        let (_, status, error) = run_c_image(&server.config(), &png, EXAM);
+        assert_eq!(status, "MIIC_E_PROTOCOL", "{side}: {error}");
+        assert!(error.contains("pixels"), "{side}: {error}");
+        assert!(!png.exists());
+    }
+}

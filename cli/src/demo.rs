@@ -3,6 +3,7 @@
 
 use crate::abi::{Client, Failure, Outcome};
 use crate::sim::endpoints::film_url;
+use crate::sim::reply::{Charset, ReplyEncoding};
 use crate::sim::state::{Fault, FaultMode};
 use crate::sim::{Sim, SimArgs};
 use miic::{mask_line, mask_name};
@@ -180,6 +181,10 @@ fn steps(demo: &mut Demo) {
     );
     demo.step("cloud answers code 500 → MIIC_E_SERVER", cloud_error);
     demo.step(
+        "front-end answers in GBK after a UTF-8 byte-order mark → miic_qr_url still reads it",
+        gbk_reply,
+    );
+    demo.step(
         "missing field → MIIC_E_ARGUMENT naming it, nothing sent",
         missing_field,
     );
@@ -322,6 +327,36 @@ fn cloud_error(d: &Demo) -> Check {
         Err(f) => Err(format!("expected MIIC_E_SERVER, got {f}")),
         Ok(url) => Err(format!("expected MIIC_E_SERVER, got a URL {url}")),
     }
+}
+
+fn gbk_reply(d: &Demo) -> Check {
+    let gbk = ReplyEncoding {
+        bom: true,
+        ..ReplyEncoding::of(Charset::Gbk)
+    };
+    d.sim.set_reply_encoding(gbk.clone());
+    let before = d.sim.requests().len();
+    let exam = d.params(&[("accessNumber", ACCESS), ("modality", "CT")]);
+    let url = exam.and_then(|exam| {
+        d.client
+            .qr_url(&exam)
+            .map_err(|f| format!("call failed: {f}"))
+    });
+    d.sim.set_reply_encoding(ReplyEncoding::default());
+    let r = d.one_clean(before, "qrurl", Duration::ZERO)?;
+    let url = url?;
+    expect(
+        url == film_url(ACCESS, "CT", HOSPITAL),
+        format!("unexpected URL {url}"),
+    )?;
+    expect(
+        r["reply_encoding"] == gbk.to_json(),
+        format!("the simulator answered {}", r["reply_encoding"]),
+    )?;
+    Ok(format!(
+        "the reply came in {}; the film URL is intact",
+        gbk.describe()
+    ))
 }
 
 fn missing_field(d: &Demo) -> Check {

@@ -6,8 +6,8 @@
 //! Exit status: 0 conformant, 1 not conformant, 2 could not check.
 
 use chrono::{Duration, Local, NaiveDateTime};
-use miic::mask_name;
 use miic::report::{aliases, parse_datetime, MAX_INPUT_BYTES, RULES};
+use miic::{decode_reply, mask_name, ReplyText};
 use miic_cli::abi;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -73,6 +73,10 @@ const CHECK_RULES: &[(&str, &str)] = &[
         "dcm_unreachable",
         "each dcmPath entry can be fetched over HTTP",
     ),
+    (
+        "charset",
+        "replies are UTF-8 without a byte-order mark (warning: miic reads GBK, GB18030 and a BOM, other readers may not)",
+    ),
 ];
 
 /// One problem, from `miic_report_validate`'s JSON or from the checker itself.
@@ -104,6 +108,25 @@ impl Problem {
             error: true,
             message,
         }
+    }
+
+    /// The `charset` warning when `reply` was anything but plain UTF-8.
+    fn charset(reply: &ReplyText) -> Option<Problem> {
+        if reply.is_plain_utf8() {
+            return None;
+        }
+        Some(Problem {
+            record: None,
+            field: "Content-Type".into(),
+            rule: "charset".into(),
+            error: false,
+            message: format!(
+                "the reply came in {}: miic reads it, but JSON between systems is UTF-8 without a \
+                 byte-order mark (RFC 8259), and the cloud's reader may expect exactly that; answer \
+                 with Content-Type: application/json;charset=UTF-8",
+                reply.describe()
+            ),
+        })
     }
 
     fn to_json(&self) -> Value {
@@ -140,6 +163,13 @@ impl Query {
             validator_problems: 0,
             records: Vec::new(),
         }
+    }
+
+    /// Validate the reply's text through the C ABI, keep its records, and warn of its charset.
+    fn validate_reply(&mut self, reply: &ReplyText) -> Result<(), String> {
+        self.validate(&reply.text)?;
+        self.problems.extend(Problem::charset(reply));
+        Ok(())
     }
 
     /// Validate `text` through the C ABI and keep its records.
@@ -197,9 +227,11 @@ pub fn run(args: &ReportCheckArgs) -> ExitCode {
 
 fn check_file(path: &PathBuf) -> Result<Vec<Query>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", path.display()))?;
+    // A file has no Content-Type: UTF-8, else GB18030, after any byte-order mark.
+    let reply = decode_reply("file", None, &bytes)
+        .map_err(|e| format!("{}: {}", path.display(), e.message))?;
     let mut q = Query::new(format!("file {}", path.display()), Value::Null);
-    q.validate(&text)
+    q.validate_reply(&reply)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(vec![q])
 }
@@ -409,13 +441,18 @@ fn query(agent: &ureq::Agent, url: &str, name: String, body: Value) -> Query {
         }
     };
     q.http_status = Some(response.status().as_u16());
-    let text = match response
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = match response
         .into_body()
         .with_config()
         .limit(MAX_INPUT_BYTES as u64)
-        .read_to_string()
+        .read_to_vec()
     {
-        Ok(t) => t,
+        Ok(b) => b,
         Err(e) => {
             q.failure = Some(format!("reply body: {e}"));
             return q;
@@ -425,8 +462,16 @@ fn query(agent: &ureq::Agent, url: &str, name: String, body: Value) -> Query {
         q.failure = Some(format!("HTTP {}", q.http_status.unwrap_or_default()));
         return q;
     }
+    // Read as the cloud does: in the charset the reply names.
+    let reply = match decode_reply("4.1.2", content_type.as_deref(), &bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            q.failure = Some(e.message);
+            return q;
+        }
+    };
     // The validator's message says where and why (fullwidth punctuation, depth…).
-    if let Err(why) = q.validate(&text) {
+    if let Err(why) = q.validate_reply(&reply) {
         q.failure = Some(why);
         return q;
     }
@@ -602,6 +647,18 @@ fn print_tables(queries: &[Query], conformant: bool, unanswered: usize, n_worst:
         println!("{:<26} {:>7} {:>8}  checks", "rule", "errors", "warnings");
         for (rule, (e, w)) in &counts {
             println!("{:<26} {:>7} {:>8}  {}", rule, e, w, describe(rule));
+        }
+    }
+    let charsets: std::collections::BTreeSet<&str> = queries
+        .iter()
+        .flat_map(|q| q.problems.iter())
+        .filter(|p| p.rule == "charset")
+        .map(|p| p.message.as_str())
+        .collect();
+    if !charsets.is_empty() {
+        println!();
+        for message in charsets {
+            println!("charset: {message}");
         }
     }
     let mut aliases: BTreeMap<(String, String), u64> = BTreeMap::new();

@@ -1,10 +1,12 @@
 //! `miic-cli sim-pacs`: the simulator's PACS side (docs/simulator-pacs.md). It plays a hospital
 //! PACS answering the cloud's 4.1.2 report query with generated records, conformant or (with
-//! `--broken`) broken in every way the checker knows, and serves each record's `dcmPath`.
+//! `--broken`) broken in every way the checker knows, and serves each record's `dcmPath`;
+//! in UTF-8, or GBK / GB18030 and with a byte-order mark as older PACS answer (`--reply-*`).
 
 use chrono::{Duration, Local, NaiveDateTime};
 use miic::report::parse_datetime;
 use miic::report::sample::{broken_record, valid_record, BROKEN};
+use miic_cli::sim::reply::{ReplyArgs, ReplyEncoding};
 use serde_json::{json, Map, Value};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,6 +29,9 @@ pub struct SimPacsArgs {
     /// the name query, and one whose dcmPath is missing.
     #[arg(long)]
     pub broken: bool,
+    /// The charset of the JSON replies (docs/simulator-pacs.md).
+    #[command(flatten)]
+    pub reply: ReplyArgs,
 }
 
 const MAX_BODY: usize = 1 << 20;
@@ -96,12 +101,13 @@ fn serve(mut stream: TcpStream, args: &SimPacsArgs) -> std::io::Result<()> {
     }
     let body = &buf[body_start..(body_start + length).min(buf.len())];
     if method == "POST" && path == args.path {
+        let encoding = ReplyEncoding::from_args(&args.reply);
         let reply = answer(body, args);
         return respond(
             &mut stream,
             200,
-            "application/json;charset=UTF-8",
-            reply.to_string().as_bytes(),
+            &encoding.content_type(),
+            &encoding.body(&reply),
         );
     }
     if method == "GET" && path.starts_with("/wado/") {

@@ -507,7 +507,12 @@ fn log_changes(machine: &mut Machine) -> bool {
 fn write_status(args: &WatchArgs, m: &mut Machine, state: &str, last_change: SystemTime) {
     if let Some(path) = &args.status_file {
         let status = status_json(m, state, last_change);
-        if let Err(e) = miic::write_atomically(path, format!("{status:#}\n").as_bytes()) {
+        // Monitoring is often pointed at a folder nobody made yet (C:\ProgramData\miic\...).
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let written = folder
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| miic::write_atomically(path, format!("{status:#}\n").as_bytes()));
+        if let Err(e) = written {
             log(&format!("cannot write {}: {e}", path.display()));
         }
     }

@@ -125,7 +125,7 @@ fn demo_runs_the_whole_workflow_exits_zero_and_prints_no_plaintext_id() {
     let out = Command::new(BIN).arg("demo").output().unwrap();
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert!(text.contains("8 steps passed, 0 failed"), "{text}");
+    assert!(text.contains("9 steps passed, 0 failed"), "{text}");
     assert!(text.contains("张医生"));
     for secret in [
         "110101199003077777",

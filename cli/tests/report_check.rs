@@ -204,3 +204,85 @@ fn checker_reads_files_of_records() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn checker_reads_a_gbk_pacs_and_warns_of_its_charset() {
+    let sim = SimPacs::start(&["--records", "3", "--reply-encoding", "gbk"]);
+    let mut args = vec!["--url", sim.url.as_str(), "--json", "--timeout-ms", "5000"];
+    args.extend(WINDOW);
+    let (code, stdout, stderr) = check(&args);
+    assert_eq!(code, 0, "warnings only: {stdout}{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON output");
+    assert_eq!(result["conformant"], true);
+    let queries = result["queries"].as_array().unwrap();
+    assert_eq!(
+        queries.len(),
+        6,
+        "the accession and name queries found their records"
+    );
+    for q in queries {
+        assert!(q["records"].as_u64().unwrap() >= 1, "{q:#}");
+        assert_eq!(q["failure"], Value::Null, "{q:#}");
+        let warning = &q["checker_problems"][0];
+        assert_eq!(warning["rule"], "charset", "{q:#}");
+        assert_eq!(warning["severity"], "warning");
+        assert!(
+            warning["message"]
+                .as_str()
+                .unwrap()
+                .contains("GBK (charset=GBK)"),
+            "{warning}"
+        );
+    }
+    assert_eq!(result["rules"]["charset"]["warnings"], 6);
+    assert_eq!(result["rules"]["charset"]["errors"], 0);
+    // The name query asked for a name read from GBK records, and matched it.
+    assert_eq!(result["rules"].get("wrong_record"), None, "{stdout}");
+
+    let mut args = vec!["--url", sim.url.as_str()];
+    args.extend(WINDOW);
+    let (code, stdout, _) = check(&args);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("charset: the reply came in GBK (charset=GBK)")
+            && stdout.contains("CONFORMANT: "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn checker_names_an_unknown_charset_and_reads_files_with_a_byte_order_mark() {
+    let sim = SimPacs::start(&["--records", "2", "--reply-charset", "x-klingon"]);
+    let mut args = vec!["--url", sim.url.as_str(), "--json", "--timeout-ms", "5000"];
+    args.extend(WINDOW);
+    let (code, stdout, _) = check(&args);
+    assert_eq!(code, 1, "{stdout}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON output");
+    let failure = result["queries"][0]["failure"].as_str().unwrap_or_default();
+    assert!(
+        failure.contains("charset 'x-klingon' is unknown"),
+        "{failure}"
+    );
+
+    // Notepad saves UTF-8 with a byte-order mark.
+    let dir = std::env::temp_dir().join(format!("miic-report-bom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exam = chrono::NaiveDate::from_ymd_opt(2025, 3, 14)
+        .unwrap()
+        .and_hms_opt(8, 0, 0)
+        .unwrap();
+    let file = dir.join("notepad.json");
+    let text =
+        json!({"data": [Value::Object(valid_record(0, exam))], "code": 0, "message": "成功"});
+    std::fs::write(
+        &file,
+        [b"\xEF\xBB\xBF".as_slice(), text.to_string().as_bytes()].concat(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check(&["--file", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let result: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(result["queries"][0]["records"], 1);
+    assert_eq!(result["rules"]["charset"]["warnings"], 1, "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -864,3 +864,81 @@ fn expect_100_continue_gets_its_interim_answer() {
         "{text}"
     );
 }
+
+/// A raw GET on a fresh connection: (head, body bytes).
+fn raw_get(sim: &Sim, path_and_query: &str) -> (String, Vec<u8>) {
+    let request = format!("GET {path_and_query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let (got, closed) = sim.raw(&request, Duration::from_secs(5));
+    assert!(closed, "answer not finished");
+    let at = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head");
+    (
+        String::from_utf8_lossy(&got[..at]).into_owned(),
+        got[at + 4..].to_vec(),
+    )
+}
+
+#[test]
+fn reply_encoding_switch_writes_gbk_gb18030_and_a_bom_as_told() {
+    let sim = Sim::start(&["--reply-encoding", "gbk"]);
+    let qr = format!("{QRURL}?accessNumber=1&modality=CT&hospitalId=H1");
+    let (head, body) = raw_get(&sim, &qr);
+    assert!(
+        head.contains("Content-Type: application/json;charset=GBK\r\n"),
+        "{head}"
+    );
+    let (text, _, malformed) = encoding_rs::GBK.decode(&body);
+    assert!(
+        !malformed
+            && body
+                .windows(8)
+                .any(|w| w == b"\xC7\xEB\xC7\xF3\xB3\xC9\xB9\xA6")
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["message"],
+        "请求成功"
+    );
+    assert_eq!(
+        sim.last()["reply_encoding"],
+        json!({"encoding": "GBK", "bom": false, "charset": "GBK"})
+    );
+
+    // Switched while running: GB18030 after a UTF-8 byte-order mark, no charset named; the
+    // faults' replies follow it, the control endpoints stay UTF-8.
+    let (status, answer) = sim.post(
+        "/__sim/encoding",
+        r#"{"encoding":"gb18030","bom":true,"charset":null}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    sim.fault(json!({"mode": "code500", "count": 1}));
+    let (head, body) = raw_get(&sim, &qr);
+    assert!(
+        head.contains("Content-Type: application/json\r\n"),
+        "{head}"
+    );
+    let gb = body
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .expect("byte-order mark first");
+    let (text, _, malformed) = encoding_rs::GB18030.decode(gb);
+    assert!(!malformed && std::str::from_utf8(gb).is_err());
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"code": 500, "message": "服务异常"})
+    );
+    assert_eq!(sim.get_json("/__sim/encoding")["encoding"], "GB18030");
+
+    // Any label, known or not, is written as given.
+    sim.post("/__sim/encoding", r#"{"charset":"x-klingon"}"#);
+    let (head, body) = raw_get(&sim, &qr);
+    assert!(head.contains("charset=x-klingon\r\n"), "{head}");
+    assert!(std::str::from_utf8(&body).is_ok());
+
+    // Reset restores the charset given at start; bad bodies are refused naming the problem.
+    sim.reset();
+    assert!(raw_get(&sim, &qr).0.contains("charset=GBK\r\n"));
+    let (status, body) = sim.post("/__sim/encoding", r#"{"encoding":"big5"}"#);
+    assert_eq!(status, 400);
+    assert!(body.contains("big5"), "{body}");
+}

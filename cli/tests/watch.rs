@@ -128,8 +128,9 @@ impl Site {
         .to_string()
     }
 
+    /// In folders that do not exist yet: the watchdog makes them.
     fn status_path(&self) -> PathBuf {
-        self.dir.join("status.json")
+        self.dir.join("monitoring").join("miic").join("status.json")
     }
 
     fn status(&self) -> Option<serde_json::Value> {
@@ -514,5 +515,24 @@ fn config_without_a_dicom_peer_exits_with_the_key_and_never_restarts() {
         "{err}"
     );
     assert!(!marker.exists(), "a config fault must not restart the PACS");
+    assert_eq!(site.status().unwrap()["state"], "stopped");
+}
+
+#[test]
+fn status_file_folders_that_do_not_exist_are_created() {
+    let site = Site::new("folders");
+    let folder = site.status_path().parent().unwrap().to_path_buf();
+    assert!(!folder.exists());
+    site.start_pacs();
+    let watch = Watch::start(
+        &site,
+        1000,
+        &["--every", "30s", "--restart", &site.restart_command()],
+    );
+    let mut seen = Vec::new();
+    site.wait_status(Duration::from_secs(10), &mut seen, |s| s["state"] == "up");
+    let (code, _, log) = watch.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("cannot write"), "{log}");
     assert_eq!(site.status().unwrap()["state"], "stopped");
 }

@@ -8,7 +8,6 @@ use crate::cloud::{dict, encode};
 use crate::config::LoginVia;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::http::CloudReply;
 use crate::log::mask_name;
 use crate::params::Params;
 use crate::session::{Doctor, Session};
@@ -123,8 +122,7 @@ fn send(ctx: &Context, plugins: &Plugins, doctor: &Doctor, login_type: u8) -> Re
         LoginVia::Http => {
             let what = if login_type == 1 { "login" } else { "logout" };
             let url = format!("{}?{query}", ctx.config.url(&ctx.config.paths.login));
-            let body = ctx.http.get(&url)?;
-            CloudReply::parse(what, &body)?.into_success(what)?;
+            ctx.http.get(&url)?.envelope(what)?.into_success(what)?;
             Ok(())
         }
         LoginVia::Exe => launch_plugin(ctx, plugins, &query),

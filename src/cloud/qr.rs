@@ -5,7 +5,6 @@
 use crate::cloud::encode;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::http::CloudReply;
 use crate::params::Params;
 
 const WHAT: &str = "qrurl";
@@ -60,8 +59,7 @@ pub fn qr_url(ctx: &Context, params: &Params) -> Result<String> {
         ctx.config.url(&ctx.config.paths.qrurl),
         exam.query()
     );
-    let body = ctx.http.get(&url)?;
-    let reply = CloudReply::parse(WHAT, &body)?.into_success(WHAT)?;
+    let reply = ctx.http.get(&url)?.envelope(WHAT)?.into_success(WHAT)?;
     match reply.data {
         serde_json::Value::String(s) if !s.trim().is_empty() => {
             log::info!(
@@ -88,8 +86,11 @@ pub fn qr_picture(ctx: &Context, params: &Params) -> Result<Vec<u8>> {
         ctx.config.url(&ctx.config.paths.qrcode),
         exam.query()
     );
-    let body = ctx.http.get(&url)?;
-    let reply = CloudReply::parse(PICTURE, &body)?.into_success(PICTURE)?;
+    let reply = ctx
+        .http
+        .get(&url)?
+        .envelope(PICTURE)?
+        .into_success(PICTURE)?;
     let text = match reply.data {
         serde_json::Value::String(s) if !s.trim().is_empty() => s,
         other => {

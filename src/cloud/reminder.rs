@@ -6,7 +6,6 @@
 use crate::cloud::dict;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::http::CloudReply;
 use crate::log::mask_name;
 use crate::params::Params;
 use crate::session::Session;
@@ -167,8 +166,10 @@ impl Reminder {
     pub fn send(&self, ctx: &Context) -> Result<()> {
         let body = self.body(ctx)?;
         let url = ctx.config.url(&ctx.config.paths.reminder);
-        let reply = ctx.http.post_json(&url, &body)?;
-        CloudReply::parse(WHAT, &reply)?.into_success(WHAT)?;
+        ctx.http
+            .post_json(&url, &body)?
+            .envelope(WHAT)?
+            .into_success(WHAT)?;
         log::info!("reminder sent: {}", self.label);
         Ok(())
     }

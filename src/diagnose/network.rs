@@ -6,12 +6,13 @@
 //! cloud, and the cloud answers it with its JSON envelope ("parameters missing"), which tells the
 //! cloud's service from any other web server on that address.
 //!
-//! Uses: config, http, error, diagnose::report.
+//! Uses: config, http, text (reply charsets), error, diagnose::report.
 
 use super::report::{ms, text, Check, Text};
 use crate::config::Config;
 use crate::error::{Error, Status};
 use crate::http::{short, Answer, CloudReply, Http};
+use crate::text::decode_reply;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant, SystemTime};
@@ -117,26 +118,26 @@ fn authority(url: &str) -> (String, String, u16) {
     (shown, host, port)
 }
 
+/// An answer's body as text, in the charset it names (lossy when it is not text in it).
+fn body_text(answer: &Answer) -> String {
+    match decode_reply("answer", answer.content_type.as_deref(), &answer.body) {
+        Ok(reply) => reply.text,
+        Err(_) => String::from_utf8_lossy(&answer.body).into_owned(),
+    }
+}
+
 /// What an answer's body looked like.
 fn body_kind(answer: &Answer) -> (&'static str, Option<CloudReply>) {
-    let body = &answer.body;
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .map_or(&body[..0], |i| &body[i..]);
-    if start.is_empty() {
-        return ("empty", None);
-    }
-    if start[0] == b'{' {
-        return match CloudReply::parse("answer", body) {
+    let content_type = answer.content_type.as_deref();
+    match body_text(answer).trim_start().chars().next() {
+        None => ("empty", None),
+        Some('{') => match CloudReply::parse("answer", content_type, &answer.body) {
             Ok(reply) => ("cloud JSON", Some(reply)),
             Err(_) => ("JSON without a code", None),
-        };
+        },
+        Some('<') => ("HTML", None),
+        Some(_) => ("text", None),
     }
-    if start[0] == b'<' {
-        return ("HTML", None);
-    }
-    ("text", None)
 }
 
 fn measure_probe(check: &mut Check, p: &Probe) {
@@ -156,10 +157,12 @@ fn measure_probe(check: &mut Check, p: &Probe) {
             .measure("content_type", a.content_type.clone())
             .measure("body_bytes", a.body.len())
             .measure("body_kind", kind)
-            .measure(
-                "body_start",
-                short(&String::from_utf8_lossy(&a.body[..a.body.len().min(120)])),
-            );
+            .measure("body_start", short(&body_text(a)));
+        // How the body was read (`GBK (charset=GBK)`, `GB18030 (no charset, not UTF-8)`): support
+        // sees at once a front-end that answers in another charset than the spec's UTF-8.
+        if let Ok(text) = decode_reply("answer", a.content_type.as_deref(), &a.body) {
+            check.measure("charset", text.describe());
+        }
         if let Some(server) = &a.server {
             check.measure("server", server.clone());
         }

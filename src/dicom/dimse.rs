@@ -38,6 +38,14 @@ pub const C_ECHO_RSP: u16 = 0x8030;
 const NO_DATASET: u16 = 0x0101;
 const PRIORITY_MEDIUM: u16 = 0;
 
+/// Largest command set miic accepts. Real ones are a few hundred bytes (a C-MOVE response with
+/// its counts and an error comment stays under 1 KiB); a peer sending fragments that never end
+/// is cut off here instead of growing memory until the host aborts.
+const MAX_COMMAND_BYTES: usize = 64 << 10;
+/// Largest data set miic keeps in memory (C-FIND matches, C-GET/C-MOVE response identifiers):
+/// a Failed SOP Instance UID List of 100,000 objects is under 7 MB.
+const MAX_IDENTIFIER_BYTES: u64 = 16 << 20;
+
 /// Pending statuses of C-FIND/C-GET/C-MOVE (PS3.4 C.4): more responses follow.
 pub fn is_pending(status: u16) -> bool {
     status == 0xFF00 || status == 0xFF01
@@ -426,6 +434,13 @@ impl<L: Link> Conn<L> {
                     self.peer
                 )));
             }
+            if bytes.len() + pdv.data.len() > MAX_COMMAND_BYTES {
+                return Err(Error::dicom(format!(
+                    "{} sent a command set larger than {} KiB (miic's bound for a DIMSE command set); association dropped",
+                    self.peer,
+                    MAX_COMMAND_BYTES >> 10
+                )));
+            }
             bytes.extend_from_slice(&pdv.data);
             if pdv.is_last {
                 let command = decode_command(&bytes)?;
@@ -438,11 +453,14 @@ impl<L: Link> Conn<L> {
     }
 
     /// Stream the data set that follows a command into `sink`; returns its byte count.
-    /// `on_bytes` sees each fragment's size (progress).
+    /// `on_bytes` sees each fragment's size (progress). A data set growing past `limit` bytes
+    /// fails the association with `MIIC_E_DICOM` naming `limit_name` (what the bound is).
     pub fn receive_dataset(
         &mut self,
         sink: &mut dyn Write,
         on_bytes: &mut dyn FnMut(u64),
+        limit: u64,
+        limit_name: &str,
     ) -> Result<u64> {
         let mut total = 0u64;
         loop {
@@ -458,9 +476,15 @@ impl<L: Link> Conn<L> {
                     self.peer
                 )));
             }
+            total += pdv.data.len() as u64;
+            if total > limit {
+                return Err(Error::dicom(format!(
+                    "{} sent a data set larger than {limit_name}; association dropped",
+                    self.peer
+                )));
+            }
             sink.write_all(&pdv.data)
                 .map_err(|e| Error::io(format!("cannot write received DICOM data: {e}")))?;
-            total += pdv.data.len() as u64;
             on_bytes(pdv.data.len() as u64);
             if pdv.is_last {
                 return Ok(total);
@@ -468,9 +492,14 @@ impl<L: Link> Conn<L> {
         }
     }
 
+    /// A data set miic keeps in memory (an identifier), at most [`MAX_IDENTIFIER_BYTES`].
     pub fn receive_dataset_bytes(&mut self) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
-        self.receive_dataset(&mut bytes, &mut |_| {})?;
+        let name = format!(
+            "{} MiB (miic's bound for an identifier)",
+            MAX_IDENTIFIER_BYTES >> 20
+        );
+        self.receive_dataset(&mut bytes, &mut |_| {}, MAX_IDENTIFIER_BYTES, &name)?;
         Ok(bytes)
     }
 

@@ -2,16 +2,17 @@
 //! Windows-style paths (`\wadocloud\2025\1\1\0A9C2648`) joined to `[dicom_http] base_url`.
 //! Bounded parallelism over keep-alive connections; each body must be DICOM Part 10; files land
 //! whole (temp file, then rename); files already complete are kept (resume); no path leaves
-//! `dest_dir`.
+//! `dest_dir`. Each file is bounded (`dicom_http.max_file_mb`) and the disk keeps
+//! `dicom.min_free_mb` free: below it every download stops and the call is `MIIC_E_IO`.
 //!
 //! Uses: config, dicom::manifest, dicom::progress, dicom::store, error, fs.
 
 use super::manifest::{inspect_part10, FileEntry, Manifest};
 use super::progress::Progress;
-use super::store::land;
+use super::store::{land, DISK_CHECK_BYTES};
 use crate::config::Config;
 use crate::error::{connection_status, http_status, Error, Result, Status};
-use crate::fs::TempFile;
+use crate::fs::{DiskReserve, TempFile};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -159,6 +160,8 @@ pub fn fetch(
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
+        // As for the front-end: never a proxy from the environment.
+        .proxy(None)
         .user_agent(concat!("miic/", env!("CARGO_PKG_VERSION")))
         .max_idle_connections_per_host(MAX_PARALLEL)
         .timeout_connect(Some(config.timeout))
@@ -170,11 +173,18 @@ pub fn fetch(
     progress.set_total(entries.len() as u32);
     let results: Mutex<Vec<Option<FileOutcome>>> = Mutex::new(vec![None; entries.len()]);
     let next = AtomicUsize::new(0);
+    let low_disk: Mutex<Option<Error>> = Mutex::new(None);
     let job = Job {
         agent: &agent,
         base_url,
         dest: dest_dir,
         timeout: config.timeout,
+        max_file_bytes: config.dicom_http_max_file_bytes,
+        reserve: DiskReserve {
+            dir: dest_dir.to_path_buf(),
+            keep: config.dicom.min_free_bytes,
+        },
+        low_disk: &low_disk,
         progress,
     };
     std::thread::scope(|scope| {
@@ -182,6 +192,9 @@ pub fn fetch(
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(entry) = entries.get(i) else { break };
+                if job.disk_is_low() {
+                    break; // the rest stays "not attempted"
+                }
                 let file = job.one(entry);
                 progress.file_done();
                 if let Ok(mut r) = results.lock() {
@@ -207,8 +220,12 @@ pub fn fetch(
         .unzip();
     manifest.files = files;
     manifest.finish(started.elapsed());
-    // Nothing landed and every failure was the connection: report it as such.
-    let transfer = if manifest.completed + manifest.warning == 0 {
+    let low_disk = low_disk.into_inner().unwrap_or_else(|p| p.into_inner());
+    // Below the disk reserve the call fails as such, whatever landed before.
+    let transfer = if let Some(e) = low_disk {
+        Err(e)
+    } else if manifest.completed + manifest.warning == 0 {
+        // Nothing landed and every failure was the connection: report it as such.
         transport_failure(&manifest, &failures)
     } else {
         Ok(())
@@ -261,10 +278,32 @@ struct Job<'a> {
     base_url: &'a str,
     dest: &'a Path,
     timeout: Duration,
+    max_file_bytes: u64,
+    /// Free space kept on dest's disk; the first download to go below it records why here.
+    reserve: DiskReserve,
+    low_disk: &'a Mutex<Option<Error>>,
     progress: &'a Progress,
 }
 
 impl Job<'_> {
+    fn disk_is_low(&self) -> bool {
+        self.low_disk.lock().map(|l| l.is_some()).unwrap_or(true)
+    }
+
+    /// `Err` (and every download stops) once dest's disk is below `dicom.min_free_mb`.
+    fn check_disk(&self) -> Result<()> {
+        self.reserve.check().map_err(|why| {
+            let e = Error::io(format!(
+                "{why}; miic keeps dicom.min_free_mb = {} free: download stopped",
+                self.reserve.keep >> 20
+            ));
+            if let Ok(mut slot) = self.low_disk.lock() {
+                slot.get_or_insert_with(|| e.clone());
+            }
+            e
+        })
+    }
+
     fn one(&self, entry: &Entry) -> FileOutcome {
         let source = Some(entry.raw.clone());
         let segments = match &entry.segments {
@@ -303,6 +342,7 @@ impl Job<'_> {
 
     fn download(&self, segments: &[String], final_path: &Path) -> Result<u64> {
         let url = join_url(self.base_url, segments);
+        self.check_disk()?;
         let parent = final_path.parent().unwrap_or(self.dest);
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("cannot create '{}': {e}", parent.display())))?;
@@ -310,6 +350,17 @@ impl Job<'_> {
         let status = response.status().as_u16();
         if status != 200 {
             return Err(Error::server(format!("HTTP {status}")));
+        }
+        let declared = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(length) = declared.filter(|&n| n > self.max_file_bytes) {
+            return Err(Error::dicom(format!(
+                "the file is {length} bytes, more than dicom_http.max_file_mb = {}; not downloaded",
+                self.max_file_bytes >> 20
+            )));
         }
         let mut body = response.into_body().into_reader();
         // Check the Part 10 signature before writing: an HTML error page served with 200 fails here.
@@ -332,6 +383,7 @@ impl Job<'_> {
         let mut size = head.len() as u64;
         self.progress.add_bytes(size);
         let mut buf = vec![0u8; 128 * 1024];
+        let mut unchecked = 0u64;
         loop {
             let n = match body.read(&mut buf) {
                 Ok(0) => break,
@@ -339,8 +391,20 @@ impl Job<'_> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.io_error(e)),
             };
-            out.write_all(&buf[..n]).map_err(write_err)?;
             size += n as u64;
+            if size > self.max_file_bytes {
+                // The temp file is removed on drop; nothing lands.
+                return Err(Error::dicom(format!(
+                    "the server sent more than dicom_http.max_file_mb = {} for this file; download stopped",
+                    self.max_file_bytes >> 20
+                )));
+            }
+            unchecked += n as u64;
+            if unchecked >= DISK_CHECK_BYTES {
+                unchecked = 0;
+                self.check_disk()?;
+            }
+            out.write_all(&buf[..n]).map_err(write_err)?;
             self.progress.add_bytes(n as u64);
         }
         out.into_inner().map_err(|e| write_err(e.into_error()))?;

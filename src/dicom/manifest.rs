@@ -168,6 +168,30 @@ pub struct Manifest {
     pub error: Option<String>,
     pub elapsed_ms: u64,
     pub files: Vec<FileEntry>,
+    /// What the C-MOVE/C-GET receiver refused: associations from anyone but the PACS, objects of
+    /// another study, a different object under a SOP Instance UID already received. Not
+    /// counted among the files; the study's own accounting does not depend on them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refusal>,
+    /// Refused connections beyond the ones listed in `refused` (a host connecting in a loop).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub refused_unlisted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One association or object the receiver refused, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Refusal {
+    /// `address:port` of the sender, with its calling AE (`AE@address:port`) when known.
+    pub from: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sop_instance_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub study_instance_uid: Option<String>,
+    pub reason: String,
 }
 
 impl Manifest {
@@ -185,6 +209,8 @@ impl Manifest {
             error: None,
             elapsed_ms: 0,
             files: Vec::new(),
+            refused: Vec::new(),
+            refused_unlisted: 0,
         }
     }
 

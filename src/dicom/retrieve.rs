@@ -11,7 +11,7 @@ use super::dimse::{
     C_GET_RSP, C_MOVE_RQ, C_MOVE_RSP, C_STORE_RQ, EXPLICIT_LE, FIND_STUDY_ROOT, GET_STUDY_ROOT,
     IMPLICIT_LE, MOVE_STUDY_ROOT, VERIFICATION,
 };
-use super::manifest::{FileEntry, FileStatus, Manifest, PacsReport, PacsRequest};
+use super::manifest::{FileEntry, FileStatus, Manifest, PacsReport, PacsRequest, Refusal};
 use super::plan::{self, Batch, Contents, Instance, Scope, Series, MAX_CONTEXTS};
 use super::progress::Progress;
 use super::scu::{
@@ -66,6 +66,11 @@ pub fn retrieve(
         dest: dest_dir.to_path_buf(),
         manifest: &manifest,
         progress,
+        study_uid: study_uid.to_owned(),
+        max_object_bytes: peer.max_object_bytes,
+        min_free_bytes: peer.min_free_bytes,
+        received: Mutex::new(Default::default()),
+        fatal: Mutex::new(None),
     };
     let mut session = Session {
         peer,
@@ -78,12 +83,18 @@ pub fn retrieve(
         RetrieveMethod::Get => get_study(&mut session),
         RetrieveMethod::Move => move_study(&mut session),
     };
+    // A bound that ended the retrieve (the disk) is what the call failed with.
+    let transfer = match target.fatal() {
+        Some(e) => Err(e),
+        None => transfer,
+    };
     let transfer = match transfer {
         // The study is not there: nothing was asked for, nothing to account for.
         Err(e) if session.requests.is_empty() => Err(e),
         transfer => {
             session.account();
-            transfer
+            let senders = session.check_senders();
+            transfer.and(senders)
         }
     };
     let pacs = session.report();
@@ -130,6 +141,8 @@ impl Session<'_> {
         let mut landed = BTreeSet::new();
         let mut failed = BTreeSet::new();
         if let Ok(m) = self.target.manifest.lock() {
+            // Refused here: accounted for in `refused`, not to be asked for again.
+            failed.extend(m.refused.iter().filter_map(|r| r.sop_instance_uid.clone()));
             for f in &m.files {
                 if let Some(uid) = &f.sop_instance_uid {
                     if f.status == FileStatus::Failed {
@@ -158,15 +171,106 @@ impl Session<'_> {
         out
     }
 
-    /// Objects the PACS named as failed that never arrived (including those miic refused).
+    /// Objects the PACS named as failed that never arrived (including those miic failed, but
+    /// not those it refused: another study's, or a different object under a received UID).
     fn failed_at_pacs(&self) -> BTreeSet<String> {
         let (landed, _) = self.in_manifest();
+        let refused = self.refused_objects();
         self.requests
             .iter()
             .flat_map(|r| r.failed_sop_instance_uids.iter())
-            .filter(|uid| !landed.contains(*uid))
+            .filter(|uid| !landed.contains(*uid) && !refused.contains(*uid))
             .cloned()
             .collect()
+    }
+
+    fn refused_objects(&self) -> BTreeSet<String> {
+        self.target
+            .manifest
+            .lock()
+            .map(|m| {
+                m.refused
+                    .iter()
+                    .filter_map(|r| r.sop_instance_uid.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// More objects landed than the PACS reported sending: some came from someone else at the
+    /// PACS's address with its AE title. Those the PACS does not list for the study (C-FIND)
+    /// are removed and refused; if that does not settle it, no file counts as completed and
+    /// the call fails, so the manifest never claims more than the PACS sent.
+    fn check_senders(&mut self) -> Result<()> {
+        let mut sent = 0u32;
+        for r in &self.requests {
+            // A request the PACS ended in failure (Orthanc's 0xC000 over one unreadable object)
+            // does not count what it sent before: no total to hold the files against.
+            let (Some(c), w, false) = (r.completed, r.warning, r.aborted) else {
+                return Ok(());
+            };
+            sent += u32::from(c) + u32::from(w.unwrap_or(0));
+        }
+        let arrived = |s: &Self| s.in_manifest().0.len() as u32;
+        if arrived(self) <= sent {
+            return Ok(());
+        }
+        if self.ensure_instances() {
+            let listed: BTreeSet<&str> = self
+                .contents
+                .instances
+                .iter()
+                .map(|i| i.sop_instance_uid.as_str())
+                .collect();
+            if let Ok(mut m) = self.target.manifest.lock() {
+                let dest = self.target.dest.clone();
+                let mut extra = Vec::new();
+                m.files.retain(|f| {
+                    let keep = f.status == FileStatus::Failed
+                        || f.sop_instance_uid
+                            .as_deref()
+                            .is_none_or(|u| listed.contains(u));
+                    if !keep {
+                        extra.push(f.clone());
+                    }
+                    keep
+                });
+                for f in extra {
+                    if let Some(path) = &f.path {
+                        let _ = std::fs::remove_file(dest.join(path));
+                    }
+                    let refusal = Refusal {
+                        from: "the PACS's address and AE title".into(),
+                        sop_instance_uid: f.sop_instance_uid.clone(),
+                        study_instance_uid: f.study_instance_uid.clone(),
+                        reason: format!(
+                            "not among the objects the PACS lists for the study (it reported sending {sent}); removed"
+                        ),
+                    };
+                    log::warn!("removed {:?}: {}", f.path, refusal.reason);
+                    m.refused.push(refusal);
+                }
+            }
+        }
+        let now = arrived(self);
+        if now <= sent {
+            return Ok(());
+        }
+        if let Ok(mut m) = self.target.manifest.lock() {
+            for f in m
+                .files
+                .iter_mut()
+                .filter(|f| f.status != FileStatus::Failed)
+            {
+                f.warn(format!(
+                    "{now} objects arrived but the PACS reported sending {sent}: which ones came from the PACS cannot be told"
+                ));
+            }
+        }
+        Err(Error::dicom(format!(
+            "{now} objects arrived but {} reported sending {sent}: another sender used its address and AE title; see the manifest",
+            self.peer.name()
+        )))
     }
 
     /// Objects the PACS's C-FIND listed that neither arrived, nor failed here, nor were named
@@ -183,15 +287,28 @@ impl Session<'_> {
             .collect()
     }
 
-    /// Failed sub-operations the PACS counted but did not name.
+    /// Failed sub-operations the PACS counted but did not name (less the objects miic
+    /// refused, which a PACS counts as failed).
     fn unnamed_failures(&self) -> u32 {
-        self.requests
+        let counted: u32 = self
+            .requests
             .iter()
             .map(|r| {
                 u32::from(r.failed.unwrap_or(0))
                     .saturating_sub(r.failed_sop_instance_uids.len() as u32)
             })
-            .sum()
+            .sum();
+        let refused_unnamed = self
+            .refused_objects()
+            .iter()
+            .filter(|u| {
+                !self
+                    .requests
+                    .iter()
+                    .any(|r| r.failed_sop_instance_uids.contains(u))
+            })
+            .count() as u32;
+        counted.saturating_sub(refused_unnamed)
     }
 
     /// Make sure the objects' series are known (instance-level C-FIND), for instance-level
@@ -775,6 +892,7 @@ fn get_batch(
     single: bool,
     accepted: &mut BTreeSet<String>,
 ) -> Result<Result<()>> {
+    session.target.check()?;
     let mut options = ClientAssociationOptions::new()
         .with_presentation_context(GET_STUDY_ROOT, vec![EXPLICIT_LE, IMPLICIT_LE]);
     let mut roles: Vec<&str> = Vec::new();
@@ -856,12 +974,24 @@ struct ScpState {
     offered: Mutex<BTreeSet<String>>,
 }
 
+/// Storage associations served at once: a PACS sends a study over one or a few; more wait
+/// until one ends (a flood from the PACS's address costs at most this many threads).
+const MAX_STORAGE_ASSOCIATIONS: usize = 16;
+
 fn move_study(session: &mut Session) -> Result<()> {
     let peer = session.peer;
     let port = peer.move_port.ok_or_else(|| {
         Error::config("config key 'dicom.move_port' is required when 'dicom.retrieve' is \"move\"")
     })?;
     discover(session, false)?;
+    // Only the PACS may send: its resolved address(es) and its AE title.
+    let senders = peer.sender_addresses();
+    if senders.is_empty() {
+        return Err(Error::config(format!(
+            "config key 'dicom.host' = '{}' does not resolve: miic cannot tell the PACS's C-MOVE sub-operations from anyone else's",
+            peer.host
+        )));
+    }
     let listener = TcpListener::bind(("0.0.0.0", port)).map_err(|e| {
         Error::network(format!(
             "cannot listen on dicom.move_port {port} for C-MOVE: {e}"
@@ -870,29 +1000,32 @@ fn move_study(session: &mut Session) -> Result<()> {
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::network(format!("cannot listen on dicom.move_port {port}: {e}")))?;
+    log::info!(
+        "C-MOVE storage SCP: listening on dicom.move_port {port} for {} from {}",
+        peer.peer_ae,
+        senders
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let state = ScpState {
         stop: AtomicBool::new(false),
         only: Mutex::new(None),
         offered: Mutex::new(BTreeSet::new()),
     };
-    let scp_error: Mutex<Option<Error>> = Mutex::new(None);
     let target = session.target;
     std::thread::scope(|scope| {
-        let scp = scope.spawn(|| {
-            if let Err(e) = storage_scp(&listener, peer, &state, target) {
-                if let Ok(mut slot) = scp_error.lock() {
-                    *slot = Some(e);
-                }
-            }
-        });
+        let scp = scope.spawn(|| storage_scp(&listener, peer, &senders, &state, target));
         let result = move_all(session, &state);
         state.stop.store(true, Ordering::Relaxed);
-        let _ = scp.join();
-        let scp_error = scp_error.lock().ok().and_then(|mut e| e.take());
-        match (result, scp_error) {
+        let scp_result = scp
+            .join()
+            .unwrap_or_else(|_| Err(Error::internal("the C-MOVE storage SCP panicked")));
+        match (result, scp_result) {
             (Err(e), _) => Err(e),
-            (Ok(()), Some(e)) => Err(e),
-            (Ok(()), None) => Ok(()),
+            (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
         }
     })
 }
@@ -935,6 +1068,7 @@ fn move_request(
     scopes: &[Scope],
     syntax: Option<&'static str>,
 ) -> Result<Result<()>> {
+    session.target.check()?;
     let mut conn = session.peer.associate(
         ClientAssociationOptions::new()
             .with_presentation_context(MOVE_STUDY_ROOT, vec![EXPLICIT_LE, IMPLICIT_LE]),
@@ -971,10 +1105,16 @@ fn move_request(
     Ok(result)
 }
 
+/// An A-ASSOCIATE-RQ as read before negotiating: the calling AE and the proposed contexts.
+struct Proposal {
+    calling_ae: String,
+    contexts: Vec<(String, Vec<String>)>,
+}
+
 /// The storage contexts a PACS proposes, read from its A-ASSOCIATE-RQ before the association
 /// is negotiated (dicom-ul accepts a fixed list; miic also accepts storage classes newer than
 /// its list). `None` when the request does not arrive whole within `timeout`.
-fn peek_proposal(socket: &TcpStream, timeout: Duration) -> Option<Vec<(String, Vec<String>)>> {
+fn peek_proposal(socket: &TcpStream, timeout: Duration) -> Option<Proposal> {
     // An A-ASSOCIATE-RQ of 128 contexts with several syntaxes each stays well below this.
     const LIMIT: usize = 256 * 1024;
     let deadline = Instant::now() + timeout;
@@ -998,8 +1138,10 @@ fn peek_proposal(socket: &TcpStream, timeout: Duration) -> Option<Vec<(String, V
                 let Pdu::AssociationRQ(rq) = pdu else {
                     return None;
                 };
-                return Some(
-                    rq.presentation_contexts
+                return Some(Proposal {
+                    calling_ae: rq.calling_ae_title.trim().to_owned(),
+                    contexts: rq
+                        .presentation_contexts
                         .into_iter()
                         .map(|pc| {
                             (
@@ -1011,7 +1153,7 @@ fn peek_proposal(socket: &TcpStream, timeout: Duration) -> Option<Vec<(String, V
                             )
                         })
                         .collect(),
-                );
+                });
             }
         }
         if Instant::now() >= deadline {
@@ -1021,79 +1163,267 @@ fn peek_proposal(socket: &TcpStream, timeout: Duration) -> Option<Vec<(String, V
     }
 }
 
-/// The in-process storage SCP that receives C-MOVE sub-operations: accepts associations on
-/// `move_port` until told to stop; each storage context in the first of the PACS's proposed
-/// syntaxes that miic files as bytes; stores each object like a C-GET would.
+/// Admits only associations whose calling AE is the PACS's `peer_ae`.
+struct ThePacs<'a>(&'a str);
+
+impl dicom_ul::association::server::AccessControl for ThePacs<'_> {
+    fn check_access(
+        &self,
+        _this_ae_title: &str,
+        calling_ae_title: &str,
+        _called_ae_title: &str,
+        _user_identity: Option<&dicom_ul::pdu::UserIdentity>,
+    ) -> std::result::Result<(), dicom_ul::pdu::AssociationRJServiceUserReason> {
+        if calling_ae_title.trim() == self.0 {
+            Ok(())
+        } else {
+            Err(dicom_ul::pdu::AssociationRJServiceUserReason::CallingAETitleNotRecognized)
+        }
+    }
+}
+
+/// What the SCP's accept loop knows of one association it serves.
+#[derive(Default)]
+struct Watch {
+    /// Negotiated: from then on the setup deadline no longer applies.
+    established: AtomicBool,
+    /// The loop shut the socket down (setup too slow, or the retrieve is over).
+    cut: AtomicBool,
+}
+
+struct Served<'scope> {
+    handle: std::thread::ScopedJoinHandle<'scope, ()>,
+    socket: TcpStream,
+    accepted: Instant,
+    watch: std::sync::Arc<Watch>,
+}
+
+impl Served<'_> {
+    fn cut(&self) {
+        if !self.watch.cut.swap(true, Ordering::SeqCst) {
+            let _ = self.socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// The in-process storage SCP that receives C-MOVE sub-operations on `move_port` while the
+/// C-MOVE requests run. Only the PACS gets in (an address of `senders`, checked before a byte
+/// is read; then its AE title); its associations are served in parallel, each in its own
+/// thread. An association must be negotiated within `timeout_ms` of its connection; once the
+/// requests are done, what is still open gets `timeout_ms` to finish and is then cut, so no
+/// peer keeps `miic_dicom_retrieve` from returning. Accept errors (a connection reset before
+/// it was accepted) are passing trouble: the loop goes on.
 fn storage_scp(
     listener: &TcpListener,
     peer: &Peer,
+    senders: &[std::net::IpAddr],
     state: &ScpState,
     target: &StoreTarget,
 ) -> Result<()> {
-    let mut first_error = None;
-    while !state.stop.load(Ordering::Relaxed) {
-        let (socket, addr) = match listener.accept() {
-            Ok(pair) => pair,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5));
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        let mut open: Vec<Served> = Vec::new();
+        let mut stopped_at: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            open.retain(|s| !s.handle.is_finished());
+            if stopped_at.is_none()
+                && (state.stop.load(Ordering::Relaxed) || target.fatal().is_some())
+            {
+                stopped_at = Some(now);
+            }
+            for s in &open {
+                if !s.watch.established.load(Ordering::SeqCst) && now >= s.accepted + peer.timeout {
+                    s.cut();
+                }
+            }
+            if let Some(at) = stopped_at {
+                if open.is_empty() {
+                    break;
+                }
+                if now >= at + peer.timeout || target.fatal().is_some() {
+                    for s in &open {
+                        if s.watch.established.load(Ordering::SeqCst) {
+                            log::warn!(
+                                "C-MOVE storage SCP: an association was still open timeout_ms = {} after the last C-MOVE response: cut",
+                                peer.timeout.as_millis()
+                            );
+                        }
+                        s.cut();
+                    }
+                    break;
+                }
+            }
+            let (socket, addr) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                Err(e) => {
+                    log::warn!("C-MOVE storage SCP: accepting a connection failed: {e}");
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+            };
+            let from = addr.to_string();
+            let ip = match addr.ip() {
+                std::net::IpAddr::V6(v6) => v6
+                    .to_ipv4_mapped()
+                    .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+                v4 => v4,
+            };
+            let refuse = |reason: String| {
+                target.refuse(Refusal {
+                    from: from.clone(),
+                    sop_instance_uid: None,
+                    study_instance_uid: None,
+                    reason,
+                })
+            };
+            if stopped_at.is_some() {
+                refuse("connected after the PACS's last C-MOVE response".into());
                 continue;
             }
-            Err(e) => return Err(Error::network(format!("C-MOVE storage SCP: {e}"))),
-        };
-        let _ = socket.set_nonblocking(false);
-        let _ = socket.set_nodelay(true);
-        let _ = socket.set_read_timeout(Some(peer.timeout));
-        let proposal = peek_proposal(&socket, peer.timeout).unwrap_or_default();
-        let only = state.only.lock().ok().and_then(|o| *o);
-        let mut options = ServerAssociationOptions::new()
-            .accept_any()
-            .ae_title(peer.local_ae.as_str())
-            .with_abstract_syntax(VERIFICATION)
-            .max_pdu_length(peer.max_pdu)
-            .read_timeout(peer.timeout)
-            .write_timeout(peer.timeout);
-        for (class, _) in STORAGE_CLASSES {
-            options = options.with_abstract_syntax(*class);
+            if !senders.contains(&ip) {
+                refuse(format!(
+                    "not the PACS: only {} may send (dicom.host, dicom.move_from)",
+                    senders
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                continue;
+            }
+            if open.len() >= MAX_STORAGE_ASSOCIATIONS {
+                refuse(format!(
+                    "{MAX_STORAGE_ASSOCIATIONS} storage associations are open already"
+                ));
+                continue;
+            }
+            let Ok(watched) = socket.try_clone() else {
+                refuse("cannot watch the connection".into());
+                continue;
+            };
+            let watch = std::sync::Arc::new(Watch::default());
+            let handle = {
+                let watch = std::sync::Arc::clone(&watch);
+                let first_error = &first_error;
+                scope.spawn(move || {
+                    if let Err(e) = storage_association(socket, &from, peer, state, target, &watch)
+                    {
+                        log::warn!("C-MOVE storage SCP: {e}");
+                        // An association the loop cut fails by design; an object it was
+                        // carrying is a failed file already.
+                        if !watch.cut.load(Ordering::SeqCst) {
+                            let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                            slot.get_or_insert(e);
+                        }
+                    }
+                })
+            };
+            open.push(Served {
+                handle,
+                socket: watched,
+                accepted: now,
+                watch,
+            });
         }
+    });
+    let first = first_error.into_inner().unwrap_or_else(|p| p.into_inner());
+    first.map_or(Ok(()), Err)
+}
+
+/// Negotiate one storage association (each storage context in the first of the PACS's
+/// proposed syntaxes that miic files as bytes) and store what it carries.
+fn storage_association(
+    socket: TcpStream,
+    from: &str,
+    peer: &Peer,
+    state: &ScpState,
+    target: &StoreTarget,
+    watch: &Watch,
+) -> Result<()> {
+    let _ = socket.set_nonblocking(false);
+    let _ = socket.set_nodelay(true);
+    let _ = socket.set_read_timeout(Some(peer.timeout));
+    let refuse = |reason: String| {
+        target.refuse(Refusal {
+            from: from.to_owned(),
+            sop_instance_uid: None,
+            study_instance_uid: None,
+            reason,
+        })
+    };
+    let Some(proposal) = peek_proposal(&socket, peer.timeout) else {
+        refuse(format!(
+            "sent no A-ASSOCIATE-RQ within timeout_ms = {}",
+            peer.timeout.as_millis()
+        ));
+        return Ok(());
+    };
+    if proposal.calling_ae != peer.peer_ae {
+        // dicom-ul answers A-ASSOCIATE-RJ (calling AE title not recognised).
+        refuse(format!(
+            "calling AE '{}' is not the PACS's (dicom.peer_ae = '{}')",
+            proposal.calling_ae, peer.peer_ae
+        ));
+    }
+    let only = state.only.lock().ok().and_then(|o| *o);
+    let mut options = ServerAssociationOptions::new()
+        .ae_access_control(ThePacs(&peer.peer_ae))
+        .ae_title(peer.local_ae.as_str())
+        .with_abstract_syntax(VERIFICATION)
+        .max_pdu_length(peer.max_pdu)
+        .read_timeout(peer.timeout)
+        .write_timeout(peer.timeout);
+    for (class, _) in STORAGE_CLASSES {
+        options = options.with_abstract_syntax(*class);
+    }
+    if proposal.calling_ae == peer.peer_ae {
         if let Ok(mut offered) = state.offered.lock() {
-            for (class, syntaxes) in &proposal {
+            for (class, syntaxes) in &proposal.contexts {
                 if is_storage_class(class) {
                     offered.extend(syntaxes.iter().filter(|t| is_storable(t)).cloned());
                 }
             }
         }
-        for (class, _) in &proposal {
-            if is_storage_class(class) && !STORAGE_CLASSES.iter().any(|(c, _)| c == class) {
-                options = options.with_abstract_syntax(class.clone());
-            }
-        }
-        match only {
-            Some(ts) => options = options.with_transfer_syntax(ts),
-            None => {
-                for ts in classes::storable_syntaxes() {
-                    options = options.with_transfer_syntax(ts);
-                }
-            }
-        }
-        let association = match options.establish(socket) {
-            Ok(a) => a,
-            Err(e) => {
-                let name = format!("storage association from {addr}");
-                log::warn!("C-MOVE storage SCP: {}", ul_error(e, &name, peer.timeout));
-                continue;
-            }
-        };
-        // `AE@address`, like the SCU side: the AE part goes into the files' meta group.
-        let name = format!(
-            "{}@{addr}",
-            dicom_ul::association::Association::peer_ae_title(&association).trim()
-        );
-        if let Err(e) = serve_storage(Conn::new(association, name, peer.timeout)?, target) {
-            log::warn!("C-MOVE storage SCP: {e}");
-            first_error.get_or_insert(e);
+    }
+    for (class, _) in &proposal.contexts {
+        if is_storage_class(class) && !STORAGE_CLASSES.iter().any(|(c, _)| c == class) {
+            options = options.with_abstract_syntax(class.clone());
         }
     }
-    first_error.map_or(Ok(()), Err)
+    match only {
+        Some(ts) => options = options.with_transfer_syntax(ts),
+        None => {
+            for ts in classes::storable_syntaxes() {
+                options = options.with_transfer_syntax(ts);
+            }
+        }
+    }
+    let association = match options.establish(socket) {
+        Ok(a) => a,
+        Err(e) => {
+            if proposal.calling_ae == peer.peer_ae {
+                let name = format!("storage association from {from}");
+                log::warn!("C-MOVE storage SCP: {}", ul_error(e, &name, peer.timeout));
+            }
+            return Ok(());
+        }
+    };
+    if watch.cut.load(Ordering::SeqCst) {
+        refuse(format!(
+            "did not complete its association request within timeout_ms = {}",
+            peer.timeout.as_millis()
+        ));
+        return Ok(());
+    }
+    watch.established.store(true, Ordering::SeqCst);
+    // `AE@address`, like the SCU side: the AE part goes into the files' meta group.
+    let name = format!("{}@{from}", proposal.calling_ae);
+    serve_storage(Conn::new(association, name, peer.timeout)?, target)
 }
 
 fn serve_storage(

@@ -20,6 +20,15 @@ use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// Most matches one C-FIND may bring: an instance-level listing of the largest studies (tens of
+/// thousands of objects) fits many times over; a PACS that answers "pending" without end is
+/// cut off here instead of growing memory until the host aborts (each match costs a few
+/// hundred bytes in memory however small its identifier; answers without one cost nothing
+/// and are bounded in time by the call's deadline).
+const MAX_FIND_MATCHES: usize = 250_000;
+/// Most identifier bytes one C-FIND may bring in all (an instance-level match is ~250 bytes).
+const MAX_FIND_BYTES: usize = 64 << 20;
+
 /// The PACS and miic's own identity, from `[dicom]`.
 #[derive(Debug, Clone)]
 pub struct Peer {
@@ -31,6 +40,10 @@ pub struct Peer {
     pub timeout: Duration,
     pub retrieve: RetrieveMethod,
     pub move_port: Option<u16>,
+    pub max_object_bytes: u64,
+    pub min_free_bytes: u64,
+    /// Hosts besides `host` that C-MOVE sub-operations may come from.
+    pub move_from: Vec<String>,
 }
 
 impl Peer {
@@ -54,7 +67,26 @@ impl Peer {
             timeout: config.timeout,
             retrieve: d.retrieve,
             move_port: d.move_port,
+            max_object_bytes: d.max_object_bytes,
+            min_free_bytes: d.min_free_bytes,
+            move_from: d.move_from.clone(),
         })
+    }
+
+    /// The addresses the PACS's storage associations may come from: `host` and
+    /// `move_from`, resolved now (a name the resolver does not know counts for nothing).
+    pub fn sender_addresses(&self) -> Vec<std::net::IpAddr> {
+        use std::net::ToSocketAddrs;
+        let mut out = Vec::new();
+        for host in std::iter::once(&self.host).chain(&self.move_from) {
+            match (host.as_str(), 0).to_socket_addrs() {
+                Ok(addrs) => out.extend(addrs.map(|a| a.ip())),
+                Err(e) => log::warn!("C-MOVE: cannot resolve '{host}' of [dicom]: {e}"),
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// `AE@host:port`, for messages.
@@ -230,6 +262,7 @@ pub(crate) fn find_objects(
     let request = CommandBuilder::new(C_FIND_RQ, FIND_STUDY_ROOT, true).request(next_message_id());
     conn.send_message(pc_id, request, Some(&identifier))?;
     let mut matches = Vec::new();
+    let mut bytes = 0usize;
     loop {
         let command = conn.receive_response(C_FIND_RSP, "C-FIND")?;
         let data = if command.has_dataset() {
@@ -240,6 +273,20 @@ pub(crate) fn find_objects(
         let status = command.status();
         if dimse::is_pending(status) {
             if let Some(data) = data {
+                bytes += data.len();
+                if matches.len() == MAX_FIND_MATCHES {
+                    return Err(Error::dicom(format!(
+                        "{} sent more than {MAX_FIND_MATCHES} C-FIND matches (miic's bound); C-FIND stopped",
+                        conn.peer
+                    )));
+                }
+                if bytes > MAX_FIND_BYTES {
+                    return Err(Error::dicom(format!(
+                        "{} sent more than {} MiB of C-FIND matches (miic's bound); C-FIND stopped",
+                        conn.peer,
+                        MAX_FIND_BYTES >> 20
+                    )));
+                }
                 matches.push(dimse::decode_dataset(&data, &ts)?);
             }
             continue;

@@ -2,17 +2,23 @@
 //! each object is streamed to a temporary file, checked as Part 10, then renamed to
 //! `<SOP Instance UID>.dcm`. A transfer cut short leaves no file under a final name.
 //!
+//! Everything a peer sends is bounded: each object's size (`dicom.max_object_mb`), the disk's
+//! free space (`dicom.min_free_mb`, checked as the object streams), and what lands: only
+//! objects of the study asked for, and never a second, different object under a SOP Instance
+//! UID already received in this retrieve.
+//!
 //! Uses: dicom::dimse, dicom::manifest, dicom::progress, error, fs.
 
 use super::dimse::{Command, CommandBuilder, Conn, Link, C_STORE_RSP};
-use super::manifest::{inspect_part10, FileEntry, Manifest};
+use super::manifest::{inspect_part10, FileEntry, Manifest, Refusal};
 use super::progress::Progress;
 use crate::error::{Error, Result};
-use crate::fs::TempFile;
+use crate::fs::{DiskReserve, TempFile};
 use dicom_dictionary_std::tags;
 use dicom_object::meta::FileMetaTableBuilder;
+use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -21,25 +27,128 @@ pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.1518449313182172074693923932141
 pub const IMPLEMENTATION_VERSION: &str = concat!("MIIC_", env!("CARGO_PKG_VERSION"));
 
 const STORE_OK: u16 = 0x0000;
+/// PS3.7 C.5: "Refused: Not Authorized" — an object miic does not take from this sender.
+const STORE_REFUSED: u16 = 0x0124;
 const STORE_OUT_OF_RESOURCES: u16 = 0xA700;
 const STORE_CANNOT_UNDERSTAND: u16 = 0xC000;
 
-/// Where received objects go, and the manifest they are recorded in.
+/// Refused connections listed in a manifest (and logged); more are only counted.
+const MAX_LISTED_CONNECTIONS: usize = 100;
+
+/// The free space is looked at again after this many bytes of one object (or `dcmPath` file).
+pub(super) const DISK_CHECK_BYTES: u64 = 8 << 20;
+
+/// Where received objects go, the manifest they are recorded in, and the bounds they obey.
 pub struct StoreTarget<'a> {
     pub dest: PathBuf,
     pub manifest: &'a Mutex<Manifest>,
     pub progress: &'a Progress,
+    /// The study asked for: objects of another one are refused.
+    pub study_uid: String,
+    pub max_object_bytes: u64,
+    /// Free space to keep on dest's disk (`dicom.min_free_mb`, in bytes).
+    pub min_free_bytes: u64,
+    /// SOP Instance UIDs landed (or landing) in this retrieve.
+    pub received: Mutex<HashSet<String>>,
+    /// A bound that ends the whole retrieve (the disk is nearly full): set once, then every
+    /// request and association stops.
+    pub fatal: Mutex<Option<Error>>,
+}
+
+impl StoreTarget<'_> {
+    /// The error that ended the retrieve, if one did.
+    pub fn fatal(&self) -> Option<Error> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `Err` once the retrieve must stop (see [`StoreTarget::fatal`]).
+    pub fn check(&self) -> Result<()> {
+        self.fatal().map_or(Ok(()), Err)
+    }
+
+    fn stop_with(&self, e: Error) -> Error {
+        let mut slot = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e).clone()
+    }
+
+    fn reserve(&self) -> DiskReserve {
+        DiskReserve {
+            dir: self.dest.clone(),
+            keep: self.min_free_bytes,
+        }
+    }
+
+    fn disk_full(&self, why: String) -> Error {
+        Error::io(format!(
+            "{why}; miic keeps dicom.min_free_mb = {} free: retrieve stopped",
+            self.min_free_bytes >> 20
+        ))
+    }
+
+    /// Record (and log) a refusal. Refused connections are listed up to
+    /// [`MAX_LISTED_CONNECTIONS`], then only counted: a LAN host connecting in a loop must not
+    /// grow the manifest and the log without end. Refused objects are always listed (the
+    /// accounting uses them; each costs its sender a whole C-STORE from the PACS's address).
+    pub fn refuse(&self, refusal: Refusal) {
+        let listed = match self.manifest.lock() {
+            Ok(mut m) => {
+                let connections = m
+                    .refused
+                    .iter()
+                    .filter(|r| r.sop_instance_uid.is_none())
+                    .count();
+                if refusal.sop_instance_uid.is_none() && connections >= MAX_LISTED_CONNECTIONS {
+                    m.refused_unlisted += 1;
+                    Some(m.refused_unlisted == 1)
+                } else {
+                    m.refused.push(refusal.clone());
+                    None
+                }
+            }
+            Err(_) => None,
+        };
+        // Logged outside the lock: a log callback runs host code.
+        match listed {
+            None => log::warn!(
+                "refused {}{}: {}",
+                refusal.from,
+                refusal
+                    .sop_instance_uid
+                    .as_ref()
+                    .map(|u| format!(" object {u}"))
+                    .unwrap_or_default(),
+                refusal.reason
+            ),
+            Some(true) => log::warn!(
+                "refused {} connections already: further ones are counted (refused_unlisted), not listed or logged",
+                MAX_LISTED_CONNECTIONS
+            ),
+            Some(false) => {}
+        }
+    }
 }
 
 /// Swallows write errors so the rest of the data set can still be drained from the wire;
-/// the first error is reported afterwards.
+/// the first error is reported afterwards. Running below the disk reserve is not swallowed:
+/// the object and the association stop there.
 struct FileSink {
     out: BufWriter<File>,
     error: Option<std::io::Error>,
+    reserve: DiskReserve,
+    unchecked: u64,
+    low_disk: Option<String>,
 }
 
 impl Write for FileSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.unchecked += buf.len() as u64;
+        if self.unchecked >= DISK_CHECK_BYTES {
+            self.unchecked = 0;
+            if let Err(why) = self.reserve.check() {
+                self.low_disk = Some(why.clone());
+                return Err(std::io::Error::other(why));
+            }
+        }
         if self.error.is_none() {
             if let Err(e) = self.out.write_all(buf) {
                 self.error = Some(e);
@@ -75,7 +184,13 @@ pub fn handle_store<L: Link>(
     let message_id = command.message_id();
     let outcome = receive_object(conn, pc_id, &sop_class, &sop_instance, target);
     let (entry, status) = match outcome {
-        Ok(entry) => (entry, STORE_OK),
+        Ok(Received::Landed(entry)) => (Some(entry), STORE_OK),
+        // The same object again (a PACS repeating itself): nothing new lands or is counted.
+        Ok(Received::Again) => (None, STORE_OK),
+        Ok(Received::Refused(refusal)) => {
+            target.refuse(refusal);
+            (None, STORE_REFUSED)
+        }
         Err(ReceiveError::Link(e)) => {
             record(
                 target,
@@ -88,19 +203,22 @@ pub fn handle_store<L: Link>(
             return Err(e);
         }
         Err(ReceiveError::Local(e, status)) => (
-            FileEntry::missing(
+            Some(FileEntry::missing(
                 Some(sop_instance.clone()),
                 Some(sop_class.clone()),
                 e.message,
-            ),
+            )),
             status,
         ),
     };
-    record(target, entry);
+    if let Some(entry) = entry {
+        record(target, entry);
+    }
     let response = CommandBuilder::new(C_STORE_RSP, &sop_class, false)
         .response(message_id, status)
         .with_uid(tags::AFFECTED_SOP_INSTANCE_UID, &sop_instance);
-    conn.send_message(pc_id, response, None)
+    conn.send_message(pc_id, response, None)?;
+    target.check()
 }
 
 fn record(target: &StoreTarget, entry: FileEntry) {
@@ -108,6 +226,13 @@ fn record(target: &StoreTarget, entry: FileEntry) {
         m.files.push(entry);
     }
     target.progress.file_done();
+}
+
+enum Received {
+    Landed(FileEntry),
+    /// Byte for byte an object that already landed in this retrieve.
+    Again,
+    Refused(Refusal),
 }
 
 enum ReceiveError {
@@ -123,10 +248,15 @@ fn receive_object<L: Link>(
     sop_class: &str,
     sop_instance: &str,
     target: &StoreTarget,
-) -> std::result::Result<FileEntry, ReceiveError> {
-    let drain = |conn: &mut Conn<L>, e: Error, status: u16| match conn
-        .receive_dataset(&mut std::io::sink(), &mut |n| target.progress.add_bytes(n))
-    {
+) -> std::result::Result<Received, ReceiveError> {
+    let limit = target.max_object_bytes;
+    let limit_name = format!("dicom.max_object_mb = {}", limit >> 20);
+    let drain = |conn: &mut Conn<L>, e: Error, status: u16| match conn.receive_dataset(
+        &mut std::io::sink(),
+        &mut |n| target.progress.add_bytes(n),
+        limit,
+        &limit_name,
+    ) {
         Ok(_) => ReceiveError::Local(e, status),
         Err(link) => ReceiveError::Link(link),
     };
@@ -140,8 +270,13 @@ fn receive_object<L: Link>(
         ));
         return Err(drain(conn, e, STORE_CANNOT_UNDERSTAND));
     }
+    let reserve = target.reserve();
+    if let Err(why) = reserve.check() {
+        return Err(ReceiveError::Link(target.stop_with(target.disk_full(why))));
+    }
     let final_path = target.dest.join(format!("{sop_instance}.dcm"));
-    let temp = TempFile::part(&final_path);
+    // Two associations may carry the same UID at once: one part file each.
+    let temp = TempFile::unique(&final_path);
     let file = match start_file(temp.path(), sop_class, sop_instance, &ts, &conn.peer) {
         Ok(file) => file,
         Err(e) => return Err(drain(conn, e, STORE_OUT_OF_RESOURCES)),
@@ -149,9 +284,20 @@ fn receive_object<L: Link>(
     let mut sink = FileSink {
         out: file,
         error: None,
+        reserve,
+        unchecked: 0,
+        low_disk: None,
     };
-    conn.receive_dataset(&mut sink, &mut |n| target.progress.add_bytes(n))
-        .map_err(ReceiveError::Link)?;
+    let received = conn.receive_dataset(
+        &mut sink,
+        &mut |n| target.progress.add_bytes(n),
+        limit,
+        &limit_name,
+    );
+    if let Some(why) = sink.low_disk.take() {
+        return Err(ReceiveError::Link(target.stop_with(target.disk_full(why))));
+    }
+    received.map_err(ReceiveError::Link)?;
     let local = |e: Error| ReceiveError::Local(e, STORE_OUT_OF_RESOURCES);
     if let Some(e) = sink.error {
         return Err(local(Error::io(format!(
@@ -170,8 +316,45 @@ fn receive_object<L: Link>(
         })?;
     let info =
         inspect_part10(temp.path()).map_err(|e| ReceiveError::Local(e, STORE_CANNOT_UNDERSTAND))?;
+    let refusal = |reason: String| {
+        Received::Refused(Refusal {
+            from: conn.peer.clone(),
+            sop_instance_uid: Some(sop_instance.to_owned()),
+            study_instance_uid: info.study_instance_uid.clone(),
+            reason,
+        })
+    };
+    if info.study_instance_uid.as_deref() != Some(target.study_uid.as_str()) {
+        return Ok(refusal(format!(
+            "object of study {}, not of study {} asked for",
+            info.study_instance_uid.as_deref().unwrap_or("(none)"),
+            target.study_uid
+        )));
+    }
+    let first = target
+        .received
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(sop_instance.to_owned());
+    if !first {
+        return Ok(if same_content(temp.path(), &final_path) {
+            Received::Again
+        } else {
+            refusal(
+                "a different object under the SOP Instance UID of one already received in this retrieve; the first is kept"
+                    .into(),
+            )
+        });
+    }
     let size = std::fs::metadata(temp.path()).map(|m| m.len()).unwrap_or(0);
-    land(temp, &final_path).map_err(local)?;
+    if let Err(e) = land(temp, &final_path) {
+        target
+            .received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sop_instance);
+        return Err(local(e));
+    }
     let mut entry = FileEntry::landed(format!("{sop_instance}.dcm"), None, info.clone(), size);
     if info.sop_instance_uid != sop_instance {
         entry.warn(format!(
@@ -179,7 +362,34 @@ fn receive_object<L: Link>(
             info.sop_instance_uid
         ));
     }
-    Ok(entry)
+    Ok(Received::Landed(entry))
+}
+
+/// Whether two files hold the same bytes (a missing or unreadable file: no).
+fn same_content(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    if ma.len() != mb.len() {
+        return false;
+    }
+    let (Ok(fa), Ok(fb)) = (File::open(a), File::open(b)) else {
+        return false;
+    };
+    let (mut ra, mut rb) = (std::io::BufReader::new(fa), std::io::BufReader::new(fb));
+    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = match ra.read(&mut ba) {
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if n == 0 {
+            return true;
+        }
+        if rb.read_exact(&mut bb[..n]).is_err() || ba[..n] != bb[..n] {
+            return false;
+        }
+    }
 }
 
 /// Create the temp file with preamble and file meta group; the data set bytes follow as sent.

@@ -31,6 +31,9 @@ pub(crate) fn client_ref(c: *const miic_client) -> Result<Arc<Client>> {
 /// Open a client. `config` is a path to a `.toml` or `.json` file, or inline JSON text
 /// (starting with `{`). Everything is validated now: an unknown key, a bad URL or SM2 key fails
 /// here with `miic_last_error()` naming the key. A path that is not UTF-8 is read as GBK.
+/// The front-end and `[dicom_http]` are always reached directly: `HTTP_PROXY`, `ALL_PROXY`
+/// and the like in the environment are ignored. A failed open leaves nothing behind (its
+/// `[log] dir` gets no further lines).
 ///
 /// Returns NULL on failure. Caller owns the client and must call `miic_close` on it.
 ///
@@ -59,7 +62,9 @@ pub unsafe extern "C" fn miic_open(config: *const c_char) -> *mut miic_client {
 
 /// Close a client: stop and join its background workers (an HTTP call in flight is interrupted)
 /// and free it. NULL and already-closed handles are ignored. Calls still running on other threads
-/// finish safely; later calls with this handle return `MIIC_E_ARGUMENT`.
+/// finish safely; later calls with this handle return `MIIC_E_ARGUMENT`. Its progress callback is
+/// removed as by `miic_set_progress_callback(c, NULL, NULL)`: once this returns it is not running
+/// and is never called again, also by a fetch still running on another thread.
 #[no_mangle]
 pub extern "C" fn miic_close(c: *mut miic_client) {
     guard(|| {
@@ -92,13 +97,18 @@ pub unsafe extern "C" fn miic_sm2_encrypt(
 }
 
 /// A host log sink: `level` is 1 = error, 2 = warn, 3 = info, 4 = debug, 5 = trace; `message`
-/// is UTF-8, valid only during the call. May be called from miic's worker threads.
+/// is UTF-8, valid only during the call. May be called from miic's worker threads, and from
+/// several threads at once.
 pub type miic_log_fn =
     Option<unsafe extern "C" fn(user: *mut c_void, level: i32, message: *const c_char)>;
 
 /// Send miic's log lines (info and above, ID and phone numbers masked) to `fn`, replacing any
-/// earlier callback; NULL removes it. `user` is passed back unchanged. The callback must stay
-/// callable until it is replaced or removed, and must not call miic itself.
+/// earlier callback; NULL removes it. `user` is passed back unchanged. Replacing or removing
+/// waits for calls of the old callback in progress: once this returns, the old callback is not
+/// running and is never called again, so its `user` (a delegate, an object) may be freed. The
+/// callback must not call miic (lines miic would log from inside it are dropped; calling this
+/// function from inside it changes nothing), and must not wait for a thread that calls this
+/// function.
 #[no_mangle]
 pub extern "C" fn miic_set_log_callback(log_fn: miic_log_fn, user: *mut c_void) {
     guard(|| {
@@ -109,7 +119,11 @@ pub extern "C" fn miic_set_log_callback(log_fn: miic_log_fn, user: *mut c_void) 
                 unsafe { f(user as *mut c_void, level, text.as_ptr()) };
             }) as crate::log::LogSink
         });
-        crate::log::set_sink(sink);
+        if !crate::log::set_sink(sink) {
+            return Err(crate::error::Error::state(
+                "miic_set_log_callback was called from inside a miic callback; nothing changed",
+            ));
+        }
         Ok(())
     })
 }

@@ -6,9 +6,8 @@
 use super::boundary::{c_text, give_string, guard_status, out_string_slot, MiicStatus};
 use super::client::{client_ref, miic_client};
 use crate::dicom::{http_fetch, progress, retrieve, scu};
-use crate::error::{Result, Status};
+use crate::error::{Error, Result, Status};
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
 /// Hand the manifest to the host whatever the outcome, then return the outcome.
 fn give_manifest(
@@ -83,8 +82,16 @@ pub unsafe extern "C" fn miic_dicom_find(
 /// and class UID where known and the reason. Caller frees it with `miic_string_free` (it
 /// stays NULL on argument/config errors).
 ///
-/// Status: `MIIC_OK` when every file landed (warnings, e.g. a file of another study, are listed
-/// in the manifest but do not fail the call). Partial success is `MIIC_E_DICOM` with the
+/// Only the PACS's objects of this study land: C-MOVE images are accepted from `[dicom] host`
+/// (or `move_from`) with the calling AE `peer_ae`, objects of another study and a different
+/// object under a SOP Instance UID already received are refused; what was refused is listed in
+/// the manifest's `refused` (not counted, not failing the call; refused connections past the
+/// first 100 are only counted, in `refused_unlisted`). Bounds: 64 KiB per command
+/// set, `[dicom] max_object_mb` per object (`MIIC_E_DICOM` naming the key), and
+/// `[dicom] min_free_mb` left free on the disk (the retrieve stops with `MIIC_E_IO`).
+///
+/// Status: `MIIC_OK` when every file landed (warnings are listed in the manifest but do not
+/// fail the call). Partial success is `MIIC_E_DICOM` with the
 /// manifest listing which files failed and `miic_last_error()` giving the count. An unknown
 /// study is `MIIC_E_DICOM` with zero files. A connection lost mid-transfer is
 /// `MIIC_E_NETWORK`, a PACS that stops answering for `timeout_ms` is `MIIC_E_TIMEOUT`,
@@ -120,11 +127,14 @@ pub unsafe extern "C" fn miic_dicom_retrieve(
 /// connections. Every body must be DICOM Part 10 (an HTML page served with 200 is a failed
 /// file). Files land whole (temp file, then rename); a file already complete in `dest_dir` is
 /// kept and marked `resumed`. A path that would leave `dest_dir` (`..`, drive letter, UNC,
-/// `:`) is a failed file, never written.
+/// `:`) is a failed file, never written. A file larger than `[dicom_http] max_file_mb`
+/// (announced or as it streams) is a failed file naming the key, of which nothing stays.
 ///
 /// `*manifest_out` (caller frees it with `miic_string_free`) and the status follow
-/// `miic_dicom_retrieve` (each file also has `source`, its `dcmPath` entry). `MIIC_E_NETWORK`/`MIIC_E_TIMEOUT` only when nothing landed and every
-/// download failed that way; `MIIC_E_CONFIG` without `[dicom_http] base_url`.
+/// `miic_dicom_retrieve` (each file also has `source`, its `dcmPath` entry).
+/// `MIIC_E_NETWORK`/`MIIC_E_TIMEOUT` only when nothing landed and every download failed that
+/// way; `MIIC_E_CONFIG` without `[dicom_http] base_url`; `MIIC_E_IO` naming `dicom.min_free_mb`
+/// when `dest_dir`'s disk went below that reserve (every download stops; what landed stays).
 ///
 /// # Safety
 /// `dcm_path` and `dest_dir` are NUL-terminated strings; `manifest_out` is a writable pointer.
@@ -155,9 +165,12 @@ pub type miic_progress_fn = Option<
 >;
 
 /// Report the progress of this client's fetches to `fn` (replacing any earlier callback; NULL
-/// removes it). `user` is passed back unchanged. The callback must return quickly, must not call
-/// miic with the same client, and must stay callable until removed or the client is closed.
-/// `MIIC_E_ARGUMENT` for a bad client handle.
+/// removes it), also of fetches already running. `user` is passed back unchanged. Replacing or
+/// removing waits for a call of the old callback in progress: once this returns (or
+/// `miic_close` returned), the old callback is not running and is never called again, so its
+/// `user` may be freed. The callback must return quickly, must not call miic (calling this
+/// function from inside it is `MIIC_E_STATE`), and must not wait for a thread that calls this
+/// function. `MIIC_E_ARGUMENT` for a bad client handle.
 #[no_mangle]
 pub extern "C" fn miic_set_progress_callback(
     c: *mut miic_client,
@@ -168,7 +181,7 @@ pub extern "C" fn miic_set_progress_callback(
         let client = client_ref(c)?;
         let user = user as usize;
         let f: Option<progress::ProgressFn> = progress_fn.map(|f| {
-            Arc::new(move |done: u32, total: u32, bytes: u64| {
+            Box::new(move |done: u32, total: u32, bytes: u64| {
                 unsafe {
                     f(
                         user as *mut c_void,
@@ -179,7 +192,11 @@ pub extern "C" fn miic_set_progress_callback(
                 };
             }) as progress::ProgressFn
         });
-        progress::set(client.id(), f);
+        if !progress::set(client.id(), f) {
+            return Err(Error::state(
+                "miic_set_progress_callback was called from inside a miic callback, or the client is closing; nothing changed",
+            ));
+        }
         Ok(Status::Ok)
     })
 }

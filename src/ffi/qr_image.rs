@@ -32,6 +32,9 @@ use std::path::Path;
 /// `png_path` (client's text encoding) is written whole or not at all (temporary file, then
 /// rename); the caller owns the file. Unknown or bad options: `MIIC_E_ARGUMENT` naming the key;
 /// a path that cannot be written: `MIIC_E_IO` naming it; cloud errors as for `miic_qr_url`.
+/// A cloud picture is checked before it is decoded: more than 10,000 pixels a side, more than
+/// 64 MiB decoded, or a framed and captioned image beyond 10,000 pixels a side is
+/// `MIIC_E_PROTOCOL` naming the size.
 ///
 /// # Safety
 /// `png_path` is a NUL-terminated string.

@@ -8,7 +8,7 @@
 use super::store::{Item, Pick, Store};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::http::{short, CloudReply};
+use crate::http::short;
 use std::time::{Duration, Instant};
 
 const WHAT: &str = "delete notification";
@@ -34,7 +34,7 @@ pub fn attempt(ctx: &Context, body: &str, limit: Duration) -> Outcome {
     let reply = match ctx
         .http
         .post_json_text_within(&url, body, limit)
-        .and_then(|bytes| CloudReply::parse(WHAT, &bytes))
+        .and_then(|reply| reply.envelope(WHAT))
     {
         Ok(reply) => reply,
         Err(e) => return Outcome::Failed(e),

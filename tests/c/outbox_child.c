@@ -10,7 +10,10 @@
  *       open (which resumes the outbox), flush; prints "F <rc> <pending> <ms>" and "D <dead>".
  *   outbox_child fsize BYTES N          (not on Windows)
  *       open, then limit the size of any file this process writes to BYTES (as a full disk
- *       would) and enqueue until a call fails; prints "R ..." lines and "E <rc> <last error>". */
+ *       would) and enqueue until a call fails; prints "R ..." lines and "E <rc> <last error>".
+ *   outbox_child race N                 (not on Windows)
+ *       N times: open, one thread sends a notification while the main thread closes the client;
+ *       then prints "T <threads named miic-outbox still in the process>". */
 #define _GNU_SOURCE
 #include "miic.h"
 
@@ -18,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifndef _WIN32 /* fsize mode: Unix file-size limits */
+#ifndef _WIN32 /* fsize mode: Unix file-size limits; race mode: POSIX threads, /proc */
+#include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #endif
@@ -75,7 +80,49 @@ static void flush_and_report(miic_client *c, unsigned flush_ms) {
     fflush(stdout);
 }
 
+#ifndef _WIN32
+static void *notify_thread(void *c) {
+    notify((miic_client *)c, "RACE", 0, 1);
+    return NULL;
+}
+
+/* Threads of this process whose name starts with `prefix` (Linux: /proc/self/task/<tid>/comm). */
+static int threads_named(const char *prefix) {
+    int n = 0;
+    DIR *tasks = opendir("/proc/self/task");
+    struct dirent *e;
+    while (tasks && (e = readdir(tasks)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], name[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(name, sizeof name, f) && strncmp(name, prefix, strlen(prefix)) == 0) n++;
+        if (f) fclose(f);
+    }
+    if (tasks) closedir(tasks);
+    return n;
+}
+#endif
+
 int main(int argc, char **argv) {
+#ifndef _WIN32
+    if (argc == 3 && strcmp(argv[1], "race") == 0) {
+        int left = 0;
+        for (int i = 0; i < atoi(argv[2]); i++) {
+            miic_client *c = open_client();
+            pthread_t t;
+            pthread_create(&t, NULL, notify_thread, c);
+            /* Close at some point of the notification's way: validation, storing, sending. */
+            struct timespec pause = {0, (i % 8) * 250000L};
+            nanosleep(&pause, NULL);
+            miic_close(c);
+            pthread_join(t, NULL);
+            left += threads_named("miic-outbox");
+        }
+        printf("T %d\n", left);
+        return 0;
+    }
+#endif
     if (argc >= 5 && strcmp(argv[1], "enqueue") == 0) {
         miic_client *c = open_client();
         int n = atoi(argv[3]), per_acc = atoi(argv[4]);
@@ -109,6 +156,6 @@ int main(int argc, char **argv) {
         return 0;
     }
 #endif
-    fprintf(stderr, "usage: outbox_child enqueue PREFIX N PER_ACC [FLUSH_MS] | drain FLUSH_MS | fsize BYTES N\n");
+    fprintf(stderr, "usage: outbox_child enqueue PREFIX N PER_ACC [FLUSH_MS] | drain FLUSH_MS | fsize BYTES N | race N\n");
     return 2;
 }

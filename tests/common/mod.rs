@@ -112,6 +112,16 @@ impl Sim {
             .expect("POST /__sim/fault");
     }
 
+    /// Set the charset of the cloud replies, e.g. `{"encoding":"gbk","bom":true}`
+    /// (docs/simulator.md, "Reply charset").
+    pub fn encoding(&self, spec: serde_json::Value) {
+        self.agent
+            .post(&format!("{}/__sim/encoding", self.url))
+            .header("Content-Type", "application/json")
+            .send(spec.to_string())
+            .expect("POST /__sim/encoding");
+    }
+
     /// Like [`Sim::config`] with another `timeout_ms`: for tests of correctness, not timing,
     /// that must not fail because a loaded machine answers slowly.
     pub fn config_with_timeout(&self, timeout_ms: u32, extra: &str) -> String {

@@ -50,6 +50,18 @@ impl ParamsHandle {
         ParamsHandle(p)
     }
 
+    /// Like [`ParamsHandle::pairs`], each value passed as `encode` makes it (a GBK host's bytes).
+    pub fn encoded(pairs: &[(&str, &str)], encode: impl Fn(&str) -> Vec<u8>) -> ParamsHandle {
+        let p = miic_params_new();
+        assert!(!p.is_null(), "miic_params_new returned NULL");
+        for (k, v) in pairs {
+            let value = CString::new(encode(v)).unwrap();
+            let status = unsafe { miic_params_set(p, cstr(k).as_ptr(), value.as_ptr()) };
+            assert_eq!(status, MIIC_OK, "miic_params_set({k}): {}", last_error());
+        }
+        ParamsHandle(p)
+    }
+
     /// `miic_params_from_json`.
     pub fn json(json: &str) -> ParamsHandle {
         let text = cstr(json);
@@ -71,6 +83,13 @@ pub fn last_error() -> String {
     unsafe { CStr::from_ptr(miic_last_error()) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// `miic_last_error()` of this thread as raw bytes (a GBK client's text is GBK).
+pub fn last_error_bytes() -> Vec<u8> {
+    unsafe { CStr::from_ptr(miic_last_error()) }
+        .to_bytes()
+        .to_vec()
 }
 
 pub fn cstr(s: &str) -> CString {

@@ -20,6 +20,14 @@ pub const PATIENT_NAME: &str = "王小明";
 pub const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 pub const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
 
+/// Free space of the disk holding `path`, in MiB (what miic's `min_free_mb` is checked against).
+pub fn free_mb(path: &Path) -> u64 {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut stat) }, 0);
+    (stat.f_bavail as u64 * stat.f_frsize as u64) >> 20
+}
+
 /// A fresh scratch folder under the target dir, removed on drop.
 pub struct Scratch(pub PathBuf);
 

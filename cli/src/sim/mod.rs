@@ -4,6 +4,7 @@
 pub mod crypto;
 pub mod endpoints;
 mod png;
+pub mod reply;
 mod server;
 pub mod state;
 
@@ -46,6 +47,9 @@ pub struct SimArgs {
     /// is behind (to try a workstation's clock check).
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub clock_offset: i64,
+    /// The charset of the cloud's JSON replies (docs/simulator.md, "Reply charset").
+    #[command(flatten)]
+    pub reply: reply::ReplyArgs,
 }
 
 impl Default for SimArgs {
@@ -59,6 +63,7 @@ impl Default for SimArgs {
             no_prefix_04: false,
             hospital_id: None,
             clock_offset: 0,
+            reply: reply::ReplyArgs::default(),
         }
     }
 }
@@ -91,7 +96,7 @@ impl Sim {
             .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let shared = Arc::new(Shared {
-            state: State::new(),
+            state: State::answering(reply::ReplyEncoding::from_args(&args.reply)),
             decrypter,
             hospital_id: args.hospital_id.clone(),
             clock_offset_s: args.clock_offset,
@@ -137,6 +142,11 @@ impl Sim {
     /// Inject a fault, as `POST /__sim/fault` does.
     pub fn set_fault(&self, fault: state::Fault) {
         self.shared.state.set_fault(fault);
+    }
+
+    /// Answer the cloud endpoints in `encoding` from now on, as `POST /__sim/encoding` does.
+    pub fn set_reply_encoding(&self, encoding: reply::ReplyEncoding) {
+        self.shared.state.set_reply_encoding(encoding);
     }
 
     /// Clear records and faults and release hung requests, as `POST /__sim/reset` does.
@@ -203,9 +213,10 @@ pub fn run(args: &SimArgs) -> Result<(), String> {
     out.flush().map_err(|e| e.to_string())?;
     drop(out);
     eprintln!(
-        "cloud endpoints: {}; control: GET /__sim/requests, POST /__sim/reset, POST /__sim/fault; ciphertexts: {}",
+        "cloud endpoints: {}; control: GET /__sim/requests, POST /__sim/reset, POST /__sim/fault, POST /__sim/encoding; ciphertexts: {}; replies: {}",
         endpoints::ENDPOINTS.iter().map(|e| format!("{} {}", e.method, e.path)).collect::<Vec<_>>().join(", "),
-        sim.shared.decrypter.describe()
+        sim.shared.decrypter.describe(),
+        sim.shared.state.reply_encoding().describe()
     );
     if args.private_key.is_none() {
         eprintln!("warning: using the built-in TEST key pair; never use it in production");

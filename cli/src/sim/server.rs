@@ -2,6 +2,7 @@
 //! once), so a hung request holds only its own connection, and faults control the raw socket.
 
 use super::endpoints::{self, Ctx, Outcome, ENDPOINTS};
+use super::reply::ReplyEncoding;
 use super::state::{Fault, FaultMode, MAX_HOLD};
 use super::Shared;
 use serde_json::{json, Value};
@@ -172,7 +173,8 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
     };
     if path == "/__sim" || path.starts_with("/__sim/") || path == "/" {
         let (status, body) = control(shared, &req.method, &path, &req.body);
-        write_json(stream, shared, status, &body, req.keep_alive)?;
+        let utf8 = ReplyEncoding::default();
+        write_json(stream, shared, status, &body, &utf8, req.keep_alive)?;
         return Ok(true);
     }
 
@@ -190,12 +192,14 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
         req.content_type.as_deref(),
         &req.body,
     );
+    let encoding = shared.state.reply_encoding();
     let exchange = Exchange {
         shared,
         req: &req,
         path: &path,
         query: query.as_deref(),
         fault: fault.as_ref(),
+        encoding: &encoding,
     };
     if let Some(keep_alive) = answer_fault(stream, &exchange, &mut outcome)? {
         return Ok(keep_alive);
@@ -206,6 +210,7 @@ fn handle(stream: &mut TcpStream, shared: &Shared, req: Request) -> io::Result<b
         shared,
         outcome.http_status,
         &outcome.reply,
+        &encoding,
         req.keep_alive,
     )?;
     Ok(true)
@@ -218,6 +223,8 @@ struct Exchange<'a> {
     path: &'a str,
     query: Option<&'a str>,
     fault: Option<&'a Fault>,
+    /// The charset the JSON reply is written in.
+    encoding: &'a ReplyEncoding,
 }
 
 impl Exchange<'_> {
@@ -243,6 +250,7 @@ impl Exchange<'_> {
             "code": reply.and_then(|r| r.get("code").cloned()),
             "http_status": http_status,
             "fault": self.fault.map(|f| f.mode.name()), "reply": shown_reply,
+            "reply_encoding": reply.map(|_| self.encoding.to_json()),
         }));
     }
 }
@@ -321,6 +329,15 @@ fn control(shared: &Shared, method: &str, path: &str, body: &[u8]) -> (u16, Valu
             (200, json!({"ok": true}))
         }
         ("GET", "/__sim/fault") => (200, shared.state.fault().to_json()),
+        ("GET", "/__sim/encoding") => (200, shared.state.reply_encoding().to_json()),
+        ("POST", "/__sim/encoding") => match ReplyEncoding::from_json(body) {
+            Ok(encoding) => {
+                let shown = encoding.to_json();
+                shared.state.set_reply_encoding(encoding);
+                (200, json!({"ok": true, "encoding": shown}))
+            }
+            Err(e) => (400, json!({"ok": false, "error": e})),
+        },
         ("POST", "/__sim/fault") => match Fault::from_json(body) {
             Ok(fault) => {
                 let shown = fault.to_json();
@@ -345,9 +362,11 @@ fn listing(shared: &Shared) -> Value {
         "endpoints": ENDPOINTS.iter().map(|e| json!({"method": e.method, "path": e.path, "name": e.name, "spec": e.spec})).collect::<Vec<_>>(),
         "control": [
             {"method": "GET", "path": "/__sim/requests", "what": "requests received, oldest first"},
-            {"method": "POST", "path": "/__sim/reset", "what": "clear requests and faults, release hung requests"},
+            {"method": "POST", "path": "/__sim/reset", "what": "clear requests and faults, restore the reply charset, release hung requests"},
             {"method": "GET", "path": "/__sim/fault", "what": "the active fault"},
             {"method": "POST", "path": "/__sim/fault", "what": "{\"mode\":none|reset|hang|slow|http500|code500|code400|code202|garbage|oversized, \"delay_ms\", \"count\", \"path\"}"},
+            {"method": "GET", "path": "/__sim/encoding", "what": "the charset of the cloud endpoints' replies"},
+            {"method": "POST", "path": "/__sim/encoding", "what": "{\"encoding\":utf-8|gbk|gb18030, \"bom\":bool, \"charset\":LABEL|null}"},
         ],
     })
 }
@@ -357,14 +376,15 @@ fn write_json(
     shared: &Shared,
     status: u16,
     body: &Value,
+    encoding: &ReplyEncoding,
     keep_alive: bool,
 ) -> io::Result<()> {
     write_response(
         stream,
         shared,
         status,
-        "application/json;charset=UTF-8",
-        body.to_string().as_bytes(),
+        &encoding.content_type(),
+        &encoding.body(body),
         keep_alive,
     )
 }

@@ -1,5 +1,7 @@
-//! What the simulator remembers: the requests it received and the fault it is told to inject.
+//! What the simulator remembers: the requests it received, the fault it is told to inject, and
+//! the charset it answers in.
 
+use super::reply::ReplyEncoding;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -139,6 +141,9 @@ struct Inner {
     records: VecDeque<Value>,
     next_seq: u64,
     fault: Fault,
+    /// The charset of the cloud endpoints' replies, and the one given at start (restored by reset).
+    encoding: ReplyEncoding,
+    initial_encoding: ReplyEncoding,
     /// Bumped by reset and stop; hung requests wait for it to change.
     generation: u64,
     stopping: bool,
@@ -151,11 +156,18 @@ pub struct State {
 
 impl State {
     pub fn new() -> State {
+        State::answering(ReplyEncoding::default())
+    }
+
+    /// A simulator whose cloud endpoints answer in `encoding` until told otherwise.
+    pub fn answering(encoding: ReplyEncoding) -> State {
         State {
             inner: Mutex::new(Inner {
                 records: VecDeque::new(),
                 next_seq: 1,
                 fault: Fault::NONE,
+                initial_encoding: encoding.clone(),
+                encoding,
                 generation: 0,
                 stopping: false,
             }),
@@ -194,11 +206,21 @@ impl State {
         self.changed.notify_all();
     }
 
-    /// Clear records and faults and release every hung request.
+    pub fn reply_encoding(&self) -> ReplyEncoding {
+        self.lock().encoding.clone()
+    }
+
+    pub fn set_reply_encoding(&self, encoding: ReplyEncoding) {
+        self.lock().encoding = encoding;
+    }
+
+    /// Clear records and faults, restore the reply charset given at start, and release every
+    /// hung request.
     pub fn reset(&self) {
         let mut inner = self.lock();
         inner.records.clear();
         inner.fault = Fault::NONE;
+        inner.encoding = inner.initial_encoding.clone();
         inner.generation += 1;
         drop(inner);
         self.changed.notify_all();
