@@ -500,10 +500,32 @@ static void bad_configs(void) {
         {"/nonexistent/miic.toml", "/nonexistent/miic.toml"},
         {"{not json", "config"},
     };
+    CHECK(miic_last_status() == MIIC_OK, "no failure yet: last status MIIC_OK");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         miic_client *c = miic_open(cases[i].config);
         CHECK(c == NULL && strstr(miic_last_error(), cases[i].names), "bad config names '%s'", cases[i].names);
+        CHECK(miic_last_status() == MIIC_E_CONFIG, "bad config '%s': last status %d is MIIC_E_CONFIG",
+              cases[i].names, miic_last_status());
     }
+    /* An outbox the disk cannot hold is not the config's fault: the host learns MIIC_E_IO. */
+    char blocker[512], config[1200];
+    snprintf(blocker, sizeof blocker, "%s/miic-abi-blocker-%d", scratch_dir(), (int)getpid());
+    FILE *f = fopen(blocker, "w");
+    CHECK(f != NULL, "blocker file created");
+    if (f) fclose(f);
+    snprintf(config, sizeof config,
+             "{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"outbox\":{\"path\":\"%s/outbox.db\"}}",
+             blocker);
+    miic_client *c = miic_open(config);
+    CHECK(c == NULL && miic_last_status() == MIIC_E_IO && strstr(miic_last_error(), "outbox"),
+          "unusable outbox: last status %d is MIIC_E_IO (%s)", miic_last_status(), miic_last_error());
+    miic_close(c);
+    remove(blocker);
+    /* A call that succeeds leaves the last failure readable, like miic_last_error. */
+    miic_params *p = miic_params_new();
+    CHECK(p && miic_params_set(p, "k", "v") == MIIC_OK && miic_last_status() == MIIC_E_IO,
+          "a success keeps the last failure");
+    miic_params_free(p);
 }
 
 static void on_progress(void *user, uint32_t done, uint32_t total, int64_t bytes) {
