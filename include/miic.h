@@ -142,6 +142,15 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Status of the last failed miic call on this thread (`MIIC_OK` when none has failed), kept
+ * like `miic_last_error()`: until the next failing miic call on the same thread. It is how a
+ * host learns why an export that returns a pointer failed: `miic_open` gives NULL for a bad
+ * config or SM2 key (`MIIC_E_CONFIG`) and an outbox or log folder it cannot use (`MIIC_E_IO`)
+ * alike.
+ */
+MiicStatus miic_last_status(void);
+
+/**
  * Message of the last failed miic call on this thread, or "" when none has failed.
  *
  * The text is UTF-8, or GBK for a client opened with `text_encoding = "gbk"`. The pointer is

@@ -8,6 +8,9 @@ seconds=${1:-60}
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install -q --locked cargo-fuzz@0.13.2
 targets=$(cargo +nightly fuzz list --fuzz-dir fuzz)
+# No target would make a green smoke run that fuzzed nothing.
+[ -n "$targets" ] || { echo "scripts/fuzz.sh: no fuzz target in fuzz/ (cargo fuzz list is empty)" >&2; exit 1; }
+mkdir -p target
 printf '| target | seconds | executions | result |\n|---|---|---|---|\n' > target/fuzz-summary.md
 for t in $targets; do
   mkdir -p "fuzz/corpus/$t"

@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 # ---- system packages (once per machine) ----
+# A missing or empty list stops here: installing nothing would only fail later, tests deep.
+[ -r scripts/deps/apt.txt ] || { echo "scripts/deps/apt.txt is missing" >&2; exit 1; }
 mapfile -t apt_pkgs < <(grep -v '^\s*#' scripts/deps/apt.txt | sed '/^\s*$/d')
+[ ${#apt_pkgs[@]} -gt 0 ] || { echo "scripts/deps/apt.txt names no package" >&2; exit 1; }
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -47,16 +50,16 @@ echo "== fuzz smoke (10 s per target; scripts/fuzz.sh SECONDS for long runs)"
 scripts/fuzz.sh 10
 
 echo "== tests"
+# Every test names its own outbox file: the per-user default (the XDG state folder) points at an
+# empty folder for the run and must hold no outbox afterwards.
+state="$root/target/test-state"
+rm -rf "$state" && mkdir -p "$state"
 set +e
-cargo test --workspace --no-fail-fast -- "${skip[@]}" 2>&1 | tee target/test-output.txt
+XDG_STATE_HOME="$state" cargo test --workspace --no-fail-fast -- "${skip[@]}" 2>&1 | tee target/test-output.txt
 status=${PIPESTATUS[0]}
 set -e
-# One closing line over every test binary (cargo prints one "test result:" per binary); tests
-# left out by --skip count as skipped, never as passed.
-read -r passed failed ignored filtered < <(grep -E '^test result:' target/test-output.txt |
-  awk '{p+=$4; f+=$6; i+=$8; s+=$12} END {printf "%d %d %d %d\n", p, f, i, s}')
-if [ ${#skip[@]} -gt 0 ]; then
-  echo "SKIPPED: the 32-bit Wine half of tests/windows.rs ($filtered tests named wine32): $wine32"
-fi
-echo "total: $passed passed, $failed failed, $((ignored + filtered)) skipped"
+# One closing line over every test binary (scripts/test-summary.sh says how it counts).
+note=
+if [ ${#skip[@]} -gt 0 ]; then note="the 32-bit Wine half of tests/windows.rs (named wine32): $wine32"; fi
+scripts/test-summary.sh target/test-output.txt "$status" "$note" "$state" || status=1
 exit "$status"

@@ -156,8 +156,20 @@ mod tests {
     fn require_names_missing_and_blank_fields() {
         let mut p = Params::new();
         p.set("accessNumber", "  ").unwrap();
-        let e = p.require("accessNumber", TextEncoding::Utf8).unwrap_err();
-        assert!(e.message.contains("accessNumber"));
+        p.set("hospitalId", " H1 ").unwrap();
+        for absent_or_blank in ["accessNumber", "patientId"] {
+            let e = p.require(absent_or_blank, TextEncoding::Utf8).unwrap_err();
+            assert_eq!(
+                e.status,
+                crate::error::Status::Argument,
+                "{absent_or_blank}"
+            );
+            assert_eq!(
+                e.message,
+                format!("missing required field '{absent_or_blank}'")
+            );
+        }
+        assert_eq!(p.require("hospitalId", TextEncoding::Utf8).unwrap(), "H1");
     }
 
     #[test]

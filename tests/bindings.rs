@@ -422,8 +422,9 @@ fn csharp_example_runs_doctor_workflow_and_throws_network_error_when_cloud_down(
 }
 
 /// One client shared by four threads: every call reaches the simulator, each thread reads its own
-/// error (miic_last_error is per thread), and the log delegate survives a garbage collection and
-/// is called from miic's worker thread.
+/// error (miic_last_error is per thread; two threads on a barrier read theirs only after the other
+/// failed differently), and the log delegate survives a garbage collection and is called from
+/// miic's worker thread.
 #[test]
 fn csharp_client_shared_by_threads_keeps_errors_per_thread_and_log_delegate_alive() {
     let sim = start_sim();

@@ -166,9 +166,15 @@ fn expect(sim_fault: Option<Value>, config: String, status: i32, max_ms: u64) ->
     if let Some(f) = sim_fault {
         sim.fault(f);
     }
+    // Its own outbox: the per-user default is shared by every client of the machine.
+    let outbox = serde_json::Value::from(common::fresh_outbox_path().to_string_lossy());
     let config = config
         .replace("SIM_URL", &sim.url)
         .replace("SIM_KEY", &sim.public_key);
+    let config = format!(
+        r#"{},"outbox":{{"path":{outbox}}}}}"#,
+        config.strip_suffix('}').expect("a JSON object config")
+    );
     run_case(
         "expect_status",
         &config,
@@ -246,12 +252,73 @@ fn slow_cloud_beyond_the_deadline_is_a_timeout() {
     );
 }
 
+/// The async reminders return without waiting for the hung cloud, one of them reaches the
+/// simulator (which holds it), and miic_close with that reminder in flight is prompt.
 #[test]
 fn async_reminder_returns_at_once_and_close_is_prompt_with_the_cloud_hung() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
     let sim = Sim::start(&[]);
     sim.fault(json!({"mode": "hang"}));
-    let out = run_case("async_reminder", &sim.config(""), &[]);
+    let mut child = Command::new(abi_test_binary())
+        .arg("async_reminder")
+        .env("LD_LIBRARY_PATH", common::cdylib().parent().unwrap())
+        .env("MIIC_TEST_CONFIG", sim.config(""))
+        .env("MIIC_TEST_AWAIT_GO", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run abi_test");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut out = String::new();
+    while !out.ends_with("REMINDERS_QUEUED\n") {
+        let before = out.len();
+        stdout.read_line(&mut out).unwrap();
+        if out.len() == before {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the C case ended before queueing its reminders:\n{out}");
+        }
+    }
+    // The worker sends one reminder; the hung simulator records it and never answers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reminder = loop {
+        if let Some(r) = requests_to(&sim, "/iuWorkStation/swipingIdCardNo").pop() {
+            break Some(r);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Let the case close the client (with the reminder in flight) and finish, within a bound.
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the C case did not finish within 30 s of the go-ahead:\n{out}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    stdout.read_to_string(&mut out).unwrap();
     println!("{out}");
+    assert!(
+        status.success() && out.contains("async_reminder: 0 failed"),
+        "{out}"
+    );
+    let r = reminder.expect("no reminder reached the simulator within 10 s");
+    assert_eq!(r["fault"], "hang", "{r:#}");
+    assert_eq!(r["params"]["patientName"], "李小明", "{r:#}");
+    assert_eq!(r["params"]["hisUserId"], "1001", "{r:#}");
+    assert_eq!(r["decrypted"]["idCardNo"], PATIENT_ID, "{r:#}");
+    assert_eq!(r["problems"], json!([]), "{r:#}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! upper layer, bound to 127.0.0.2 when they play "another host" (Linux routes all of
 //! 127.0.0.0/8 to the loopback device).
 
+mod common;
 mod support;
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
@@ -856,6 +857,7 @@ fn find_against_a_flood(identifier_bytes: usize, cap: usize) -> (usize, i32, Str
         "base_url": "http://127.0.0.1:9",
         "hospital_id": "H1",
         "timeout_ms": 120000,
+        "outbox": {"path": common::fresh_outbox_path()},
         "dicom": {"local_ae": LOCAL_AE, "peer_ae": PACS_AE, "host": "127.0.0.1", "port": port}
     });
     let client = ClientHandle::open(&config.to_string());

@@ -1,6 +1,7 @@
 //! `dcmPath` download over HTTP, through the C export, from a real HTTP server on loopback
 //! (Python's http.server serving generated DICOM files, an HTML page, and nothing for a 404).
 
+mod common;
 mod support;
 
 use miic::ffi::miic_dicom_fetch_http;
@@ -11,6 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::ffi::{cstr, last_error, take_string, ClientHandle};
 use support::pacs::{free_mb, free_port, make_study, read_pixels, Original, Scratch};
+
+/// Downloads the library runs at once (`MAX_PARALLEL` of src/dicom/http_fetch.rs).
+const MAX_PARALLEL: usize = 4;
 
 const MIIC_OK: i32 = 0;
 const MIIC_E_NETWORK: i32 = -5;
@@ -61,6 +65,7 @@ fn config(port: u16, timeout_ms: u32) -> String {
         "base_url": "http://127.0.0.1:9",
         "hospital_id": "H1",
         "timeout_ms": timeout_ms,
+        "outbox": {"path": common::fresh_outbox_path()},
         "dicom_http": {"base_url": format!("http://127.0.0.1:{port}/")}
     })
     .to_string()
@@ -161,20 +166,25 @@ fn http_fetch_downloads_every_file_valid_and_resumes() {
 #[test]
 fn http_fetch_reports_404_non_dicom_and_traversal_per_file() {
     let root = Scratch::new("http-bad");
-    let dest = Scratch::new("http-bad-dest");
+    let scratch = Scratch::new("http-bad-dest");
+    // dest_dir two levels down: `\..\..\outside.dcm` would land in the scratch folder.
+    let dest = scratch.path().join("in/here");
+    std::fs::create_dir_all(&dest).unwrap();
     let (originals, dcm_path) = served_study(root.path(), 3);
     std::fs::write(
         root.path().join("wadocloud/error.html"),
         "<html><body>500 内部错误</body></html>",
     )
     .unwrap();
-    // A file beside dest_dir that a traversal would reach.
+    // A real DICOM file that an unchecked traversal would fetch: HTTP clients and http.server
+    // resolve `/../../outside.dcm` to `/outside.dcm`.
+    std::fs::copy(&originals[0].path, root.path().join("outside.dcm")).unwrap();
     let list = format!(
         r"{dcm_path},\wadocloud\2025\1\1\missing.dcm,\wadocloud\error.html,\..\..\outside.dcm,C:\Windows\win.ini,\\server\share\x.dcm"
     );
     let server = HttpServer::serve(root.path());
     let client = ClientHandle::open(&config(server.port, 15000));
-    let (status, manifest) = fetch(&client, &list, dest.path());
+    let (status, manifest) = fetch(&client, &list, &dest);
     let manifest = manifest.expect("manifest even on partial failure");
     assert_eq!(status, MIIC_E_DICOM, "{manifest:#}");
     assert!(
@@ -199,9 +209,9 @@ fn http_fetch_reports_404_non_dicom_and_traversal_per_file() {
     assert!(error_of(r"\..\..\outside.dcm").contains("path rejected"));
     assert!(error_of(r"C:\Windows\win.ini").contains("path rejected"));
     assert!(error_of(r"\\server\share\x.dcm").contains("path rejected"));
-    assert_landed(&originals, dest.path());
-    assert!(!dest.path().join("wadocloud/error.html").exists());
-    assert!(!dest.path().parent().unwrap().join("outside.dcm").exists());
+    assert_landed(&originals, &dest);
+    assert!(!dest.join("wadocloud/error.html").exists());
+    assert!(!scratch.path().join("outside.dcm").exists());
 }
 
 #[test]
@@ -213,26 +223,37 @@ fn http_fetch_from_closed_port_is_network_error() {
 }
 
 #[test]
-fn http_fetch_from_hung_server_times_out() {
+fn http_fetch_from_hung_server_times_out_once_for_files_fetched_side_by_side() {
     let dest = Scratch::new("http-hung-dest");
     // Accepts connections (the kernel's backlog) but never answers.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let client = ClientHandle::open(&config(port, 1000));
+    // As many files as downloads run at once: one after the other they would take 4 × 1,000 ms.
+    let list = (0..MAX_PARALLEL)
+        .map(|i| format!(r"\a\{i}.dcm"))
+        .collect::<Vec<_>>()
+        .join(",");
     let started = Instant::now();
-    let (status, _) = fetch(&client, r"\a\b.dcm,\a\c.dcm", dest.path());
+    let (status, manifest) = fetch(&client, &list, dest.path());
+    let elapsed = started.elapsed();
     assert_eq!(status, MIIC_E_TIMEOUT, "{}", last_error());
-    assert!(
-        started.elapsed() < Duration::from_millis(1000 + 1500),
-        "{:?}",
-        started.elapsed()
-    );
+    let manifest = manifest.expect("manifest");
+    assert_eq!(manifest["failed"], MAX_PARALLEL, "{manifest:#}");
+    // Not before timeout_ms of silence; and well under the sequential 4,000 ms, with room for a
+    // loaded machine.
+    assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(3000), "{elapsed:?}");
     drop(listener);
 }
 
 #[test]
 fn http_fetch_without_base_url_names_the_key() {
-    let client = ClientHandle::open(r#"{"base_url":"http://127.0.0.1:9","hospital_id":"H1"}"#);
+    let config = serde_json::json!({
+        "base_url": "http://127.0.0.1:9", "hospital_id": "H1",
+        "outbox": {"path": common::fresh_outbox_path()},
+    });
+    let client = ClientHandle::open(&config.to_string());
     let dest = Scratch::new("http-nocfg");
     let (status, manifest) = fetch(&client, r"\a\b.dcm", dest.path());
     assert_eq!(status, -3);

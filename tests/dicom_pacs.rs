@@ -77,6 +77,7 @@ fn echo_to_closed_port_is_network_error() {
     let port = support::pacs::free_port();
     let config = serde_json::json!({
         "base_url": "http://127.0.0.1:9", "hospital_id": "H1", "timeout_ms": 2000,
+        "outbox": {"path": common::fresh_outbox_path()},
         "dicom": {"local_ae": "MIIC", "peer_ae": "PACS", "host": "127.0.0.1", "port": port}
     });
     let client = ClientHandle::open(&config.to_string());
@@ -91,7 +92,11 @@ fn echo_to_closed_port_is_network_error() {
 
 #[test]
 fn dicom_calls_without_dicom_config_name_the_missing_key() {
-    let client = ClientHandle::open(r#"{"base_url":"http://127.0.0.1:9","hospital_id":"H1"}"#);
+    let config = serde_json::json!({
+        "base_url": "http://127.0.0.1:9", "hospital_id": "H1",
+        "outbox": {"path": common::fresh_outbox_path()},
+    });
+    let client = ClientHandle::open(&config.to_string());
     assert_eq!(miic_dicom_echo(client.0), -3);
     assert!(last_error().contains("dicom.local_ae"), "{}", last_error());
 }
@@ -232,8 +237,11 @@ fn pacs_killed_mid_transfer_leaves_no_partial_file() {
 }
 
 #[test]
-fn hung_pacs_times_out_within_timeout_ms() {
+fn hung_pacs_times_out_after_timeout_ms_of_silence_not_a_hang() {
     let elapsed = interrupted("hung", libc::SIGSTOP, MIIC_E_TIMEOUT);
+    // The PACS stops mid-transfer: at least timeout_ms (1,500) passes before the verdict. The
+    // upper bound is what a user would call a hang, with room for a loaded machine.
+    assert!(elapsed >= Duration::from_millis(1500), "took {elapsed:?}");
     assert!(
         elapsed < Duration::from_millis(1500 + 1500),
         "took {elapsed:?}"
@@ -242,7 +250,16 @@ fn hung_pacs_times_out_within_timeout_ms() {
 
 #[test]
 fn retrieve_with_smallest_max_pdu_reassembles_fragments() {
-    let pacs = Pacs::start("smallpdu", 3, 128);
+    // 256 × 256 16-bit pixels: 128 KiB objects, larger than the default max_pdu (64 KiB) too.
+    let pacs = Pacs::start_debug_logged("smallpdu", 3, 256);
+    for o in &pacs.originals {
+        let size = std::fs::metadata(&o.path).unwrap().len();
+        assert!(
+            size > 2 * 65_536,
+            "{} is only {size} bytes",
+            o.path.display()
+        );
+    }
     let dest = Scratch::new("smallpdu-dest");
     let mut config: serde_json::Value =
         serde_json::from_str(&pacs.config("get", LOCAL_AE, 3000)).unwrap();
@@ -250,11 +267,25 @@ fn retrieve_with_smallest_max_pdu_reassembles_fragments() {
     let client = ClientHandle::open(&config.to_string());
     let (status, manifest) = retrieve(&client, &pacs.study_uid, dest.path());
     assert_eq!(status, MIIC_OK, "{} {manifest:?}", last_error());
+    // The PACS was told 4,096 (so each object came in 30+ P-DATA fragments) and never anything
+    // larger: max_pdu reached the association request. dcmqrscp logs it at negotiation.
+    let log = pacs.debug_log();
+    let seen: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("Their Max PDU Receive Size:").nth(1))
+        .map(str::trim)
+        .filter(|s| *s != "0") // its dump of the parameters before it parses the request
+        .collect();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|s| *s == "4096"),
+        "max PDU sizes dcmqrscp saw: {seen:?} ({} bytes of log)",
+        log.len()
+    );
     assert_matches_originals(&pacs, dest.path(), 3);
 }
 
 #[test]
-fn echo_to_hung_pacs_times_out_within_timeout_ms() {
+fn echo_to_hung_pacs_times_out_after_timeout_ms_not_a_hang() {
     let pacs = Pacs::start("echohung", 1, 8);
     let client = ClientHandle::open(&pacs.config("get", LOCAL_AE, 1000));
     pacs.signal(libc::SIGSTOP);
@@ -267,6 +298,8 @@ fn echo_to_hung_pacs_times_out_within_timeout_ms() {
         "{}",
         last_error()
     );
+    // Not before timeout_ms (1,000) of silence; the upper bound is a hang's, not a tight one.
+    assert!(elapsed >= Duration::from_millis(1000), "took {elapsed:?}");
     assert!(
         elapsed < Duration::from_millis(1000 + 1000),
         "took {elapsed:?}"

@@ -299,25 +299,23 @@ fn cloud_down_then_back_delivers_everything_in_order_per_accession_after_backoff
         "cloud down 11 s: {} worker attempts, gaps (ms) {gaps:?}",
         arrivals.len()
     );
-    // Backoff: 1 s doubling, each delay jittered within its upper half, so the gaps are at least
-    // 0.5 s, never shrink (polling the simulator blurs each by 25 ms), and the third is at least
-    // twice the first. A worker without backoff would retry hundreds of times in 10 s.
+    // Backoff: 1 s doubling, each delay jittered within its upper half, so retry k+1 comes at
+    // least 2^k × 0.5 s after retry k; a late attempt only lengthens its gap. Only those lower
+    // bounds are checked (less 100 ms: polling the simulator blurs each arrival), as they hold on
+    // any load: a worker without backoff fails the first, one with a constant delay the third.
+    // A worker without backoff would also retry hundreds of times in 10 s.
     assert!(
         (4..=10).contains(&arrivals.len()),
         "attempts while down: {arrivals:?}"
     );
-    assert!(
-        gaps.iter().all(|g| *g >= 450),
-        "a retry came sooner than the first backoff step: {gaps:?}"
-    );
-    assert!(
-        gaps.windows(2).all(|w| w[1] + 100 >= w[0]),
-        "backoff shrank: {gaps:?}"
-    );
-    assert!(
-        gaps[2] + 100 >= 2 * gaps[0],
-        "backoff did not grow: {gaps:?}"
-    );
+    for (k, gap) in gaps.iter().take(3).enumerate() {
+        let least = (500u128 << k) - 100;
+        assert!(
+            *gap >= least,
+            "retry {} came {gap} ms after the one before, under backoff step {k}'s {least} ms: {gaps:?}",
+            k + 1
+        );
+    }
     assert_eq!(
         host.pending(),
         6,

@@ -181,10 +181,33 @@ fn package_bundle_holds_library_header_bindings_examples_docs_and_licences() {
             .arg("-lmiic"),
     );
     let port = closed_port();
+    let outbox = serde_json::Value::from(scratch.join("outbox.sqlite").to_string_lossy());
     let config = format!(
-        "{{\"base_url\": \"http://127.0.0.1:{port}\", \"hospital_id\": \"H1\", \"sm2\": {{\"public_key\": \"{SIM_PUBLIC_KEY}\"}}}}"
+        "{{\"base_url\": \"http://127.0.0.1:{port}\", \"hospital_id\": \"H1\", \"sm2\": {{\"public_key\": \"{SIM_PUBLIC_KEY}\"}}, \"outbox\": {{\"path\": {outbox}}}}}"
     );
-    let out = Command::new(&exe).arg(&config).output().unwrap();
+    // cargo's LD_LIBRARY_PATH names the build's libmiic.so and outranks the rpath: without it
+    // the bundle's library is the one loaded, as on a vendor's machine.
+    let bundle_lib = b.join("lib/libmiic.so").canonicalize().unwrap();
+    let trace = run_ok(
+        Command::new(&exe)
+            .env_remove("LD_LIBRARY_PATH")
+            .env("LD_TRACE_LOADED_OBJECTS", "1"),
+    );
+    let loaded = trace
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("libmiic.so => "))
+        .and_then(|rest| rest.split(" (").next())
+        .unwrap_or_else(|| panic!("libmiic.so not resolved: {trace}"));
+    assert_eq!(
+        Path::new(loaded).canonicalize().unwrap(),
+        bundle_lib,
+        "the example loads {loaded}, not the bundle's library"
+    );
+    let out = Command::new(&exe)
+        .env_remove("LD_LIBRARY_PATH")
+        .arg(&config)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(

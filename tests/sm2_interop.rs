@@ -54,8 +54,9 @@ fn gmssl_decrypt(ciphers: &[String], mode: &str, encoding: &str, prefix: bool) -
 }
 
 fn config(public_key: &str, sm2_extra: &str) -> String {
+    let outbox = serde_json::Value::from(common::fresh_outbox_path().to_string_lossy());
     format!(
-        r#"{{"base_url":"http://127.0.0.1:9","hospital_id":"H","sm2":{{"public_key":"{public_key}"{sm2_extra}}}}}"#
+        r#"{{"base_url":"http://127.0.0.1:9","hospital_id":"H","sm2":{{"public_key":"{public_key}"{sm2_extra}}},"outbox":{{"path":{outbox}}}}}"#
     )
 }
 

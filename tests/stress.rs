@@ -50,26 +50,40 @@ fn sixteen_threads_of_mixed_calls_on_one_client_all_answer_correctly() {
         .all(|r| r["problems"].as_array().unwrap().is_empty()));
 }
 
+/// Each round logs a doctor in, lets 8 threads start their calls and closes the client under
+/// them; a round that does not end within a minute (a deadlock) fails by the C watchdog.
 #[test]
 fn close_racing_busy_threads_neither_crashes_nor_deadlocks() {
     let sim = Sim::start(&[]);
-    println!(
-        "{}",
-        stress("close_race", sim.config_with_timeout(15000, ""), &[])
-    );
+    let out = stress("close_race", sim.config_with_timeout(15000, ""), &[]);
+    println!("{out}");
+    assert!(out.contains("close_race: 0 failed"), "{out}");
+    let logins = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r["path"] == "/hrball/" && r["reply"]["code"] == 200)
+        .count();
+    assert_eq!(logins, 20, "every round's login reached the simulator");
 }
 
+/// 50 warm-up cycles, then 100 measured: each opens a client, logs in, queues a reminder and
+/// closes; every call must succeed, no thread may stay, and RSS may not grow with the cycles.
 #[test]
-fn hundred_open_use_close_cycles_leave_no_thread_and_stable_memory() {
+fn hundred_open_use_close_cycles_after_a_warm_up_leave_no_thread_and_stable_memory() {
     let sim = Sim::start(&[]);
-    println!(
-        "{}",
-        stress(
-            "lifecycle_open_close",
-            sim.config_with_timeout(15000, ""),
-            &[]
-        )
+    let out = stress(
+        "lifecycle_open_close",
+        sim.config_with_timeout(15000, ""),
+        &[],
     );
+    println!("{out}");
+    assert!(out.contains("lifecycle_open_close: 0 failed"), "{out}");
+    let requests = sim.requests();
+    let logins = requests
+        .iter()
+        .filter(|r| r["path"] == "/hrball/" && r["reply"]["code"] == 200)
+        .count();
+    assert_eq!(logins, 150, "every cycle's login reached the simulator");
 }
 
 #[test]

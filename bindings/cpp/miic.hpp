@@ -634,8 +634,10 @@ public:
         check_abi();
         c_.reset(miic_open(config.c_str()));
         if (!c_) {
+            // Why it failed (config, unusable outbox folder, ...), read on this thread at once.
+            int status = miic_last_status();
             const char* msg = miic_last_error();
-            throw Error(MIIC_E_CONFIG, msg ? msg : "");
+            throw Error(status < 0 ? status : MIIC_E_INTERNAL, msg ? msg : "");
         }
     }
 

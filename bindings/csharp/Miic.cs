@@ -130,6 +130,9 @@ namespace Miic
         internal static extern IntPtr miic_last_error();
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int miic_last_status();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern MiicClientHandle miic_open(byte[] config);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -663,7 +666,12 @@ namespace Miic
             MiicLibrary.EnsureLoaded();
             handle = Native.miic_open(Native.Utf8(config));
             if (handle.IsInvalid)
-                throw new MiicException(MiicStatus.Config, Native.FromUtf8(Native.miic_last_error()));
+            {
+                // Why it failed (config, unusable outbox folder, ...), read on this thread at once.
+                int status = Native.miic_last_status();
+                throw new MiicException(status < 0 ? status : MiicStatus.Internal,
+                    Native.FromUtf8(Native.miic_last_error()));
+            }
         }
 
         /// <summary>The raw handle, for exports this file does not wrap yet.</summary>

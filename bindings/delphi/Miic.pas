@@ -275,6 +275,7 @@ type
 
 { The raw exports, cdecl, exactly as include/miic.h declares them. }
 function miic_last_error: PAnsiChar; cdecl; external MiicLib;
+function miic_last_status: Integer; cdecl; external MiicLib;
 function miic_open(Config: PAnsiChar): PMiicClient; cdecl; external MiicLib;
 procedure miic_close(C: PMiicClient); cdecl; external MiicLib;
 function miic_sm2_encrypt(C: PMiicClient; Plain: PAnsiChar; CipherOut: PPAnsiChar): Integer; cdecl; external MiicLib;
@@ -1427,6 +1428,7 @@ constructor TMiicClient.Create(const Config: string; AnsiText: Boolean);
 var
   Saved: TFPUExceptionMask;
   Msg: string;
+  Status: Integer;
 begin
   inherited Create;
   MiicCheckAbi;
@@ -1436,12 +1438,20 @@ begin
     { Paths and inline JSON go as UTF-8 whatever the client's text encoding. }
     FHandle := miic_open(PAnsiChar(MiicUtf8(Config)));
     if FHandle = nil then
+    begin
+      { Why it failed (config, unusable outbox folder, ...), read on this thread at once. }
+      Status := miic_last_status;
       Msg := MiicFromUtf8(miic_last_error);
+    end;
   finally
     MiicRestoreFpu(Saved);
   end;
   if FHandle = nil then
-    raise EMiic.CreateStatus(MIIC_E_CONFIG, Msg);
+  begin
+    if Status >= 0 then
+      Status := MIIC_E_INTERNAL;
+    raise EMiic.CreateStatus(Status, Msg);
+  end;
 end;
 
 destructor TMiicClient.Destroy;

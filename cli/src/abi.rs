@@ -2,12 +2,13 @@
 //! Delphi host calls them, behind a small safe wrapper. This is the only `unsafe` code in miic-cli.
 
 use miic::ffi::{
-    last_error_status, miic_client, miic_close, miic_delete_notify, miic_diagnose, miic_dicom_echo,
-    miic_dicom_fetch_http, miic_dicom_find, miic_dicom_retrieve, miic_last_error, miic_login,
-    miic_logout, miic_open, miic_params, miic_params_free, miic_params_from_json, miic_params_new,
-    miic_params_set, miic_patient_reminder, miic_patient_reminder_async, miic_plugin_url,
-    miic_qr_image, miic_qr_render, miic_qr_url, miic_report_validate, miic_set_progress_callback,
-    miic_sm2_encrypt, miic_status_name, miic_string_free, MIIC_E_ARGUMENT,
+    miic_client, miic_close, miic_delete_notify, miic_diagnose, miic_dicom_echo,
+    miic_dicom_fetch_http, miic_dicom_find, miic_dicom_retrieve, miic_last_error, miic_last_status,
+    miic_login, miic_logout, miic_open, miic_params, miic_params_free, miic_params_from_json,
+    miic_params_new, miic_params_set, miic_patient_reminder, miic_patient_reminder_async,
+    miic_plugin_url, miic_qr_image, miic_qr_render, miic_qr_url, miic_report_validate,
+    miic_set_progress_callback, miic_sm2_encrypt, miic_status_name, miic_string_free,
+    MIIC_E_ARGUMENT,
 };
 use miic::TextEncoding;
 use std::ffi::{c_char, c_void, CStr, CString};
@@ -117,7 +118,7 @@ impl Client {
         let raw = unsafe { miic_open(source.as_ptr()) };
         if raw.is_null() {
             // miic_open returns NULL; why (MIIC_E_CONFIG, MIIC_E_IO, …) is the thread's last status.
-            let status = last_error_status();
+            let status = miic_last_status();
             return Err(Failure {
                 status,
                 name: status_name(status),

@@ -111,11 +111,15 @@ fn ok_status(r: Outcome<i32>) -> Result<i32, String> {
 pub fn run() -> Result<(), String> {
     let sim = Sim::start(&SimArgs::default())?;
     let config_path = std::env::temp_dir().join(format!("miic-demo-{}.json", std::process::id()));
+    // An outbox of its own: the per-user default belongs to the workstation's real client, and
+    // what waits there must not go to the demo's simulator.
+    let outbox = std::env::temp_dir().join(format!("miic-demo-{}.outbox", std::process::id()));
     let config = json!({
         "base_url": sim.base_url(),
         "hospital_id": HOSPITAL,
         "timeout_ms": 3000,
         "sm2": {"public_key": sim.public_key_hex()},
+        "outbox": {"path": outbox},
     });
     std::fs::write(
         &config_path,
@@ -148,10 +152,15 @@ pub fn run() -> Result<(), String> {
         println!("{}", describe(&r));
     }
     println!("\n{} steps passed, {} failed", demo.passed, demo.failed);
-    if demo.failed == 0 {
+    let failed = demo.failed;
+    drop(demo); // closes the client: nothing holds the outbox file any more
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", outbox.display()));
+    }
+    if failed == 0 {
         Ok(())
     } else {
-        Err(format!("{} demo step(s) failed", demo.failed))
+        Err(format!("{failed} demo step(s) failed"))
     }
 }
 

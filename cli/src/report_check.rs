@@ -205,16 +205,17 @@ pub fn run(args: &ReportCheckArgs) -> ExitCode {
         }
     };
     let conformant = queries.iter().all(|q| q.errors() == 0);
+    let unanswered = queries
+        .iter()
+        .filter(|q| q.failure.is_some() && q.http_status.is_none())
+        .count();
     if args.json {
         let text = serde_json::to_string_pretty(&as_json(&queries, conformant)).unwrap_or_default();
         println!("{text}");
     } else {
-        print_tables(&queries, conformant, args.worst);
+        print_tables(&queries, conformant, unanswered, args.worst);
     }
-    if queries
-        .iter()
-        .any(|q| q.failure.is_some() && q.http_status.is_none())
-    {
+    if unanswered > 0 {
         return ExitCode::from(2);
     }
     if conformant {
@@ -615,7 +616,7 @@ fn as_json(queries: &[Query], conformant: bool) -> Value {
     json!({"conformant": conformant, "queries": qs, "rules": rules, "worst_records": worst})
 }
 
-fn print_tables(queries: &[Query], conformant: bool, n_worst: usize) {
+fn print_tables(queries: &[Query], conformant: bool, unanswered: usize, n_worst: usize) {
     println!(
         "{:<34} {:>5} {:>7} {:>7} {:>8}  note",
         "query", "http", "records", "errors", "warnings"
@@ -691,7 +692,13 @@ fn print_tables(queries: &[Query], conformant: bool, n_worst: usize) {
     let errors: usize = queries.iter().map(Query::errors).sum();
     let records: usize = queries.iter().map(|q| q.records.len()).sum();
     println!();
-    if conformant {
+    if unanswered > 0 {
+        // No verdict on the PACS: some of its answers were never seen.
+        println!(
+            "UNABLE TO CHECK: {unanswered} of {} queries got no HTTP answer",
+            queries.len()
+        );
+    } else if conformant {
         println!("CONFORMANT: {records} records, no errors");
     } else {
         println!("NOT CONFORMANT: {errors} errors in {records} records");

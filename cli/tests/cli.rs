@@ -10,6 +10,17 @@ const BIN: &str = env!("CARGO_BIN_EXE_miic-cli");
 const DOCTOR_ID: &str = "110101199003077777";
 const PATIENT_ID: &str = "11010519491231002X";
 
+/// A new outbox file for one config: the per-user default is shared by every test and run.
+fn fresh_outbox() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("outbox-{}-{n}.sqlite", std::process::id()))
+        .to_string_lossy()
+        .into_owned()
+}
+
 struct Sim {
     child: Child,
     base: String,
@@ -46,7 +57,7 @@ impl Sim {
 
     fn config(&self) -> String {
         json!({"base_url": self.base, "hospital_id": "H33010001", "timeout_ms": 3000,
-               "sm2": {"public_key": self.public_key}})
+               "sm2": {"public_key": self.public_key}, "outbox": {"path": fresh_outbox()}})
         .to_string()
     }
 
@@ -298,7 +309,7 @@ fn sm2_encrypt_and_plugin_url_print_what_the_library_returns() {
 fn gbk_config_passes_chinese_text_as_an_ansi_host_would() {
     let sim = Sim::start();
     let config = json!({"base_url": sim.base, "hospital_id": "H33010001", "text_encoding": "gbk",
-                        "sm2": {"public_key": sim.public_key}})
+                        "sm2": {"public_key": sim.public_key}, "outbox": {"path": fresh_outbox()}})
     .to_string();
     let mut cmd = Command::new(BIN);
     cmd.args(["login", "--config", &config]);

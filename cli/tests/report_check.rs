@@ -132,8 +132,38 @@ fn checker_reports_an_unreachable_endpoint_as_unable_to_check() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}/pacs/report");
-    let (code, stdout, _) = check(&["--url", &url, "--timeout-ms", "2000"]);
+    let (code, stdout, stderr) = check(&["--url", &url, "--timeout-ms", "2000"]);
+    // Exit 2 is shared with usage errors: what it printed tells the two apart.
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.is_empty(), "not a usage error: {stderr}");
+    for t in 1..=4 {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("window type={t} ")))
+            .unwrap_or_else(|| panic!("no row for type={t}: {stdout}"));
+        assert!(
+            row.contains("request failed") && row.contains("Connection refused"),
+            "{row}"
+        );
+    }
+    assert_eq!(
+        stdout.lines().last(),
+        Some("UNABLE TO CHECK: 4 of 4 queries got no HTTP answer"),
+        "{stdout}"
+    );
+
+    let (code, stdout, _) = check(&["--url", &url, "--timeout-ms", "2000", "--json"]);
     assert_eq!(code, 2, "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON report");
+    let queries = report["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 4, "{stdout}");
+    for q in queries {
+        assert!(q["http_status"].is_null(), "{q}");
+        assert!(
+            q["failure"].as_str().unwrap().contains("request failed"),
+            "{q}"
+        );
+    }
 }
 
 #[test]

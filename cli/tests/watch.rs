@@ -14,6 +14,17 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_miic-cli");
 const DCMQRSCP: &str = "/usr/bin/dcmqrscp";
 
+/// A new outbox file for one config: the per-user default is shared by every test and run.
+fn fresh_outbox() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("outbox-{}-{n}.sqlite", std::process::id()))
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -111,6 +122,7 @@ impl Site {
             "base_url": "http://127.0.0.1:9",
             "hospital_id": "H1",
             "timeout_ms": timeout_ms,
+            "outbox": {"path": fresh_outbox()},
             "dicom": {"local_ae": "MIIC", "peer_ae": "PACS", "host": "127.0.0.1", "port": self.port}
         })
         .to_string()
@@ -487,7 +499,9 @@ fn config_without_a_dicom_peer_exits_with_the_key_and_never_restarts() {
         .args([
             "watch",
             "--config",
-            r#"{"base_url":"http://127.0.0.1:9","hospital_id":"H1"}"#,
+            &serde_json::json!({"base_url": "http://127.0.0.1:9", "hospital_id": "H1",
+                                "outbox": {"path": fresh_outbox()}})
+            .to_string(),
         ])
         .args(["--every", "100ms", "--fail-after", "1"])
         .args(["--restart", &format!("touch '{}'", marker.display())])

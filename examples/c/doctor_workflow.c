@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
     }
     miic_client *client = miic_open(argv[1]);
     if (!client) {
-        fprintf(stderr, "miic_open: %s\n", miic_last_error());
+        fprintf(stderr, "miic_open: %s: %s\n", miic_status_name(miic_last_status()), miic_last_error());
         return 1;
     }
     int32_t rc;

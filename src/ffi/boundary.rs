@@ -82,10 +82,13 @@ fn set_last_error(error: &Error) {
     LAST_STATUS.with(|s| s.set(error.status.code()));
 }
 
-/// The status of the last failed miic call on this thread (`MIIC_OK` when none has failed),
-/// read like `miic_last_error` right after the call. For Rust hosts of the C ABI: it tells why
-/// an export that returns a pointer failed (`miic_open`: `MIIC_E_CONFIG`, `MIIC_E_IO`, …).
-pub fn last_error_status() -> i32 {
+/// Status of the last failed miic call on this thread (`MIIC_OK` when none has failed), kept
+/// like `miic_last_error()`: until the next failing miic call on the same thread. It is how a
+/// host learns why an export that returns a pointer failed: `miic_open` gives NULL for a bad
+/// config or SM2 key (`MIIC_E_CONFIG`) and an outbox or log folder it cannot use (`MIIC_E_IO`)
+/// alike.
+#[no_mangle]
+pub extern "C" fn miic_last_status() -> MiicStatus {
     LAST_STATUS.with(Cell::get)
 }
 

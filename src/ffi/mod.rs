@@ -23,7 +23,7 @@ pub use crate::error::{
     MIIC_E_IO, MIIC_E_NETWORK, MIIC_E_PROTOCOL, MIIC_E_SERVER, MIIC_E_STATE, MIIC_E_TIMEOUT,
     MIIC_OK, MIIC_QUEUED,
 };
-pub use boundary::{last_error_status, miic_last_error, MiicStatus};
+pub use boundary::{miic_last_error, miic_last_status, MiicStatus};
 pub use client::{
     miic_client, miic_close, miic_log_fn, miic_open, miic_set_log_callback, miic_sm2_encrypt,
 };

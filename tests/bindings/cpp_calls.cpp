@@ -164,6 +164,20 @@ void gbk_calls(const std::string& config, const std::string& work, const std::st
 
 }  // namespace
 
+// A failed open says why: a bad key is the config's fault, an outbox under a plain file the disk's.
+void open_failure_calls(const std::string& work) {
+    int bad_key = status_of([] { miic::Client c(R"({"base_url":"http://127.0.0.1:9","hospital_id":"H","retries":3})"); });
+    expect(bad_key == MIIC_E_CONFIG, "open with an unknown key: status " + std::to_string(bad_key));
+    const std::string blocker = work + "/open-blocker";
+    std::ofstream(blocker) << "";
+    int outbox = status_of([&] {
+        miic::Client c(R"({"base_url":"http://127.0.0.1:9","hospital_id":"H","outbox":{"path":")" + blocker +
+                       R"(/outbox.db"}})");
+    });
+    expect(outbox == MIIC_E_IO, "open with an unusable outbox: status " + std::to_string(outbox));
+    std::cout << "open with an unusable outbox: " << miic::status_name(outbox) << "\n";
+}
+
 int main(int argc, char** argv) {
     if (argc < 8) return 64;
     const std::string config = argv[1], work = argv[2], study = argv[3], dcm_path = argv[5];
@@ -171,6 +185,7 @@ int main(int argc, char** argv) {
     try {
         report_calls();
         diagnose_calls(config);
+        open_failure_calls(work);
         miic::Client client(config);
         image_calls(client, work, study, count, dcm_path, http_count);
         other_calls(client, work);

@@ -51,6 +51,17 @@ internal static class CsharpCalls
         MiicProgressEventArgs last = null;
         int mainThread = Thread.CurrentThread.ManagedThreadId;
 
+        // A failed open says why: a bad key is the config's fault, an outbox under a plain file the disk's.
+        MiicException badKey = Throws(() => new MiicClient("{\"base_url\":\"http://127.0.0.1:9\",\"hospital_id\":\"H\",\"retries\":3}"));
+        Expect(badKey != null && badKey.Status == MiicStatus.Config && badKey.Message.Contains("retries"),
+            "open with an unknown key: " + badKey);
+        string blocker = Path.Combine(work, "open-blocker");
+        File.WriteAllText(blocker, "");
+        MiicException outbox = Throws(() => new MiicClient("{\"base_url\":\"http://127.0.0.1:9\",\"hospital_id\":\"H\",\"outbox\":{\"path\":\""
+            + blocker + "/outbox.db\"}}"));
+        Expect(outbox != null && outbox.Status == MiicStatus.Io, "open with an unusable outbox: " + outbox);
+        Console.WriteLine("open with an unusable outbox: " + (outbox == null ? "opened" : MiicLibrary.StatusName(outbox.Status)));
+
         using (MiicClient client = new MiicClient(config))
         {
             // Only Miic.cs holds the native delegate: collections before and during the fetch must not free it.

@@ -1,5 +1,6 @@
-// One MiicClient shared by several threads, with the log callback called from miic's worker
-// thread after a garbage collection. Run by tests/bindings.rs as: csharp_threads <config>.
+// One MiicClient shared by several threads, each reading its own last error (also in a fixed
+// order: one thread's error read after another thread failed differently), with the log callback
+// called from miic's worker thread after a garbage collection. Run by tests/bindings.rs as: csharp_threads <config>.
 // Prints "threads ok" when every check passed.
 using System;
 using System.Collections.Generic;
@@ -81,6 +82,54 @@ internal static class CsharpThreads
             }
             foreach (Thread th in threads)
                 th.Join();
+
+            // Deterministic: thread 0 fails (no modality), then thread 1 fails differently (no
+            // accessNumber) while 0 waits; only then does each read miic_last_error itself.
+            string[] fields = { "modality", "accessNumber" };
+            string[] seen = new string[2];
+            using (Barrier step = new Barrier(2))
+            {
+                Thread[] pair = new Thread[2];
+                for (int t = 0; t < 2; t++)
+                {
+                    int id = t;
+                    pair[t] = new Thread(() =>
+                    {
+                        try
+                        {
+                            if (id == 1)
+                                step.SignalAndWait(); // until thread 0 has failed
+                            Exam bad = new Exam { AccessNumber = "X", Modality = "CT" };
+                            bad.Set(fields[id], null);
+                            try
+                            {
+                                client.QrUrl(bad);
+                                throw new Exception("missing " + fields[id] + " was accepted");
+                            }
+                            catch (MiicException e)
+                            {
+                                if (e.Status != MiicStatus.Argument)
+                                    throw new Exception("thread " + id + " got " + e);
+                            }
+                            if (id == 0)
+                                step.SignalAndWait(); // let thread 1 fail
+                            step.SignalAndWait(); // both have failed
+                            seen[id] = Native.FromUtf8(Native.miic_last_error());
+                        }
+                        catch (Exception e)
+                        {
+                            lock (failures)
+                                failures.Add(e.Message);
+                        }
+                    });
+                    pair[t].Start();
+                }
+                foreach (Thread th in pair)
+                    th.Join();
+            }
+            for (int t = 0; t < 2; t++)
+                if (seen[t] == null || !seen[t].Contains(fields[t]) || seen[t].Contains(fields[1 - t]))
+                    failures.Add("thread " + t + " read '" + seen[t] + "' as its last error, not its own (" + fields[t] + ")");
 
             client.PatientReminderAsync(new Patient
             {

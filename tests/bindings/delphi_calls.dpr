@@ -175,6 +175,37 @@ begin
   WriteLn('diagnose config fix: ', Fix);
 end;
 
+{ A failed open says why: a bad key is the config's fault, an outbox under a plain file the disk's. }
+procedure OpenFailureCalls(const Work: string);
+var
+  Blocker: TextFile;
+  C: TMiicClient;
+begin
+  try
+    C := TMiicClient.Create('{"base_url":"http://127.0.0.1:9","hospital_id":"H","retries":3}');
+    C.Free;
+    Expect(False, 'open with an unknown key succeeded');
+  except
+    on E: EMiic do
+      Expect((E.Status = MIIC_E_CONFIG) and (Pos('retries', E.Message) > 0), 'open with an unknown key: ' + E.Message);
+  end;
+  AssignFile(Blocker, Work + '/open-blocker');
+  Rewrite(Blocker);
+  CloseFile(Blocker);
+  try
+    C := TMiicClient.Create('{"base_url":"http://127.0.0.1:9","hospital_id":"H","outbox":{"path":"'
+      + Work + '/open-blocker/outbox.db"}}');
+    C.Free;
+    Expect(False, 'open with an unusable outbox succeeded');
+  except
+    on E: EMiic do
+    begin
+      Expect(E.Status = MIIC_E_IO, 'open with an unusable outbox: ' + E.StatusName + ' ' + E.Message);
+      WriteLn('open with an unusable outbox: ', E.StatusName);
+    end;
+  end;
+end;
+
 procedure OtherCalls(C: TMiicClient; const Work: string);
 var
   Report: TMiicReportCheck;
@@ -290,6 +321,7 @@ begin
   HttpCount := StrToInt(ParamStr(8));
   try
     DiagnoseCalls(ParamStr(1));
+    OpenFailureCalls(Work);
     C := TMiicClient.Create(ParamStr(1));
     try
       ImageCalls(C, Work, Study, Count, DcmPath, HttpCount);

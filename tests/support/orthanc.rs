@@ -162,6 +162,8 @@ impl Orthanc {
             "base_url": "http://127.0.0.1:9",
             "hospital_id": "H1",
             "timeout_ms": timeout_ms,
+            // Not the per-user default outbox, which every test and run would share.
+            "outbox": {"path": self.scratch.path().join("outbox.sqlite")},
             "dicom": {
                 "local_ae": LOCAL_AE,
                 "peer_ae": ORTHANC_AE,

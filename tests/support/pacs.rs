@@ -184,6 +184,31 @@ impl Pacs {
         env: &[(&str, &str)],
         fork: bool,
     ) -> Pacs {
+        Pacs::start_generated(name, count, rows, env, fork, false)
+    }
+
+    /// As [`Pacs::start`], with dcmqrscp's debug log (`-d`) in its scratch folder, for tests that
+    /// check what the PACS saw ([`Pacs::debug_log`]).
+    pub fn start_debug_logged(name: &str, count: usize, rows: u16) -> Pacs {
+        Pacs::start_generated(name, count, rows, &[], true, true)
+    }
+
+    /// dcmqrscp's debug log so far (empty unless started by [`Pacs::start_debug_logged`]).
+    pub fn debug_log(&self) -> String {
+        // Lossy: the log dumps raw bytes of the PDUs too.
+        std::fs::read(self.scratch.path().join("dcmqrscp-debug.log"))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn start_generated(
+        name: &str,
+        count: usize,
+        rows: u16,
+        env: &[(&str, &str)],
+        fork: bool,
+        debug_log: bool,
+    ) -> Pacs {
         let scratch = Scratch::new(name);
         let db = scratch.path().join("db");
         std::fs::create_dir_all(&db).unwrap();
@@ -194,7 +219,8 @@ impl Pacs {
         );
         let originals = make_study(&db, &study_uid, count, rows);
         let files: Vec<PathBuf> = originals.iter().map(|o| o.path.clone()).collect();
-        Pacs::spawn(scratch, &files, originals, study_uid, env, fork, None)
+        let log = debug_log.then(|| scratch.path().join("dcmqrscp-debug.log"));
+        Pacs::launch(scratch, &files, originals, study_uid, env, fork, None, log)
     }
 
     /// Start dcmqrscp on a database holding `files` (indexed by dcmqridx), optionally with an
@@ -207,6 +233,23 @@ impl Pacs {
         env: &[(&str, &str)],
         fork: bool,
         profile: Option<PathBuf>,
+    ) -> Pacs {
+        Pacs::launch(
+            scratch, files, originals, study_uid, env, fork, profile, None,
+        )
+    }
+
+    /// [`Pacs::spawn`], with dcmqrscp's debug log written to `debug_log` when given.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        scratch: Scratch,
+        files: &[PathBuf],
+        originals: Vec<Original>,
+        study_uid: String,
+        env: &[(&str, &str)],
+        fork: bool,
+        profile: Option<PathBuf>,
+        debug_log: Option<PathBuf>,
     ) -> Pacs {
         assert!(
             Path::new(DCMQRSCP).exists(),
@@ -241,9 +284,8 @@ impl Pacs {
             .process_group(0)
             .arg(if fork { "--fork" } else { "--single-process" })
             .args(
-                std::env::var("MIIC_DCMQRSCP_DEBUG")
-                    .map(|_| vec!["-d"])
-                    .unwrap_or_default(),
+                (debug_log.is_some() || std::env::var("MIIC_DCMQRSCP_DEBUG").is_ok())
+                    .then_some("-d"),
             );
         if let Some(profile) = &profile {
             command.arg("-xf").arg(profile).args(["In", "Out"]);
@@ -259,11 +301,12 @@ impl Pacs {
             .arg(&config)
             .arg(port.to_string())
             .stdout(Stdio::null())
-            .stderr(match std::env::var("MIIC_DCMQRSCP_DEBUG") {
-                Ok(dir) => Stdio::from(
+            .stderr(match (debug_log, std::env::var("MIIC_DCMQRSCP_DEBUG")) {
+                (Some(path), _) => Stdio::from(std::fs::File::create(path).unwrap()),
+                (None, Ok(dir)) => Stdio::from(
                     std::fs::File::create(format!("{dir}/dcmqrscp-{name}.log")).unwrap(),
                 ),
-                Err(_) => Stdio::null(),
+                (None, Err(_)) => Stdio::null(),
             })
             .spawn()
             .unwrap();
@@ -291,6 +334,8 @@ impl Pacs {
             "base_url": "http://127.0.0.1:9",
             "hospital_id": "H1",
             "timeout_ms": timeout_ms,
+            // Not the per-user default outbox, which every test and run would share.
+            "outbox": {"path": self.scratch.path().join("outbox.sqlite")},
             "dicom": {
                 "local_ae": local_ae,
                 "peer_ae": PACS_AE,
