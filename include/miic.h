@@ -175,10 +175,13 @@ struct miic_client *miic_open(const char *config);
 
 /**
  * Close a client: stop and join its background workers (an HTTP call in flight is interrupted)
- * and free it. NULL and already-closed handles are ignored. Calls still running on other threads
- * finish safely; later calls with this handle return `MIIC_E_ARGUMENT`. Its progress callback is
- * removed as by `miic_set_progress_callback(c, NULL, NULL)`: once this returns it is not running
- * and is never called again, also by a fetch still running on another thread.
+ * and free it. Returns within about 250 ms even when a DNS server hangs: a host-name lookup
+ * still running then is left to end on its own, and the library keeps itself loaded for the
+ * rest of the process so that unloading it after this call stays safe. NULL and already-closed
+ * handles are ignored. Calls still running on other threads finish safely; later calls with
+ * this handle return `MIIC_E_ARGUMENT`. Its progress callback is removed as by
+ * `miic_set_progress_callback(c, NULL, NULL)`: once this returns it is not running and is never
+ * called again, also by a fetch still running on another thread.
  */
 void miic_close(struct miic_client *c);
 

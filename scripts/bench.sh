@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks, one table in one run, written to BENCHMARKS.md (not a test: numbers depend on the
 # machine). Anchors: libcurl (C, reused handle), .NET HttpClient on mono, a bare TcpStream loop,
-# all against the same nginx fixed reply on loopback; BouncyCastle SM2Engine for SM2.
+# all against the same nginx fixed reply on loopback; BouncyCastle SM2Engine for SM2. The cloud
+# calls (qr_url, patient_reminder, delete_notify) next to libcurl doing the same exchange against
+# the same nginx, in alternating blocks (benches/anchors/cloud_calls.c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-pkgs=(nginx-light libcurl4-openssl-dev mono-mcs mono-runtime libmono-system-net-http4.0-cil libbcprov-java)
+pkgs=(nginx-light libcurl4-openssl-dev libsqlite3-dev strace mono-mcs mono-runtime libmono-system-net-http4.0-cil libbcprov-java)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,6 +30,12 @@ http {
       default_type application/json;
       return 200 '{"code":200,"data":"http://wx.imagingunion.com/iuweixin/iu_scanFilmInfo?info=ZAWpnmCW6Vy2rhVuxqtxHO/yRG6Q+a7OvGk9M0LUNa8=","message":"ok"}';
     }
+    location = /iuWorkStation/swipingIdCardNo {
+      default_type application/json; return 200 '{"code":200,"data":null,"message":"ok"}';
+    }
+    location = /standardInterface/standardHttp/deleteDicom {
+      default_type application/json; return 200 '{"code":200,"data":null,"message":"ok"}';
+    }
   }
 }
 NGINX
@@ -49,6 +57,56 @@ javac -nowarn -cp /usr/share/java/bcprov.jar -d "$work" benches/anchors/Sm2Bc.ja
 sm2_bc=$(java -cp "/usr/share/java/bcprov.jar:$work" Sm2Bc "$key" 3)
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+# The cloud calls next to libcurl: 10 rounds of 300 calls per side, after a warm-up round.
+gcc -O2 -I include -o "$work/cloud_calls" benches/anchors/cloud_calls.c -Ltarget/release -lmiic -lcurl -lsqlite3
+cloud_config="{\"base_url\":\"$url\",\"hospital_id\":\"H4401\",\"timeout_ms\":3000,\"sm2\":{\"public_key\":\"$key\"},\"outbox\":{\"path\":\"$work/outbox.db\"}}"
+cloud_rows=$(LD_LIBRARY_PATH=target/release "$work/cloud_calls" "$url" "$cloud_config" "$work/anchor.db" 10 300)
+cloud_table=$(python3 - "$cloud_rows" <<'PY'
+import sys
+rows = {l.split()[1]: list(map(float, l.split()[2:])) for l in sys.argv[1].splitlines() if l.startswith("ROW ")}
+def line(what, anchor, r):
+    m50, m99, a50, a99 = r
+    return f"| {what} | {anchor} | {m50:.3f} / {m99:.3f} | {a50:.3f} / {a99:.3f} | {m50/a50:.2f}x / {m99/a99:.2f}x |"
+print("| call (3000 per side) | anchor | miic p50 / p99 (ms) | anchor p50 / p99 (ms) | ratio p50 / p99 |")
+print("|---|---|---|---|---|")
+print(line("`miic_qr_url` (GET)", "libcurl, reused easy handle", rows["qr"]))
+print(line("`miic_patient_reminder` (POST, two SM2 fields)", "the same two `miic_sm2_encrypt`, then libcurl POST", rows["reminder"]))
+print(line("`miic_delete_notify`, stored and sent", "SQLite INSERT (WAL, fsync), libcurl POST, DELETE (no fsync)", rows["delete"]))
+sm2, post = rows["post"][0], rows["post"][2]
+rest = rows["reminder"][0] - sm2
+print(f"| reminder without its SM2 (p50 {rows['reminder'][0]:.3f} - {sm2:.3f} for two encryptions) | libcurl POST alone | {rest:.3f} | {post:.3f} / {rows['post'][3]:.3f} | {rest/post:.2f}x |")
+PY
+)
+echo "$cloud_table"
+
+# System calls per cloud call and per libcurl GET: strace -f -c of 100 and of 1,100 calls, the
+# difference divided by 1,000 (so opening, warming up and closing drop out).
+gcc -O2 -I include -o "$work/qr_loop" benches/anchors/qr_loop.c -Ltarget/release -lmiic
+for n in 100 1100; do
+  for op in qr reminder delete; do
+    LD_LIBRARY_PATH=target/release strace -f -c -o "$work/strace_${op}_$n" "$work/qr_loop" "$cloud_config" "$n" "$op"
+  done
+  strace -f -c -o "$work/strace_curl_$n" "$work/curl_qr" "$qr" "$n" >/dev/null
+done
+per_call() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+def counts(path):
+    rows = (l.split() for l in open(path))
+    return {f[-1]: int(f[3]) for f in rows if len(f) >= 5 and re.fullmatch(r"[0-9.]+", f[0]) and f[-1] != "total"}
+a, b = counts(sys.argv[1]), counts(sys.argv[2])
+per = {k: (b.get(k, 0) - a.get(k, 0)) / 1000 for k in set(a) | set(b)}
+per = {k: v for k, v in per.items() if v >= 0.005}
+threads = 1000 * (per.get("clone3", 0) + per.get("clone", 0))
+print(f"{sum(per.values()):.1f} ({', '.join(f'{k} {v:.2f}' for k, v in sorted(per.items(), key=lambda kv: -kv[1]))}); threads per 1,000 calls: {threads:.0f}")
+PY
+}
+syscall_rows="| system calls per \`miic_qr_url\` (strace -f -c, 1,000 calls) | $(per_call "$work/strace_qr_100" "$work/strace_qr_1100") |
+| anchor: per libcurl GET, reused easy handle | $(per_call "$work/strace_curl_100" "$work/strace_curl_1100") |
+| per \`miic_patient_reminder\` | $(per_call "$work/strace_reminder_100" "$work/strace_reminder_1100") |
+| per \`miic_delete_notify\`, stored and sent | $(per_call "$work/strace_delete_100" "$work/strace_delete_1100") |"
+echo "$syscall_rows"
 size=$(stat -c %s target/release/libmiic.so)
 table=$(cat <<TABLE
 | measure | p50 / value | p99 | mean | ratio to miic (p50 or rate) |
@@ -85,6 +143,16 @@ dicom_section=$(sed -n '/^## DICOM fetch/,$p' BENCHMARKS.md 2>/dev/null || true)
   echo "Latency anchors all call the same nginx fixed reply on loopback in the same run; ratio > 1 means the anchor is slower (latency) or faster (rate) than miic."
   echo
   echo "$table"
+  echo
+  echo "## Cloud calls next to libcurl (same nginx, same run)"
+  echo
+  echo "Recorded by \`scripts/bench.sh\` (benches/anchors/cloud_calls.c): miic through the C ABI and libcurl doing the same exchange, in alternating blocks of 300 calls, 10 rounds each after a warm-up round. Ratio < 1 means miic is faster."
+  echo
+  echo "$cloud_table"
+  echo
+  echo "| system calls | per call |"
+  echo "|---|---|"
+  echo "$syscall_rows"
   echo
   echo "## Delete outbox"
   echo

@@ -3,7 +3,7 @@
 //! call the parts it uses; nothing below names the client.
 //!
 //! Uses: context, session, cloud::*, outbox::*, qr_image, params, config, log, dicom::progress,
-//! error.
+//! resolve, error.
 
 use crate::cloud::login::{self, Plugins};
 use crate::cloud::reminder::{self, Reminder, ReminderWorker};
@@ -75,6 +75,12 @@ impl Client {
             reminders: ReminderWorker::default(),
             outbox: Outbox::default(),
         }
+    }
+
+    /// The host names this client has looked up: its other HTTP exchanges (the dcmPath
+    /// downloads) share them and their one lookup thread.
+    pub fn resolver(&self) -> &Arc<crate::resolve::Resolver> {
+        self.context.http.resolver()
     }
 
     /// Which client this is (log folders and progress callbacks are kept per client).
@@ -170,6 +176,8 @@ impl Client {
         self.context.http.shutdown();
         self.reminders.join();
         self.outbox.join();
+        // Last: a worker may have waited for a name lookup until the shutdown woke it.
+        self.context.http.join();
         self.plugins.reap();
         crate::dicom::progress::forget(self.id);
         crate::log::remove_dir(self.id);

@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::sm2::{self, CipherFormat};
 use crate::text::TextEncoding;
-use std::net::{ToSocketAddrs, UdpSocket};
+use std::net::UdpSocket;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 pub struct Context {
     pub config: Config,
@@ -56,30 +57,40 @@ impl Context {
         )
     }
 
-    /// The local address of the route to the front-end machine, and that interface's MAC.
-    pub fn workstation(&self) -> Workstation {
-        self.workstation
-            .get_or_init(|| detect_workstation(&self.config.base_url))
-            .clone()
+    /// The local address of the route to the front-end machine, and that interface's MAC, and
+    /// how long finding them waited. Found once: with a host name in `base_url` the first time
+    /// may wait for its lookup (at most `wait`, through the client's resolver, which the call's
+    /// HTTP request then finds done); a lookup that failed is tried again by the next call.
+    pub fn workstation(&self, wait: Duration) -> (Workstation, Duration) {
+        if let Some(known) = self.workstation.get() {
+            return (known.clone(), Duration::ZERO);
+        }
+        let started = Instant::now();
+        let (found, lookup_failed) = detect_workstation(&self.config.base_url, &self.http, wait);
+        if !lookup_failed {
+            let _ = self.workstation.set(found.clone());
+        }
+        (found, started.elapsed())
     }
 }
 
-fn detect_workstation(base_url: &str) -> Workstation {
-    let authority = base_url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let target = if authority.contains(':') && !authority.ends_with(']') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
+/// This workstation as seen from `base_url`'s host; `true` when that host's name did not
+/// resolve (worth trying again later).
+fn detect_workstation(base_url: &str, http: &Http, wait: Duration) -> (Workstation, bool) {
+    let uri: Option<ureq::http::Uri> = base_url.parse().ok();
+    let host = uri
+        .as_ref()
+        .and_then(|u| u.host())
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = uri.as_ref().and_then(|u| u.port_u16()).unwrap_or(80);
+    let target = http.resolver().resolve(host, port, wait);
+    let lookup_failed = target.is_err();
     // Connecting a UDP socket sends nothing; it only asks the OS which route it would use.
     let ip = target
-        .to_socket_addrs()
         .ok()
-        .and_then(|mut addrs| addrs.next())
+        .and_then(|addrs| addrs.first().copied())
         .and_then(|addr| {
             let bind = if addr.is_ipv4() {
                 "0.0.0.0:0"
@@ -98,8 +109,9 @@ fn detect_workstation(base_url: &str) -> Workstation {
             .collect::<Vec<_>>()
             .join(":")
     });
-    Workstation {
+    let found = Workstation {
         ip: ip.map(|ip| ip.to_string()),
         mac,
-    }
+    };
+    (found, lookup_failed)
 }

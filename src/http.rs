@@ -2,13 +2,14 @@
 //! a cap on reply size, and the cloud's `{code, message, data}` envelope, read in the charset
 //! the reply names.
 //!
-//! Uses: text (reply charsets), error.
+//! Uses: resolve, text (reply charsets), error.
 
 use crate::error::{connection_status, http_status, Error, Result, Status};
+use crate::resolve::{LookupError, Resolver};
 use crate::text::decode_reply;
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Replies larger than this are refused: the cloud's answers are a few hundred bytes, and a
@@ -18,6 +19,7 @@ pub const MAX_REPLY_BYTES: u64 = 4 << 20;
 #[derive(Debug)]
 pub struct Http {
     agent: ureq::Agent,
+    resolver: Arc<Resolver>,
     timeout: Duration,
     closed: AtomicBool,
 }
@@ -61,40 +63,51 @@ pub struct CloudReply {
     pub data: serde_json::Value,
 }
 
-/// ureq's resolver, except that an IP address (how hospitals configure the front-end machine)
-/// is used as it is. With a deadline set, ureq looks every host up on a thread of its own, even
-/// `10.0.0.5`: a thread per call that nobody joins. One still inside miic's code when the host
-/// unloads the DLL (FreeLibrary right after `miic_close`) crashes the host; Wine showed it.
-/// Host names still go through ureq, so a hung DNS cannot hold a call past its deadline.
-#[derive(Debug, Default)]
-struct AddressFirstResolver(ureq::unversioned::resolver::DefaultResolver);
+/// ureq's view of the client's [`Resolver`]: the host of the URI, its port, and the call's
+/// remaining deadline as the longest wait for a lookup.
+#[derive(Debug)]
+struct ClientResolver(Arc<Resolver>);
 
-impl ureq::unversioned::resolver::Resolver for AddressFirstResolver {
+impl ureq::unversioned::resolver::Resolver for ClientResolver {
     fn resolve(
         &self,
         uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
+        _config: &ureq::config::Config,
         timeout: ureq::unversioned::transport::NextTimeout,
     ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let literal = uri.authority().and_then(|a| {
-            let host = a.host().trim_start_matches('[').trim_end_matches(']');
-            let port = a.port_u16().unwrap_or(match uri.scheme_str() {
-                Some("https") => 443,
-                _ => 80,
-            });
-            host.parse::<IpAddr>()
-                .ok()
-                .map(|ip| SocketAddr::new(ip, port))
+        let authority = uri
+            .authority()
+            .ok_or_else(|| ureq::Error::BadUri(format!("{uri}: no host")))?;
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = authority.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
         });
-        match literal {
-            Some(addr) => {
-                let mut addrs = self.empty();
-                addrs.push(addr);
-                Ok(addrs)
-            }
-            None => self.0.resolve(uri, config, timeout),
-        }
+        let mut addrs = self.empty();
+        self.0
+            .resolve_each(host, port, *timeout.after, &mut |a| {
+                let _ = addrs.try_push(a);
+            })
+            .map_err(|e| match e {
+                LookupError::TimedOut => ureq::Error::Timeout(ureq::Timeout::Resolve),
+                e => ureq::Error::Io(std::io::Error::other(
+                    e.into_error(host, *timeout.after).message,
+                )),
+            })?;
+        Ok(addrs)
     }
+}
+
+/// A ureq agent on `config` whose host names go through `resolver`.
+pub fn agent(config: ureq::config::Config, resolver: &Arc<Resolver>) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        ClientResolver(Arc::clone(resolver)),
+    )
 }
 
 impl Http {
@@ -109,22 +122,31 @@ impl Http {
             .user_agent(concat!("miic/", env!("CARGO_PKG_VERSION")))
             .max_idle_connections_per_host(4)
             .build();
-        let agent = ureq::Agent::with_parts(
-            config,
-            ureq::unversioned::transport::DefaultConnector::default(),
-            AddressFirstResolver::default(),
-        );
+        let resolver = Arc::new(Resolver::default());
         Http {
-            agent,
+            agent: agent(config, &resolver),
+            resolver,
             timeout,
             closed: AtomicBool::new(false),
         }
     }
 
+    /// The host names this client looked up (shared with its other HTTP agents).
+    pub fn resolver(&self) -> &Arc<Resolver> {
+        &self.resolver
+    }
+
     /// Interrupt every call in flight on this agent and refuse new ones (used by `miic_close`).
     pub fn shutdown(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        self.resolver.shutdown();
         self.agent.clone().shutdown();
+    }
+
+    /// After [`Self::shutdown`]: join the lookup thread, unless it hangs (then `false`: see
+    /// [`Resolver::join`]).
+    pub fn join(&self) -> bool {
+        self.resolver.join()
     }
 
     /// GET `url` and return the reply, within the whole-call deadline.
@@ -134,27 +156,19 @@ impl Http {
         self.finish(url, started, result)
     }
 
-    /// POST a JSON body to `url` and return the reply.
-    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<Reply> {
-        let started = Instant::now();
-        let result = self
-            .agent
-            .post(url)
-            .header("Content-Type", "application/json;charset=UTF-8")
-            .send(body.to_string());
-        self.finish(url, started, result)
-    }
-
     /// POST an already serialised JSON body, waiting at most `limit` (a caller's remaining
     /// budget, never more than the client's timeout).
     pub fn post_json_text_within(&self, url: &str, body: &str, limit: Duration) -> Result<Reply> {
         let started = Instant::now();
-        let result = self
-            .agent
-            .post(url)
-            .config()
-            .timeout_global(Some(limit.min(self.timeout)))
-            .build()
+        let request = self.agent.post(url);
+        // The whole timeout is the agent's own: only a shorter budget needs a config of its own
+        // (cloned per request by ureq).
+        let request = if limit < self.timeout {
+            request.config().timeout_global(Some(limit)).build()
+        } else {
+            request
+        };
+        let result = request
             .header("Content-Type", "application/json;charset=UTF-8")
             .send(body);
         self.finish(url, started, result)
@@ -172,7 +186,7 @@ impl Http {
             .timeout_global(Some(limit.min(self.timeout)))
             .build()
             .call()
-            .map_err(|e| self.map_error(path, e))?;
+            .map_err(|e| self.map_error(url, e))?;
         let header = |name: &str| {
             response
                 .headers()
@@ -207,7 +221,7 @@ impl Http {
         result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Reply> {
         let path = path_of(url);
-        let response = result.map_err(|e| self.map_error(path, e))?;
+        let response = result.map_err(|e| self.map_error(url, e))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -219,7 +233,7 @@ impl Http {
             .with_config()
             .limit(MAX_REPLY_BYTES)
             .read_to_vec()
-            .map_err(|e| self.map_error(path, e))?;
+            .map_err(|e| self.map_error(url, e))?;
         log::debug!(
             "{path}: HTTP {status}, {} bytes in {} ms",
             body.len(),
@@ -233,11 +247,17 @@ impl Http {
         Ok(Reply { content_type, body })
     }
 
-    fn map_error(&self, path: &str, e: ureq::Error) -> Error {
+    fn map_error(&self, url: &str, e: ureq::Error) -> Error {
+        let path = path_of(url);
         if self.closed.load(Ordering::SeqCst) {
             return Error::state(format!("{path}: the client was closed during the call"));
         }
         let message = match (&e, http_status(&e)) {
+            (ureq::Error::Timeout(ureq::Timeout::Resolve), _) => format!(
+                "{path}: {} was not resolved within timeout_ms = {} (the DNS server does not answer)",
+                host_of(url),
+                self.timeout.as_millis()
+            ),
             (_, Status::Timeout) => format!(
                 "{path}: no answer within timeout_ms = {}",
                 self.timeout.as_millis()
@@ -251,6 +271,16 @@ impl Http {
             (other, _) => format!("{path}: {other}"),
         };
         Error::new(http_status(&e), message)
+    }
+}
+
+/// The host of `url` as written (for messages).
+fn host_of(url: &str) -> &str {
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = without_scheme.split(['/', '?']).next().unwrap_or("");
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => host,
+        _ => authority,
     }
 }
 
@@ -354,16 +384,17 @@ mod tests {
     }
 
     #[test]
-    fn ip_address_hosts_are_used_as_given_without_a_lookup() {
-        use ureq::unversioned::resolver::Resolver;
+    fn uri_hosts_reach_the_resolver_with_their_port_and_without_brackets() {
+        use ureq::unversioned::resolver::Resolver as _;
         let config = ureq::config::Config::default();
-        // A deadline already spent: any lookup (ureq's runs on a thread) would time out.
+        // A deadline already spent: only what needs no lookup can answer.
         let spent = ureq::unversioned::transport::NextTimeout {
             after: ureq::unversioned::transport::time::Duration::Exact(Duration::ZERO),
             ..Default::default()
         };
+        let resolver = ClientResolver(Arc::new(Resolver::default()));
         let resolve = |url: &str| {
-            AddressFirstResolver::default()
+            resolver
                 .resolve(&url.parse().unwrap(), &config, spent)
                 .map(|addrs| addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>())
         };
@@ -373,12 +404,26 @@ mod tests {
         );
         assert_eq!(resolve("http://10.0.0.5/").unwrap(), ["10.0.0.5:80"]);
         assert_eq!(resolve("http://[::1]:9/").unwrap(), ["[::1]:9"]);
-        assert!(resolve("http://front-end.invalid/").is_err());
+        assert!(matches!(
+            resolve("http://front-end.invalid/"),
+            Err(ureq::Error::Timeout(_))
+        ));
     }
 
     #[test]
     fn path_of_strips_host_and_query() {
         assert_eq!(path_of("http://10.0.0.5:8080/hrball/?a=1"), "/hrball/");
         assert_eq!(path_of("http://h"), "/");
+    }
+
+    #[test]
+    fn host_of_drops_scheme_port_and_path() {
+        assert_eq!(
+            host_of("http://front-end.test:8080/hrball/?a=1"),
+            "front-end.test"
+        );
+        assert_eq!(host_of("http://10.0.0.5/x"), "10.0.0.5");
+        assert_eq!(host_of("http://[::1]:9/x"), "[::1]");
+        assert_eq!(host_of("http://[::1]/x"), "[::1]");
     }
 }

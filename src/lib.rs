@@ -34,6 +34,7 @@ mod params;
 mod qr_image;
 /// Report data (4.1): the validator, the tables generated from the spec, and sample records.
 pub mod report;
+mod resolve;
 mod session;
 /// SM2 laid out as the cloud reads it, for hosts and simulators that encrypt or check ciphertexts.
 pub mod sm2;

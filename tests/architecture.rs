@@ -32,6 +32,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("sm2.rs", 1, "service"),
     ("text.rs", 1, "service"),
     ("log.rs", 1, "service"),
+    ("resolve.rs", 1, "service"),
     ("fs.rs", 1, "service"),
     ("callback.rs", 1, "service"),
     ("worker.rs", 1, "service"),

@@ -4,7 +4,7 @@
 //! Uses: context, session, cloud::dict, http (reply envelope), worker, params, log, error.
 
 use crate::cloud::dict;
-use crate::context::Context;
+use crate::context::{Context, Workstation};
 use crate::error::{Error, Result};
 use crate::log::mask_name;
 use crate::params::Params;
@@ -12,6 +12,7 @@ use crate::session::Session;
 use crate::worker::{Inbox, Wake, Worker};
 use serde_json::{Map, Value};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 const WHAT: &str = "patient reminder";
 
@@ -129,13 +130,9 @@ impl Reminder {
     /// are this workstation's, looked up here (once per client), on the sending thread: the
     /// adapter list (GetAdaptersAddresses on Windows) can take tens of milliseconds or more, too
     /// long for the thread of `miic_patient_reminder_async`, which must return at once.
-    pub fn body(&self, ctx: &Context) -> Result<Value> {
-        let (mut client_ip, mut mac) = (self.client_ip.clone(), self.mac.clone());
-        if client_ip.is_none() || mac.is_none() {
-            let ws = ctx.workstation();
-            client_ip = client_ip.or(ws.ip);
-            mac = mac.or(ws.mac);
-        }
+    pub fn body(&self, ctx: &Context, workstation: Workstation) -> Result<Value> {
+        let client_ip = self.client_ip.clone().or(workstation.ip);
+        let mac = self.mac.clone().or(workstation.mac);
         if client_ip.is_none() && mac.is_none() {
             return Err(Error::argument(
                 "'clientIp' and 'mac' are both unknown: pass one of them (the workstation's could not be detected)",
@@ -164,10 +161,20 @@ impl Reminder {
     }
 
     pub fn send(&self, ctx: &Context) -> Result<()> {
-        let body = self.body(ctx)?;
+        let (workstation, waited) = match (&self.client_ip, &self.mac) {
+            (Some(_), Some(_)) => (Workstation::default(), Duration::ZERO),
+            _ => ctx.workstation(ctx.config.timeout),
+        };
+        let body = self.body(ctx, workstation)?;
         let url = ctx.config.url(&ctx.config.paths.reminder);
+        // What finding the workstation waited (a first lookup of base_url's host name) comes off
+        // the request's budget: the call stays within timeout_ms.
         ctx.http
-            .post_json(&url, &body)?
+            .post_json_text_within(
+                &url,
+                &body.to_string(),
+                ctx.config.timeout.saturating_sub(waited),
+            )?
             .envelope(WHAT)?
             .into_success(WHAT)?;
         log::info!("reminder sent: {}", self.label);

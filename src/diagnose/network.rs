@@ -14,7 +14,7 @@ use crate::error::{Error, Status};
 use crate::http::{short, Answer, CloudReply, Http};
 use crate::text::decode_reply;
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Skew up to this is fine (the `Date` header has whole seconds).
@@ -38,7 +38,7 @@ pub struct Probe {
     pub resolve_error: Option<String>,
 }
 
-fn probe(url: &str, timeout: Duration) -> Probe {
+fn probe(http: &Http, url: &str, timeout: Duration) -> Probe {
     let started = Instant::now();
     let (address, host, port) = authority(url);
     let path = url
@@ -55,22 +55,21 @@ fn probe(url: &str, timeout: Duration) -> Probe {
         received_at: SystemTime::now(),
         resolve_error: None,
     };
-    // An IP address is used as given; a name is looked up by the system's resolver.
-    let resolved = match host.parse::<IpAddr>() {
-        Ok(ip) => Ok(SocketAddr::new(ip, port)),
-        Err(_) => (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| e.to_string())
-            .and_then(|addrs| {
-                let addrs: Vec<SocketAddr> = addrs.collect();
-                addrs
-                    .iter()
-                    .find(|a| a.is_ipv4())
-                    .or(addrs.first())
-                    .copied()
-                    .ok_or_else(|| "no address".to_owned())
-            }),
-    };
+    // An IP address is used as given; a name goes through the diagnosis's resolver, whose
+    // lookup the HTTP request below then finds done (a hung DNS costs this probe its timeout_ms
+    // once, and no thread outlives the diagnosis for long: see resolve.rs).
+    let resolved = http
+        .resolver()
+        .resolve(&host, port, timeout)
+        .map_err(|e| e.to_string())
+        .and_then(|addrs| {
+            addrs
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or(addrs.first())
+                .copied()
+                .ok_or_else(|| "no address".to_owned())
+        });
     let addr = match resolved {
         Ok(addr) => addr,
         Err(e) => {
@@ -94,7 +93,7 @@ fn probe(url: &str, timeout: Duration) -> Probe {
         .saturating_sub(started.elapsed())
         .max(Duration::from_millis(1));
     probe.sent_at = SystemTime::now();
-    probe.answer = Some(Http::new(timeout).get_answer_within(url, left));
+    probe.answer = Some(http.get_answer_within(url, left));
     probe.received_at = SystemTime::now();
     probe
 }
@@ -301,9 +300,9 @@ fn no_answer(mut check: Check, p: &Probe, timeout: Duration, server: &Text) -> O
 }
 
 /// The `front_end` check, and its probe for the clock check.
-pub fn front_end(config: &Config) -> (Check, Probe) {
+pub fn front_end(config: &Config, http: &Http) -> (Check, Probe) {
     let url = config.url(&config.paths.qrurl);
-    let p = probe(&url, config.timeout);
+    let p = probe(http, &url, config.timeout);
     let mut check = Check::new("front_end");
     measure_probe(&mut check, &p);
     let server = text("前置机", "front-end machine");
@@ -464,7 +463,7 @@ pub fn clock(p: Option<&Probe>) -> Check {
 }
 
 /// The `dicom_http` check: the server `dcmPath` files are fetched from answers HTTP.
-pub fn dicom_http(config: &Config) -> Check {
+pub fn dicom_http(config: &Config, http: &Http) -> Check {
     let check = Check::new("dicom_http");
     let Some(base) = &config.dicom_http_base_url else {
         return check.skipped(text(
@@ -472,7 +471,7 @@ pub fn dicom_http(config: &Config) -> Check {
             "no [dicom_http] base_url: images are not fetched over HTTP",
         ));
     };
-    let p = probe(&format!("{base}/"), config.timeout);
+    let p = probe(http, &format!("{base}/"), config.timeout);
     let mut check = check;
     measure_probe(&mut check, &p);
     let server = text("影像 HTTP 服务器", "image HTTP server");

@@ -3,12 +3,14 @@
 //! on threads of this call, all joined before it returns, so the whole run takes about one
 //! `timeout_ms` plus the local checks, whatever is down.
 //!
-//! Uses: config, error, text, diagnose::{report, setup, network, sm2_check, files, dicom_check}.
+//! Uses: config, http, error, text, diagnose::{report, setup, network, sm2_check, files,
+//! dicom_check}.
 
 use super::report::{text, Check, Report, CHECKS};
 use super::{dicom_check, files, network, setup, sm2_check};
 use crate::config::{Config, DEFAULT_TIMEOUT_MS};
 use crate::error::Error;
+use crate::http::Http;
 use crate::text::TextEncoding;
 use std::time::{Duration, Instant};
 
@@ -68,11 +70,14 @@ pub fn diagnose(source: Result<&str, Error>, abi_version: u32) -> Report {
 
 fn with_config(config: &Config, setup: &setup::Setup) -> Vec<Check> {
     let base_url_usable = !setup.unusable.contains(&"base_url");
+    // One agent and one resolver for both HTTP probes, closed before the report is returned.
+    let http = Http::new(config.timeout);
+    let http = &http;
     let (front_end, echo, image_server) = std::thread::scope(|scope| {
         let front_end = spawn(scope, "miic-diag-front", move || {
             base_url_usable.then(|| {
                 let started = Instant::now();
-                let (mut check, probe) = network::front_end(config);
+                let (mut check, probe) = network::front_end(config, http);
                 check.elapsed = started.elapsed();
                 (check, probe)
             })
@@ -81,10 +86,12 @@ fn with_config(config: &Config, setup: &setup::Setup) -> Vec<Check> {
             timed(|| dicom_check::echo_check(config))
         });
         let image_server = spawn(scope, "miic-diag-http", move || {
-            timed(|| network::dicom_http(config))
+            timed(|| network::dicom_http(config, http))
         });
         (front_end.join(), echo.join(), image_server.join())
     });
+    http.shutdown();
+    http.join();
     let (front_end, probe) = match front_end {
         Ok(Some((check, probe))) => (check, Some(probe)),
         Ok(None) => (

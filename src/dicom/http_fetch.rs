@@ -5,7 +5,8 @@
 //! `dest_dir`. Each file is bounded (`dicom_http.max_file_mb`) and the disk keeps
 //! `dicom.min_free_mb` free: below it every download stops and the call is `MIIC_E_IO`.
 //!
-//! Uses: config, dicom::manifest, dicom::progress, dicom::store, error, fs.
+//! Uses: config, http (agent), resolve, dicom::manifest, dicom::progress, dicom::store, error,
+//! fs.
 
 use super::manifest::{inspect_part10, FileEntry, Manifest};
 use super::progress::Progress;
@@ -13,11 +14,12 @@ use super::store::{land, DISK_CHECK_BYTES};
 use crate::config::Config;
 use crate::error::{connection_status, http_status, Error, Result, Status};
 use crate::fs::{DiskReserve, TempFile};
+use crate::resolve::Resolver;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Parallel downloads: enough to hide latency on a LAN, few enough not to swamp a PACS web server.
@@ -139,6 +141,7 @@ fn join_url(base_url: &str, segments: &[String]) -> String {
 /// Download every entry of `dcm_path` under `dest_dir`. Returns the manifest and the outcome.
 pub fn fetch(
     config: &Config,
+    resolver: &Arc<Resolver>,
     dcm_path: &str,
     dest_dir: &Path,
     progress: &Progress,
@@ -157,19 +160,21 @@ pub fn fetch(
         ))
     })?;
     let started = Instant::now();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let agent_config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         // As for the front-end: never a proxy from the environment.
         .proxy(None)
         .user_agent(concat!("miic/", env!("CARGO_PKG_VERSION")))
         .max_idle_connections_per_host(MAX_PARALLEL)
+        // The image server's name: the client's lookup (kept per TTL), waited for this long.
+        .timeout_resolve(Some(config.timeout))
         .timeout_connect(Some(config.timeout))
         .timeout_recv_response(Some(config.timeout))
         // A hung server surfaces after timeout_ms of silence; a long file may take longer.
         .timeout_per_read(Some(config.timeout))
-        .build()
-        .into();
+        .build();
+    let agent = crate::http::agent(agent_config, resolver);
     progress.set_total(entries.len() as u32);
     let results: Mutex<Vec<Option<FileOutcome>>> = Mutex::new(vec![None; entries.len()]);
     let next = AtomicUsize::new(0);

@@ -1,6 +1,6 @@
 //! Opening and closing clients, SM2, and the log callback.
 //!
-//! Uses: client, error, ffi::boundary, ffi::handles, log, text.
+//! Uses: client, error, ffi::boundary, ffi::handles, ffi::loaded, log, text.
 
 use super::boundary::{
     c_bytes, c_text, give_string, guard, guard_status, out_string_slot, set_call_encoding,
@@ -61,16 +61,21 @@ pub unsafe extern "C" fn miic_open(config: *const c_char) -> *mut miic_client {
 }
 
 /// Close a client: stop and join its background workers (an HTTP call in flight is interrupted)
-/// and free it. NULL and already-closed handles are ignored. Calls still running on other threads
-/// finish safely; later calls with this handle return `MIIC_E_ARGUMENT`. Its progress callback is
-/// removed as by `miic_set_progress_callback(c, NULL, NULL)`: once this returns it is not running
-/// and is never called again, also by a fetch still running on another thread.
+/// and free it. Returns within about 250 ms even when a DNS server hangs: a host-name lookup
+/// still running then is left to end on its own, and the library keeps itself loaded for the
+/// rest of the process so that unloading it after this call stays safe. NULL and already-closed
+/// handles are ignored. Calls still running on other threads finish safely; later calls with
+/// this handle return `MIIC_E_ARGUMENT`. Its progress callback is removed as by
+/// `miic_set_progress_callback(c, NULL, NULL)`: once this returns it is not running and is never
+/// called again, also by a fetch still running on another thread.
 #[no_mangle]
 pub extern "C" fn miic_close(c: *mut miic_client) {
     guard(|| {
         if let Some(client) = CLIENTS.remove(c as usize) {
             client.close();
         }
+        // The host may unload the library next: not while a hung lookup thread is inside it.
+        super::loaded::keep_loaded_if_threads_left();
         Ok(())
     })
 }

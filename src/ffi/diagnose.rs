@@ -1,6 +1,6 @@
 //! The diagnosis of a set-up across the C ABI.
 //!
-//! Uses: diagnose, error, ffi::boundary, ffi::version, text.
+//! Uses: diagnose, error, ffi::boundary, ffi::loaded, ffi::version, text.
 
 use super::boundary::{c_bytes, give_string, guard_status, out_string_slot, MiicStatus};
 use super::version::MIIC_ABI_VERSION;
@@ -52,6 +52,7 @@ pub unsafe extern "C" fn miic_diagnose(
             Err(_) => TextEncoding::Gbk.decode(bytes, "config"),
         };
         let report = diagnose(source.as_deref().map_err(Clone::clone), MIIC_ABI_VERSION);
+        super::loaded::keep_loaded_if_threads_left();
         give_string(slot, &report.to_json().to_string(), TextEncoding::Utf8)?;
         Ok(Status::Ok)
     })

@@ -152,7 +152,13 @@ pub unsafe extern "C" fn miic_dicom_fetch_http(
         let dest_dir = unsafe { c_text(dest_dir, "dest_dir", client.encoding()) }?;
         let dest = retrieve::dest_path(&dest_dir)?;
         let progress = progress::Progress::for_client(client.id());
-        let fetched = http_fetch::fetch(client.config(), &dcm_path, &dest, &progress)?;
+        let fetched = http_fetch::fetch(
+            client.config(),
+            client.resolver(),
+            &dcm_path,
+            &dest,
+            &progress,
+        )?;
         give_manifest(slot, fetched, client.encoding())
     })
 }

@@ -2,7 +2,7 @@
 //! and the panic boundary that every export goes through. Each export calls the client (or a
 //! stateless interface module) and turns its result into a status.
 //!
-//! Uses: client, params, report, qr_image, dicom, diagnose, log, text, error.
+//! Uses: client, params, report, qr_image, dicom, diagnose, resolve, log, text, error.
 #![allow(non_camel_case_types)]
 
 mod boundary;
@@ -11,6 +11,7 @@ mod cloud;
 mod diagnose;
 mod dicom;
 mod handles;
+mod loaded;
 mod outbox;
 mod params;
 mod qr_image;

