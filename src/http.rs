@@ -240,8 +240,11 @@ impl Http {
             started.elapsed().as_millis()
         );
         if !(200..300).contains(&status) {
+            let said = error_body_summary(content_type.as_deref(), &body)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
             return Err(Error::protocol(format!(
-                "{path}: front-end machine answered HTTP {status}"
+                "{path}: front-end machine answered HTTP {status}{said}"
             )));
         }
         Ok(Reply { content_type, body })
@@ -347,6 +350,54 @@ pub fn short(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(80).collect()
 }
 
+/// Characters of an error reply quoted in a message: enough for a servlet's or gateway's reason.
+const ERROR_BODY_SHOWN_CHARS: usize = 160;
+
+/// What an HTTP error reply says, for the message support reads: the `code` and `message` of a
+/// JSON body, or the words of an HTML/text page (a gateway's "502 Bad Gateway", Tomcat's
+/// exception line), in the reply's charset. `None` when the body says nothing readable.
+fn error_body_summary(content_type: Option<&str>, body: &[u8]) -> Option<String> {
+    let text = decode_reply("error reply", content_type, body).ok()?.text;
+    let clip = |s: &str| {
+        let mut shown: String = s.chars().take(ERROR_BODY_SHOWN_CHARS).collect();
+        if s.chars().nth(ERROR_BODY_SHOWN_CHARS).is_some() {
+            shown.push('…');
+        }
+        shown
+    };
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text.trim()) {
+        let message = ["message", "msg", "error"]
+            .iter()
+            .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
+            .map(str::trim)
+            .filter(|m| !m.is_empty());
+        let code = map.get("code").map(|c| match c {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        match (code, message) {
+            (Some(code), Some(m)) => return Some(format!("code {code}, message '{}'", clip(m))),
+            (None, Some(m)) => return Some(format!("'{}'", clip(m))),
+            _ => {}
+        }
+    }
+    let mut words = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                words.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => words.push(if c.is_control() { ' ' } else { c }),
+            _ => {}
+        }
+    }
+    let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!words.is_empty()).then(|| format!("'{}'", clip(&words)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,5 +476,33 @@ mod tests {
         assert_eq!(host_of("http://10.0.0.5/x"), "10.0.0.5");
         assert_eq!(host_of("http://[::1]:9/x"), "[::1]");
         assert_eq!(host_of("http://[::1]/x"), "[::1]");
+    }
+    #[test]
+    fn error_replies_are_summarised_from_json_html_and_gbk() {
+        let json = br#"{"code": 500, "message": " \u6570\u636e\u5e93\u8fde\u63a5\u5931\u8d25 "}"#;
+        assert_eq!(
+            error_body_summary(Some("application/json"), json).as_deref(),
+            Some("code 500, message '数据库连接失败'")
+        );
+        let spring = br#"{"timestamp":"2026-12-01","status":500,"error":"Internal Server Error","path":"/x"}"#;
+        assert_eq!(
+            error_body_summary(None, spring).as_deref(),
+            Some("'Internal Server Error'")
+        );
+        let html =
+            b"<html><head><title>502</title></head><body><h1>502 Bad\nGateway</h1></body></html>";
+        assert_eq!(
+            error_body_summary(Some("text/html"), html).as_deref(),
+            Some("'502 502 Bad Gateway'")
+        );
+        let (gbk, _, _) = encoding_rs::GBK.encode(r#"{"code":"E1","msg":"参数错误"}"#);
+        assert_eq!(
+            error_body_summary(Some("application/json; charset=GBK"), &gbk).as_deref(),
+            Some("code E1, message '参数错误'")
+        );
+        assert_eq!(error_body_summary(None, b"  \r\n "), None);
+        let long = "x".repeat(500);
+        let shown = error_body_summary(None, long.as_bytes()).unwrap();
+        assert_eq!(shown.chars().count(), ERROR_BODY_SHOWN_CHARS + 3);
     }
 }

@@ -162,6 +162,22 @@ fn gbk_client_in_c_reads_a_cloud_answering_gbk_after_a_byte_order_mark() {
 }
 
 fn expect(sim_fault: Option<Value>, config: String, status: i32, max_ms: u64) -> String {
+    expect_env(sim_fault, config, status, max_ms, &[])
+}
+
+/// As [`expect`], and `miic_last_error()` must contain `said`.
+fn expect_saying(sim_fault: Option<Value>, config: String, status: i32, max_ms: u64, said: &str) {
+    let env = [("MIIC_TEST_EXPECT_MESSAGE", said.to_owned())];
+    expect_env(sim_fault, config, status, max_ms, &env);
+}
+
+fn expect_env(
+    sim_fault: Option<Value>,
+    config: String,
+    status: i32,
+    max_ms: u64,
+    extra_env: &[(&str, String)],
+) -> String {
     let sim = Sim::start(&[]);
     if let Some(f) = sim_fault {
         sim.fault(f);
@@ -175,14 +191,12 @@ fn expect(sim_fault: Option<Value>, config: String, status: i32, max_ms: u64) ->
         r#"{},"outbox":{{"path":{outbox}}}}}"#,
         config.strip_suffix('}').expect("a JSON object config")
     );
-    run_case(
-        "expect_status",
-        &config,
-        &[
-            ("MIIC_TEST_EXPECT", status.to_string()),
-            ("MIIC_TEST_MAX_MS", max_ms.to_string()),
-        ],
-    )
+    let mut env = vec![
+        ("MIIC_TEST_EXPECT", status.to_string()),
+        ("MIIC_TEST_MAX_MS", max_ms.to_string()),
+    ];
+    env.extend_from_slice(extra_env);
+    run_case("expect_status", &config, &env)
 }
 
 const SIM_CONFIG: &str = r#"{"base_url":"SIM_URL","hospital_id":"H4401","timeout_ms":1000,"sm2":{"public_key":"SIM_KEY"}}"#;
@@ -203,12 +217,13 @@ fn hung_cloud_is_a_timeout_within_timeout_ms_plus_200() {
 }
 
 #[test]
-fn http_500_is_a_protocol_error() {
-    expect(
+fn http_500_is_a_protocol_error_quoting_what_the_page_says() {
+    expect_saying(
         Some(json!({"mode": "http500"})),
         SIM_CONFIG.into(),
         -8,
         1200,
+        "answered HTTP 500: '500 Internal Server Error'",
     );
 }
 

@@ -315,6 +315,9 @@ static void expect_status(void) {
     CHECK(url == NULL, "no URL on failure");
     CHECK(took <= max_ms, "returned in %.1f ms (bound %.0f ms)", took, max_ms);
     CHECK(strlen(miic_last_error()) > 0, "error message present");
+    /* MIIC_TEST_EXPECT_MESSAGE (optional): what the message must quote of the reply. */
+    const char *said = getenv("MIIC_TEST_EXPECT_MESSAGE");
+    if (said) CHECK(strstr(miic_last_error(), said) != NULL, "message quotes '%s': %s", said, miic_last_error());
     miic_params_free(e);
     miic_close(c);
 }
