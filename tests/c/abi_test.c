@@ -516,9 +516,17 @@ static void bad_configs(void) {
     FILE *f = fopen(blocker, "w");
     CHECK(f != NULL, "blocker file created");
     if (f) fclose(f);
+    /* The path goes into JSON: Windows' backslashes are escaped. */
+    char blocker_json[1024];
+    size_t j = 0;
+    for (const char *b = blocker; *b && j + 2 < sizeof blocker_json; b++) {
+        if (*b == '\\' || *b == '"') blocker_json[j++] = '\\';
+        blocker_json[j++] = *b;
+    }
+    blocker_json[j] = 0;
     snprintf(config, sizeof config,
              "{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"outbox\":{\"path\":\"%s/outbox.db\"}}",
-             blocker);
+             blocker_json);
     miic_client *c = miic_open(config);
     CHECK(c == NULL && miic_last_status() == MIIC_E_IO && strstr(miic_last_error(), "outbox"),
           "unusable outbox: last status %d is MIIC_E_IO (%s)", miic_last_status(), miic_last_error());
