@@ -13,6 +13,7 @@ for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+scripts/deps/venv.sh
 work=$(mktemp -d)
 trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -126,8 +127,9 @@ outbox_table=$(cargo bench -q --bench outbox 2>/dev/null | grep '^|')
 echo
 echo "$outbox_table"
 # A whole realistic study from Orthanc: miic's C-GET vs getscu (seconds; needs orthanc, dcmtk
-# and the venv's pydicom, which scripts/test.sh installs).
-study_out=$(MIIC_PYTHON="$root/.venv/bin/python" cargo bench -q --bench dicom_studies 2>/dev/null)
+# and the venv's pydicom, which scripts/deps/venv.sh installs).
+study_out=$(MIIC_PYTHON="$root/.venv/bin/python" cargo bench -q --bench dicom_studies 2>"$work/dicom_studies.err") ||
+  { cat "$work/dicom_studies.err" >&2; exit 1; }
 study_rows=$(grep '^Realistic' <<<"$study_out"; echo; grep '^|' <<<"$study_out")
 echo
 echo "$study_rows"

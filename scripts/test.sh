@@ -20,11 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # ---- Python venv: independent peers (gmssl for SM2 interop), pydicom for generated studies ----
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import gmssl, pydicom' 2>/dev/null; then
-  echo "== creating .venv"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r <(grep -v '^\s*#' scripts/deps/pip.txt | sed '/^\s*$/d')
-fi
+scripts/deps/venv.sh
 export MIIC_PYTHON="$root/.venv/bin/python"
 
 echo "== cargo fmt / clippy"
