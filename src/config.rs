@@ -308,22 +308,14 @@ impl Config {
         }
     }
 
+    // JSON and TOML are both read as a tree first, and the tree is checked key by key (one
+    // deserializer for the config struct in the DLL, not one per text format: ~230 KB).
     pub fn from_json(text: &str) -> Result<Config> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let raw: RawConfig = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| path_error(&e.path().to_string(), &e.inner().to_string()))?;
-        de.end().map_err(|e| {
-            Error::config(format!("config: trailing text after the JSON object: {e}"))
-        })?;
-        raw.validate()
+        Config::from_tree(json_tree(text)?).map_err(|e| e.error)
     }
 
     pub fn from_toml(text: &str) -> Result<Config> {
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| Error::config(format!("config: {}", e.to_string().trim())))?;
-        let raw: RawConfig = serde_path_to_error::deserialize(de)
-            .map_err(|e| path_error(&e.path().to_string(), e.inner().to_string().trim()))?;
-        raw.validate()
+        Config::from_tree(toml_tree(text)?).map_err(|e| e.error)
     }
 
     /// The full URL of a cloud path on the front-end machine.
@@ -562,18 +554,96 @@ impl Source {
     /// The text as a tree of JSON values (a TOML text too), before any key is checked.
     pub fn tree(&self) -> Result<serde_json::Value> {
         if self.is_json {
-            let mut de = serde_json::Deserializer::from_str(&self.text);
-            let value = serde::Deserialize::deserialize(&mut de)
-                .map_err(|e| Error::config(format!("config: {e}")))?;
-            de.end().map_err(|e| {
-                Error::config(format!("config: trailing text after the JSON object: {e}"))
-            })?;
-            Ok(value)
+            json_tree(&self.text)
         } else {
-            let table: toml::Table = toml::from_str(&self.text)
-                .map_err(|e| Error::config(format!("config: {}", e.to_string().trim())))?;
-            serde_json::to_value(table).map_err(|e| Error::config(format!("config: {e}")))
+            toml_tree(&self.text)
         }
+    }
+}
+
+/// A JSON text as a tree; a key given twice in one object is an error (a struct read straight
+/// from the text would say "duplicate field", and a tree would silently keep the last one).
+fn json_tree(text: &str) -> Result<serde_json::Value> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let StrictJson(value) = serde::Deserialize::deserialize(&mut de)
+        .map_err(|e| Error::config(format!("config: {e}")))?;
+    de.end()
+        .map_err(|e| Error::config(format!("config: trailing text after the JSON object: {e}")))?;
+    Ok(value)
+}
+
+fn toml_tree(text: &str) -> Result<serde_json::Value> {
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|e| Error::config(format!("config: {}", e.to_string().trim())))?;
+    serde_json::to_value(table).map_err(|e| Error::config(format!("config: {e}")))
+}
+
+/// A JSON value that refuses a repeated key in any object.
+struct StrictJson(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(StrictJsonVisitor).map(StrictJson)
+    }
+}
+
+struct StrictJsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictJsonVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictJson(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items.into())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictJson(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "key '{key}' is given twice"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(object.into())
     }
 }
 
@@ -711,6 +781,23 @@ mod tests {
             let e = Config::from_json(text).unwrap_err();
             assert!(e.message.contains(key), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_in_json_and_toml() {
+        let e = Config::from_json(
+            r#"{"base_url":"http://a","hospital_id":"H","sm2":{"mode":"c1c3c2","mode":"c1c2c3"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, Status::Config);
+        assert!(
+            e.message.contains("key 'mode' is given twice"),
+            "{}",
+            e.message
+        );
+        let e = Config::from_toml("base_url='http://a'\nhospital_id='H'\nhospital_id='G'\n")
+            .unwrap_err();
+        assert!(e.message.contains("hospital_id"), "{}", e.message);
     }
 
     #[test]
