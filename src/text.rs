@@ -2,9 +2,13 @@
 //! always UTF-8; what servers answer is read in the charset their `Content-Type` names
 //! ([`decode_reply`]), as Java and .NET front-end machines and PACS answer GBK or put a BOM first.
 //!
+//! The codecs are the `encoding` crate's, which dicom-rs links for DICOM's character sets anyway
+//! (a second set of CJK tables would cost the DLL ~0.3 MB).
+//!
 //! Uses: error.
 
 use crate::error::{Error, Result};
+use encoding::{DecoderTrap, EncoderTrap, Encoding as _, EncodingRef};
 use serde::Deserialize;
 
 /// How a client's host passes text in and reads text out.
@@ -28,7 +32,7 @@ impl TextEncoding {
                 ))
             }),
             // GB18030 is a superset of GBK: every GBK byte string decodes the same way.
-            TextEncoding::Gbk => strictly(encoding_rs::GB18030, bytes)
+            TextEncoding::Gbk => strictly(encoding::all::GB18030, bytes)
                 .ok_or_else(|| Error::encoding(format!("'{field}' is not valid GBK text"))),
         }
     }
@@ -38,20 +42,19 @@ impl TextEncoding {
         match self {
             TextEncoding::Utf8 => text.as_bytes().to_vec(),
             TextEncoding::Gbk => {
-                // Characters GBK cannot hold become numeric character references rather than
-                // failing: outputs are URLs and messages, and must always reach the host.
-                let (bytes, _, _) = encoding_rs::GB18030.encode(text);
-                bytes.into_owned()
+                // GB18030 holds every character (those outside GBK in four bytes), so this
+                // cannot fail; the trap would write a numeric character reference otherwise.
+                encoding::all::GB18030
+                    .encode(text, EncoderTrap::NcrEscape)
+                    .unwrap_or_else(|_| text.as_bytes().to_vec())
             }
         }
     }
 }
 
 /// `bytes` in `encoding`, or `None` at the first malformed sequence (nothing is replaced).
-fn strictly(encoding: &'static encoding_rs::Encoding, bytes: &[u8]) -> Option<String> {
-    encoding
-        .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(std::borrow::Cow::into_owned)
+fn strictly(encoding: &dyn encoding::Encoding, bytes: &[u8]) -> Option<String> {
+    encoding.decode(bytes, DecoderTrap::Strict).ok()
 }
 
 /// The charsets replies are read in. GB2312 and GBK labels read as GBK; GB18030 extends both
@@ -72,11 +75,11 @@ impl ReplyCharset {
         }
     }
 
-    fn encoding(self) -> &'static encoding_rs::Encoding {
+    fn encoding(self) -> EncodingRef {
         match self {
-            ReplyCharset::Utf8 => encoding_rs::UTF_8,
-            ReplyCharset::Gbk => encoding_rs::GBK,
-            ReplyCharset::Gb18030 => encoding_rs::GB18030,
+            ReplyCharset::Utf8 => encoding::all::UTF_8,
+            // The WHATWG GBK decoder is the GB18030 one: a GBK label reads four-byte sequences too.
+            ReplyCharset::Gbk | ReplyCharset::Gb18030 => encoding::all::GB18030,
         }
     }
 }
@@ -96,12 +99,17 @@ fn label_meaning(label: &str) -> Label {
     if matches!(label.as_str(), "cp936" | "ms936" | "windows-936") {
         return Label::Reads(ReplyCharset::Gbk);
     }
-    match encoding_rs::Encoding::for_label_no_replacement(label.as_bytes()) {
-        Some(e) if e == encoding_rs::UTF_8 => Label::Reads(ReplyCharset::Utf8),
-        Some(e) if e == encoding_rs::GBK => Label::Reads(ReplyCharset::Gbk),
-        Some(e) if e == encoding_rs::GB18030 => Label::Reads(ReplyCharset::Gb18030),
-        Some(e) if e.is_ascii_compatible() => Label::OtherAsciiCompatible,
-        _ => Label::Unknown,
+    let name = encoding::label::encoding_from_whatwg_label(&label).and_then(|e| e.whatwg_name());
+    match name {
+        Some("utf-8") => Label::Reads(ReplyCharset::Utf8),
+        Some("gbk") => Label::Reads(ReplyCharset::Gbk),
+        Some("gb18030") => Label::Reads(ReplyCharset::Gb18030),
+        // Not ASCII on ASCII bytes (UTF-16, escape-sequence charsets), or WHATWG's
+        // "replacement" for charsets no browser reads: nothing of the reply can be trusted.
+        None | Some("utf-16le" | "utf-16be" | "iso-2022-jp" | "hz-gb-2312" | "replacement") => {
+            Label::Unknown
+        }
+        Some(_) => Label::OtherAsciiCompatible,
     }
 }
 
@@ -381,6 +389,50 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn charset_labels_are_read_by_their_whatwg_names() {
+        let reads = |l: &str| match label_meaning(l) {
+            Label::Reads(c) => Some(c.name()),
+            _ => None,
+        };
+        for (label, charset) in [
+            ("utf-8", "UTF-8"),
+            ("UTF8", "UTF-8"),
+            ("gb2312", "GBK"),
+            ("GBK", "GBK"),
+            ("x-gbk", "GBK"),
+            ("CP936", "GBK"),
+            ("GB18030", "GB18030"),
+        ] {
+            assert_eq!(reads(label), Some(charset), "{label}");
+        }
+        for unknown in [
+            "utf-16",
+            "UTF-16BE",
+            "iso-2022-jp",
+            "hz-gb-2312",
+            "x-klingon",
+            "",
+        ] {
+            assert!(
+                matches!(label_meaning(unknown), Label::Unknown),
+                "{unknown}"
+            );
+        }
+        for western in [
+            "iso-8859-1",
+            "US-ASCII",
+            "windows-1252",
+            "big5",
+            "shift_jis",
+        ] {
+            assert!(
+                matches!(label_meaning(western), Label::OtherAsciiCompatible),
+                "{western}"
+            );
+        }
     }
 
     #[test]
