@@ -11,6 +11,9 @@ use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
 
 /// Replies larger than this are refused: the cloud's answers are a few hundred bytes, and a
 /// QR picture as base64 stays well under it.
@@ -73,7 +76,7 @@ impl ureq::unversioned::resolver::Resolver for ClientResolver {
         &self,
         uri: &ureq::http::Uri,
         _config: &ureq::config::Config,
-        timeout: ureq::unversioned::transport::NextTimeout,
+        timeout: NextTimeout,
     ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
         let authority = uri
             .authority()
@@ -101,13 +104,107 @@ impl ureq::unversioned::resolver::Resolver for ClientResolver {
     }
 }
 
-/// A ureq agent on `config` whose host names go through `resolver`.
+/// A ureq agent on `config` whose host names go through `resolver`, and whose connections
+/// send each request in one piece ([`OneWrite`]).
 pub fn agent(config: ureq::config::Config, resolver: &Arc<Resolver>) -> ureq::Agent {
     ureq::Agent::with_parts(
         config,
-        ureq::unversioned::transport::DefaultConnector::default(),
+        DefaultConnector::default().chain(OneWrite),
         ClientResolver(Arc::clone(resolver)),
     )
+}
+
+/// Wraps ureq's TCP transport so that a request costs the network what it must and no more:
+/// - ureq hands over the head of a POST and its body separately, and the TCP transport sends each
+///   at once (two segments, and the server wakes twice). Here what is handed over waits until
+///   the reply is awaited (or [`ONE_WRITE_MAX`] is held), then goes out in one write.
+/// - ureq probes a kept-alive connection twice per call (three system calls each): when it goes
+///   back to the pool after a reply, and when it is taken out for the next request. The first
+///   probe after a reply is skipped: the one at checkout, just before the connection is used
+///   again, still catches a peer that closed it or sent bytes nobody asked for.
+#[derive(Debug)]
+struct OneWrite;
+
+/// Bytes held back before they are sent anyway (larger bodies stream as they come).
+const ONE_WRITE_MAX: usize = 64 << 10;
+
+type Transported<T> = std::result::Result<T, ureq::Error>;
+
+impl Connector<Box<dyn Transport>> for OneWrite {
+    type Out = OneWriteTransport;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<Box<dyn Transport>>,
+    ) -> Transported<Option<OneWriteTransport>> {
+        Ok(chained.map(|inner| OneWriteTransport {
+            inner,
+            held: Vec::new(),
+            replied: false,
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct OneWriteTransport {
+    inner: Box<dyn Transport>,
+    /// Output handed over and not yet sent.
+    held: Vec<u8>,
+    /// Input was read since the last probe.
+    replied: bool,
+}
+
+impl OneWriteTransport {
+    fn send_held(&mut self, timeout: NextTimeout) -> Transported<()> {
+        let mut sent = 0;
+        while sent < self.held.len() {
+            let output = self.inner.buffers().output();
+            let n = output.len().min(self.held.len() - sent);
+            output[..n].copy_from_slice(&self.held[sent..sent + n]);
+            self.inner.transmit_output(n, timeout)?;
+            sent += n;
+        }
+        self.held.clear();
+        Ok(())
+    }
+}
+
+impl Transport for OneWriteTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Transported<()> {
+        let output = &self.inner.buffers().output()[..amount];
+        self.held.extend_from_slice(output);
+        if self.held.len() >= ONE_WRITE_MAX {
+            self.send_held(timeout)?;
+        }
+        Ok(())
+    }
+
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Transported<bool> {
+        self.send_held(timeout)?;
+        if self.inner.buffers().can_use_input() {
+            return Ok(true);
+        }
+        self.await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Transported<bool> {
+        self.send_held(timeout)?;
+        self.replied = true;
+        self.inner.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        if std::mem::take(&mut self.replied) && self.held.is_empty() {
+            // Back to the pool after a reply: probed at checkout instead (see [`OneWrite`]).
+            return true;
+        }
+        self.inner.is_open()
+    }
 }
 
 impl Http {
@@ -439,7 +536,7 @@ mod tests {
         use ureq::unversioned::resolver::Resolver as _;
         let config = ureq::config::Config::default();
         // A deadline already spent: only what needs no lookup can answer.
-        let spent = ureq::unversioned::transport::NextTimeout {
+        let spent = NextTimeout {
             after: ureq::unversioned::transport::time::Duration::Exact(Duration::ZERO),
             ..Default::default()
         };
