@@ -74,6 +74,21 @@ impl<S: Default + Send + 'static> Worker<S> {
         Ok(result)
     }
 
+    /// Change the state like [`Self::update`], and wake the thread only when `change` says the
+    /// change concerns it (`true`): a thread woken for nothing costs the caller a thread switch.
+    pub fn update_waking_if(&self, change: impl FnOnce(&mut S) -> bool) -> Result<bool> {
+        let mut state = self.shared.lock();
+        if state.stopping {
+            return Err(Error::state("client is closing"));
+        }
+        let wake = change(&mut state.data);
+        drop(state);
+        if wake {
+            self.shared.wake.notify_all();
+        }
+        Ok(wake)
+    }
+
     pub fn is_stopping(&self) -> bool {
         self.shared.lock().stopping
     }

@@ -38,6 +38,9 @@ struct Signals {
     kicked: bool,
     /// A caller's own send went through: the cloud is back, drop the worker's pause.
     cloud_answered: bool,
+    /// The worker is backing off after failed sends (set by the worker before it sleeps): only
+    /// then does a caller's success concern it.
+    paused: bool,
 }
 
 impl Outbox {
@@ -70,10 +73,12 @@ impl Outbox {
 
     /// The cloud took a notification outside the worker: end the worker's pause, so what
     /// waits goes out now rather than after the backoff of an outage that is over.
+    /// A worker that is not pausing is left asleep: waking it after every delivered
+    /// notification cost each `miic_delete_notify` a thread switch and two outbox transactions.
     pub fn cloud_answered(&self) {
-        let _ = self.worker.update(|s| {
+        let _ = self.worker.update_waking_if(|s| {
             s.cloud_answered = true;
-            s.kicked = true;
+            s.paused
         });
     }
 
@@ -101,9 +106,17 @@ fn run(inbox: &Inbox<Signals>, ctx: &Weak<Context>, store: &Store) {
             Step::Idle(d) => d,
             Step::Gone => return,
         };
-        // Until a caller kicks (then: did the cloud answer it?), the sleep is over, or close.
+        // Until a caller kicks (then: did the cloud answer it?), a paused worker hears that the
+        // cloud answered a caller, the sleep is over, or close.
+        let paused = pause.failures > 0;
         let kicked = inbox.wait(Some(sleep), |s| {
-            std::mem::take(&mut s.kicked).then(|| std::mem::take(&mut s.cloud_answered))
+            s.paused = paused;
+            if !paused {
+                // Nothing to end: a success from before a later failure must not end its pause.
+                s.cloud_answered = false;
+            }
+            (std::mem::take(&mut s.kicked) || (paused && s.cloud_answered))
+                .then(|| std::mem::take(&mut s.cloud_answered))
         });
         match kicked {
             Wake::Stopped => return,
