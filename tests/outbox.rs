@@ -350,6 +350,39 @@ fn cloud_down_then_back_delivers_everything_in_order_per_accession_after_backoff
 }
 
 #[test]
+fn a_callers_delivery_ends_the_workers_backoff_and_what_waits_goes_out_at_once() {
+    let sim = Sim::start(&[]);
+    sim.fault(json!({"mode": "reset"}));
+    let host = Host::open(&sim.config("")).unwrap();
+    let (rc, err) = host.notify("WAITING-1", "2023-05-08 11:00:00");
+    assert_eq!(rc, MIIC_QUEUED, "{err}");
+    // The caller's own try, then the worker's: after its 4th failure in a row the worker
+    // pauses backoff(4), at least 4 s, before it tries again.
+    assert!(
+        wait_until(Duration::from_secs(30), || sim.requests().len() >= 5),
+        "the worker did not retry 4 times: {} requests",
+        sim.requests().len()
+    );
+    let paused_at = Instant::now();
+    sim.fault(json!({"mode": "none"}));
+    let (rc, err) = host.notify("BACK-1", "2023-05-08 11:00:01");
+    assert_eq!(rc, MIIC_OK, "{err}");
+    // The caller's success tells the paused worker the cloud is back: the waiting one goes
+    // out now, not when the pause ends (a worker not told would leave it there 4 s or more).
+    assert!(
+        wait_until(Duration::from_secs(3), || host.pending() == 0),
+        "still {} pending {} ms after a caller's delivery ended the outage",
+        host.pending(),
+        paused_at.elapsed().as_millis()
+    );
+    println!(
+        "the waiting notification went out {} ms after the cloud answered a caller",
+        paused_at.elapsed().as_millis()
+    );
+    assert_eq!(counts(&delivered(&sim)).len(), 2);
+}
+
+#[test]
 fn cloud_code_400_fails_at_once_is_not_retried_and_is_listed_dead() {
     let sim = Sim::start(&[]);
     let outbox = fresh_outbox_path();
