@@ -59,9 +59,11 @@ for t in "${targets[@]}"; do
   [ $cli = 1 ] && packages+=(-p miic-cli)
   echo "== building ${packages[*]} for $t ($profile)"
   start=$(date +%s)
-  # One cargo run per target, so the DLL and the exe share one std build.
+  # One cargo run per target, so the DLL and the exe share one std build. Its features leave
+  # out `backtrace` (cargo's default adds it): symbolising a backtrace (gimli, addr2line, a PE
+  # reader) is dead weight in a DLL whose panics stop at the C boundary as an error status.
   RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -q --locked --profile "$profile" --target "$t" \
-    -Zbuild-std=std,panic_unwind "${packages[@]}"
+    -Zbuild-std=std,panic_unwind -Zbuild-std-features=panic-unwind "${packages[@]}"
   secs=$(( $(date +%s) - start ))
   dir="$out/$t/$profile"
   echo "== $t: $((secs / 60)) min $((secs % 60)) s; miic.dll $(stat -c %s "$dir/miic.dll") bytes"
