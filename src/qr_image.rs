@@ -2,8 +2,9 @@
 //! centred under it, written as a PNG (old report designers have no QR library, and the cloud's
 //! `qrcode` picture has no caption).
 //!
-//! The caption is drawn from a subset of Noto Sans CJK SC embedded in the library
-//! (`assets/fonts/`, SIL OFL 1.1), so no font is needed on the workstation and any size works.
+//! The caption is drawn from a subset of Noto Sans CJK SC (`assets/fonts/`, SIL OFL 1.1) whose
+//! outlines build.rs compiles into the library, so no font is needed on the workstation and any
+//! size works.
 //!
 //! Uses: cloud::qr, config, context, error, fs, params, text.
 
@@ -13,13 +14,97 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::text::TextEncoding;
-use ab_glyph::{Font, FontRef, Glyph, PxScale};
+use ab_glyph_rasterizer::{point, Point, Rasterizer};
 use std::path::Path;
 
 /// The caption spec 4.3 asks for under every printed code.
 const CAPTION: &str = "扫描查看数字影像";
-/// Noto Sans CJK SC Regular cut to the caption's glyphs by `scripts/subset_caption_font.sh`.
-static CAPTION_FONT: &[u8] = include_bytes!("../assets/fonts/NotoSansCJKsc-Caption.otf");
+
+/// One character of the caption font (Noto Sans CJK SC Regular cut to the caption's glyphs by
+/// `scripts/subset_caption_font.sh`), in font units, y up, as build.rs read it.
+struct CaptionGlyph {
+    ch: char,
+    advance: f32,
+    /// x_min, y_min, x_max, y_max.
+    bounds: [f32; 4],
+    curves: &'static [Curve],
+}
+
+/// Points as x, y pairs, from the previous point on (the font is CFF: no quadratic curves).
+enum Curve {
+    Line([f32; 4]),
+    Cubic([f32; 8]),
+}
+
+// UNITS_PER_EM, HEIGHT_UNSCALED (ascender - descender) and CAPTION_GLYPHS.
+include!(concat!(env!("OUT_DIR"), "/caption_glyphs.rs"));
+
+/// A caption glyph placed on the caption's baseline: `scale` pixels per font unit, its whole-pixel
+/// ink box (x0, y0, x1, y1, y down) as a font renderer rounds it outward.
+struct PlacedGlyph {
+    glyph: &'static CaptionGlyph,
+    caret: f32,
+    scale: f32,
+    px: [f32; 4],
+}
+
+impl PlacedGlyph {
+    fn new(glyph: &'static CaptionGlyph, caret: f32, scale: f32) -> PlacedGlyph {
+        let [x_min, y_min, x_max, y_max] = glyph.bounds;
+        let (x_trunc, x_fract) = (caret.trunc(), caret.fract());
+        PlacedGlyph {
+            glyph,
+            caret,
+            scale,
+            px: [
+                (x_min * scale + x_fract).floor() + x_trunc,
+                (-y_max * scale).floor(),
+                (x_max * scale + x_fract).ceil() + x_trunc,
+                (-y_min * scale).ceil(),
+            ],
+        }
+    }
+
+    /// Coverage (0 = none, 1 = full) of each pixel of the ink box, x and y from its corner.
+    fn draw(&self, mut pixel: impl FnMut(u32, u32, f32)) {
+        let [x0, y0, x1, y1] = self.px;
+        let mut r = Rasterizer::new((x1 - x0) as usize, (y1 - y0) as usize);
+        // The offset first, as font renderers add it: the same sums to the last bit.
+        let (dx, dy) = (self.caret - x0, 0.0 - y0);
+        let at = |x: f32, y: f32| -> Point { point(x * self.scale + dx, y * -self.scale + dy) };
+        for curve in self.glyph.curves {
+            match *curve {
+                Curve::Line([ax, ay, bx, by]) => r.draw_line(at(ax, ay), at(bx, by)),
+                Curve::Cubic([ax, ay, bx, by, cx, cy, dx, dy]) => {
+                    r.draw_cubic(at(ax, ay), at(bx, by), at(cx, cy), at(dx, dy))
+                }
+            }
+        }
+        r.for_each_pixel_2d(&mut pixel);
+    }
+}
+
+/// The caption laid out on baseline 0 at `px_per_em`.
+fn caption_layout(px_per_em: f32) -> Result<Vec<PlacedGlyph>> {
+    // Pixels per font unit, through the ascender-descender height as font renderers (ab_glyph)
+    // scale, so the rounding is theirs to the last bit.
+    let scale = px_per_em * HEIGHT_UNSCALED / UNITS_PER_EM / HEIGHT_UNSCALED;
+    let mut caret = 0.0;
+    let mut placed = Vec::with_capacity(CAPTION.chars().count());
+    for c in CAPTION.chars() {
+        let glyph = caption_glyph(c)?;
+        placed.push(PlacedGlyph::new(glyph, caret, scale));
+        caret += glyph.advance * (px_per_em / UNITS_PER_EM);
+    }
+    Ok(placed)
+}
+
+fn caption_glyph(c: char) -> Result<&'static CaptionGlyph> {
+    CAPTION_GLYPHS
+        .iter()
+        .find(|g| g.ch == c)
+        .ok_or_else(|| Error::internal(format!("the caption font has no '{c}'")))
+}
 
 /// White border around the symbol, in modules, as ISO/IEC 18004 requires.
 const QUIET_ZONE: u32 = 4;
@@ -471,39 +556,22 @@ fn scale_nearest(image: &Gray, width: u32) -> Result<Gray> {
 /// Extend `image` downwards with the caption, centred, sized to a share of the symbol's width.
 /// The text starts below the quiet zone, which stays clear.
 fn add_caption(image: &mut Gray, symbol_px: u32, quiet_px: u32) -> Result<()> {
-    let font = FontRef::try_from_slice(CAPTION_FONT)
-        .map_err(|e| Error::internal(format!("embedded caption font: {e}")))?;
-    let units_per_em = font
-        .units_per_em()
-        .ok_or_else(|| Error::internal("embedded caption font has no units per em"))?;
-    let ids: Vec<_> = CAPTION.chars().map(|c| font.glyph_id(c)).collect();
-    let em_width: f32 = ids
-        .iter()
-        .map(|id| font.h_advance_unscaled(*id))
-        .sum::<f32>()
-        / units_per_em;
+    let em_width: f32 = CAPTION
+        .chars()
+        .map(|c| caption_glyph(c).map(|g| g.advance))
+        .sum::<Result<f32>>()?
+        / UNITS_PER_EM;
     let px_per_em = symbol_px as f32 * CAPTION_WIDTH_SHARE / em_width;
-    // ab_glyph scales by the font's ascent-descent height, not by the em.
-    let scale = PxScale::from(px_per_em * font.height_unscaled() / units_per_em);
-    let per_unit = px_per_em / units_per_em;
 
     // Lay out on baseline 0, measure the ink, then place the ink box centred under the symbol.
-    let mut caret = 0.0;
-    let mut outlined = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let glyph: Glyph = id.with_scale_and_position(scale, ab_glyph::point(caret, 0.0));
-        caret += font.h_advance_unscaled(*id) * per_unit;
-        if let Some(o) = font.outline_glyph(glyph) {
-            outlined.push(o);
-        }
-    }
+    let outlined = caption_layout(px_per_em)?;
     let (mut min_x, mut min_y, mut max_x, mut max_y) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     for o in &outlined {
-        let b = o.px_bounds();
-        min_x = min_x.min(b.min.x);
-        min_y = min_y.min(b.min.y);
-        max_x = max_x.max(b.max.x);
-        max_y = max_y.max(b.max.y);
+        let [x0, y0, x1, y1] = o.px;
+        min_x = min_x.min(x0);
+        min_y = min_y.min(y0);
+        max_x = max_x.max(x1);
+        max_y = max_y.max(y1);
     }
     if outlined.is_empty() || max_x - min_x > image.width as f32 {
         return Err(Error::internal("caption does not fit its picture"));
@@ -526,10 +594,10 @@ fn add_caption(image: &mut Gray, symbol_px: u32, quiet_px: u32) -> Result<()> {
     let dx = ((image.width as f32 - (max_x - min_x)) / 2.0 - min_x).round() as i64;
     let dy = top as i64 - min_y as i64;
     for o in &outlined {
-        let b = o.px_bounds();
+        let [x0, y0, _, _] = o.px;
         o.draw(|x, y, coverage| {
-            let px = b.min.x as i64 + i64::from(x) + dx;
-            let py = b.min.y as i64 + i64::from(y) + dy;
+            let px = x0 as i64 + i64::from(x) + dx;
+            let py = y0 as i64 + i64::from(y) + dy;
             if (0..i64::from(image.width)).contains(&px)
                 && (0..i64::from(image.height)).contains(&py)
             {
@@ -611,6 +679,55 @@ pub fn qr_image(ctx: &Context, params: &Params, path: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::error::Status;
+
+    /// The compiled-in outlines draw what a font renderer draws from the font file itself:
+    /// ab_glyph (the renderer miic used before) on the same OTF, glyph by glyph, at the sizes a
+    /// 21-module code takes from 1 to 100 px per module and a few fractional ones.
+    #[test]
+    fn caption_pixels_are_the_font_renderers_to_the_last_bit() {
+        use ab_glyph::{Font, FontRef, PxScale};
+        let font =
+            FontRef::try_from_slice(include_bytes!("../assets/fonts/NotoSansCJKsc-Caption.otf"))
+                .unwrap();
+        let upem = font.units_per_em().unwrap();
+        assert_eq!(upem, UNITS_PER_EM);
+        assert_eq!(font.height_unscaled(), HEIGHT_UNSCALED);
+        let sizes = (1..=100).map(|m| (21 * m) as f32 * CAPTION_WIDTH_SHARE / 8.0);
+        let mut compared = 0usize;
+        for px_per_em in sizes.chain([7.3, 13.77, 51.05, 333.3]) {
+            let ours = caption_layout(px_per_em).unwrap();
+            let scale = PxScale::from(px_per_em * font.height_unscaled() / upem);
+            for (placed, c) in ours.iter().zip(CAPTION.chars()) {
+                let id = font.glyph_id(c);
+                assert_eq!(font.h_advance_unscaled(id), placed.glyph.advance, "{c}");
+                let glyph = id.with_scale_and_position(scale, ab_glyph::point(placed.caret, 0.0));
+                let theirs = font.outline_glyph(glyph).unwrap();
+                let b = theirs.px_bounds();
+                assert_eq!(
+                    [b.min.x, b.min.y, b.max.x, b.max.y],
+                    placed.px,
+                    "{c} at {px_per_em}"
+                );
+                let width = (b.max.x - b.min.x) as usize;
+                let mut expected = vec![0f32; width * (b.max.y - b.min.y) as usize];
+                theirs.draw(|x, y, v| expected[y as usize * width + x as usize] = v);
+                let mut got = vec![0f32; expected.len()];
+                placed.draw(|x, y, v| got[y as usize * width + x as usize] = v);
+                assert!(got == expected, "{c} at {px_per_em} px/em: pixels differ");
+                compared += got.len();
+            }
+        }
+        assert!(compared > 1_000_000, "{compared} pixels compared");
+    }
+
+    #[test]
+    fn every_caption_character_is_in_the_compiled_font() {
+        for c in CAPTION.chars() {
+            let g = caption_glyph(c).unwrap();
+            assert!(g.advance > 0.0 && !g.curves.is_empty(), "{c}");
+        }
+        assert_eq!(CAPTION_GLYPHS.len(), CAPTION.chars().count());
+    }
 
     fn options(pairs: &[(&str, &str)]) -> Result<RenderOptions> {
         let mut p = Params::new();
