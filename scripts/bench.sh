@@ -45,6 +45,11 @@ url="http://127.0.0.1:$port"
 qr="$url/getway/reportAndFilm/api/qrurl?accessNumber=202305010001&modality=CT&hospitalId=H4401"
 
 cargo build --release -q -p miic -p miic-cli
+# The C programs load the library as shipped (LTO, scripts/release-lib.sh), kept aside: the
+# cargo bench runs below put the rlib build's libmiic.so back in target/release.
+lib_dir="$work/lib"
+mkdir -p "$lib_dir"
+cp "$(scripts/release-lib.sh)" "$lib_dir/"
 rust_rows=$(MIIC_BENCH_URL="$url" cargo bench -q --bench core 2>/dev/null)
 sm2_miic=$(grep '^SM2_PER_S=' <<<"$rust_rows" | cut -d= -f2)
 qr_miic=$(grep '^QR_P50_MS=' <<<"$rust_rows" | cut -d= -f2)
@@ -60,9 +65,9 @@ sm2_bc=$(java -cp "/usr/share/java/bcprov.jar:$work" Sm2Bc "$key" 3)
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
 # The cloud calls next to libcurl: 10 rounds of 300 calls per side, after a warm-up round.
-gcc -O2 -I include -o "$work/cloud_calls" benches/anchors/cloud_calls.c -Ltarget/release -lmiic -lcurl -lsqlite3
+gcc -O2 -I include -o "$work/cloud_calls" benches/anchors/cloud_calls.c -L"$lib_dir" -lmiic -lcurl -lsqlite3
 cloud_config="{\"base_url\":\"$url\",\"hospital_id\":\"H4401\",\"timeout_ms\":3000,\"sm2\":{\"public_key\":\"$key\"},\"outbox\":{\"path\":\"$work/outbox.db\"}}"
-cloud_rows=$(LD_LIBRARY_PATH=target/release "$work/cloud_calls" "$url" "$cloud_config" "$work/anchor.db" 10 300)
+cloud_rows=$(LD_LIBRARY_PATH="$lib_dir" "$work/cloud_calls" "$url" "$cloud_config" "$work/anchor.db" 10 300)
 cloud_table=$(python3 - "$cloud_rows" <<'PY'
 import sys
 rows = {l.split()[1]: list(map(float, l.split()[2:])) for l in sys.argv[1].splitlines() if l.startswith("ROW ")}
@@ -86,10 +91,10 @@ echo "$cloud_table"
 
 # System calls per cloud call and per libcurl GET: strace -f -c of 100 and of 1,100 calls, the
 # difference divided by 1,000 (so opening, warming up and closing drop out).
-gcc -O2 -I include -o "$work/qr_loop" benches/anchors/qr_loop.c -Ltarget/release -lmiic
+gcc -O2 -I include -o "$work/qr_loop" benches/anchors/qr_loop.c -L"$lib_dir" -lmiic
 for n in 100 1100; do
   for op in qr reminder delete; do
-    LD_LIBRARY_PATH=target/release strace -f -c -o "$work/strace_${op}_$n" "$work/qr_loop" "$cloud_config" "$n" "$op"
+    LD_LIBRARY_PATH="$lib_dir" strace -f -c -o "$work/strace_${op}_$n" "$work/qr_loop" "$cloud_config" "$n" "$op"
   done
   strace -f -c -o "$work/strace_curl_$n" "$work/curl_qr" "$qr" "$n" >/dev/null
 done
@@ -119,10 +124,10 @@ size_row() { # label file
   local verdict="within the 5 MiB budget"; [ "$bytes" -le $budget ] || verdict="OVER the 5 MiB budget by $(( (bytes - budget) / 1024 )) KiB"
   echo "| $1 | $bytes B ($((bytes / 1024)) KiB) | | | $verdict |"
 }
-size_rows=$(size_row "release cdylib libmiic.so, stripped (LTO, opt-level s)" target/release/libmiic.so
+size_rows=$(size_row "release libmiic.so, stripped (LTO, opt-level s)" "$lib_dir/libmiic.so"
   for t in i686-win7-windows-gnu x86_64-win7-windows-gnu; do
     f=target/windows/$t/release/miic.dll
-    if [ -f "$f" ]; then size_row "release miic.dll, $t (LTO, std without backtrace)" "$f"; fi
+    if [ -f "$f" ]; then size_row "release miic.dll, $t (LTO, std without backtrace; as made by the last build-windows.sh --profile release)" "$f"; fi
   done)
 table=$(cat <<TABLE
 | measure | p50 / value | p99 | mean | ratio to miic (p50 or rate) |

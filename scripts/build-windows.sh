@@ -62,11 +62,20 @@ for t in "${targets[@]}"; do
   [ $cli = 1 ] && packages+=(-p miic-cli)
   echo "== building ${packages[*]} for $t ($profile)"
   start=$(date +%s)
-  # One cargo run per target, so the DLL and the exe share one std build. Its features leave
-  # out `backtrace` (cargo's default adds it): symbolising a backtrace (gimli, addr2line, a PE
+  # One std build per target, shared by the DLL and the exe. Its features leave out
+  # `backtrace` (cargo's default adds it): symbolising a backtrace (gimli, addr2line, a PE
   # reader) is dead weight in a DLL whose panics stop at the C boundary as an error status.
+  std_flags=(-Zbuild-std=std,panic_unwind -Zbuild-std-features=panic-unwind)
   RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -q --locked --profile "$profile" --target "$t" \
-    -Zbuild-std=std,panic_unwind -Zbuild-std-features=panic-unwind "${packages[@]}"
+    "${std_flags[@]}" "${packages[@]}"
+  if [ "$profile" = release ]; then
+    # Cargo runs no LTO for a library that is also an rlib (miic is, for the CLI and the
+    # tests), so the shipped DLL is linked again as a cdylib alone, with LTO: without it, no
+    # unused function of any dependency leaves a PE file (ld keeps whatever .pdata/.eh_frame
+    # points at). See scripts/release-lib.sh.
+    RUSTC_BOOTSTRAP=1 /usr/bin/cargo rustc -q --locked --profile release --target "$t" \
+      "${std_flags[@]}" -p miic --lib --crate-type cdylib
+  fi
   secs=$(( $(date +%s) - start ))
   dir="$out/$t/$profile"
   echo "== $t: $((secs / 60)) min $((secs % 60)) s; miic.dll $(stat -c %s "$dir/miic.dll") bytes"

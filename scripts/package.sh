@@ -7,7 +7,8 @@
 #   scripts/package.sh [--lib FILE] [--cli FILE] [--target TRIPLE] [--out DIR] [--no-build]
 #                      [--windows-profile NAME | --no-windows]
 #
-#   --lib FILE      the library to ship (default: target/release/libmiic.so, built unless --no-build)
+#   --lib FILE      the library to ship (default: target/release/libmiic.so, built with LTO by
+#                   scripts/release-lib.sh unless --no-build)
 #   --cli FILE      the miic-cli executable to ship (default: target/release/miic-cli when present)
 #   --target TRIPLE platform whose dependencies' licences are collected (default: the host's)
 #   --out DIR       where the bundle goes (default: dist/)
@@ -38,7 +39,10 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -z "$lib" ]; then
-  if [ $build = 1 ]; then cargo build -p miic -p miic-cli --release -q; fi
+  if [ $build = 1 ]; then
+    cargo build -p miic -p miic-cli --release -q
+    scripts/release-lib.sh >/dev/null # the shipped library: linked alone, with LTO
+  fi
   lib=target/release/libmiic.so
   [ -n "$cli" ] || cli=target/release/miic-cli
 fi

@@ -20,8 +20,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use support::pacs::{free_port, make_study, read_pixels, Pacs, LOCAL_AE};
 
-/// The profile scripts/build-windows.sh builds for the tests (release code, no LTO).
-const PROFILE: &str = "wintest";
+/// The profile scripts/build-windows.sh builds for the tests (release code, no LTO), unless
+/// `MIIC_WINDOWS_PROFILE` names another (`release`: the LTO DLLs scripts/package.sh ships).
+fn profile() -> String {
+    std::env::var("MIIC_WINDOWS_PROFILE").unwrap_or_else(|_| "wintest".into())
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Arch {
@@ -49,7 +52,7 @@ fn windows_dir() -> PathBuf {
 
 impl Arch {
     fn build_dir(self) -> PathBuf {
-        let dir = windows_dir().join(self.triple).join(PROFILE);
+        let dir = windows_dir().join(self.triple).join(profile());
         for file in ["miic.dll", "libmiic.dll.a", "miic-cli.exe"] {
             assert!(
                 dir.join(file).exists(),
