@@ -502,6 +502,9 @@ static void bad_configs(void) {
         {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"text_encoding\":\"big5\"}", "text_encoding"},
         {"/nonexistent/miic.toml", "/nonexistent/miic.toml"},
         {"{not json", "config"},
+        /* A key given twice: which one was meant is the host's to say, not miic's to guess. */
+        {"{\"base_url\":\"http://127.0.0.1:1\",\"hospital_id\":\"H\",\"timeout_ms\":500,\"timeout_ms\":5000}",
+         "key 'timeout_ms' is given twice"},
     };
     CHECK(miic_last_status() == MIIC_OK, "no failure yet: last status MIIC_OK");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
