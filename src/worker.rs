@@ -64,29 +64,30 @@ impl<S: Default + Send + 'static> Worker<S> {
 
     /// Change the state (unless the worker is stopping: then `MIIC_E_STATE`) and wake the thread.
     pub fn update<R>(&self, change: impl FnOnce(&mut S) -> R) -> Result<R> {
+        self.change(change, |_| true)
+    }
+
+    /// Change the state like [`Self::update`], and wake the thread only when `change` says the
+    /// change concerns it (`true`): a thread woken for nothing costs the caller a thread switch.
+    pub fn update_waking_if(&self, change: impl FnOnce(&mut S) -> bool) -> Result<bool> {
+        self.change(change, |wake| *wake)
+    }
+
+    fn change<R>(
+        &self,
+        change: impl FnOnce(&mut S) -> R,
+        wake: impl FnOnce(&R) -> bool,
+    ) -> Result<R> {
         let mut state = self.shared.lock();
         if state.stopping {
             return Err(Error::state("client is closing"));
         }
         let result = change(&mut state.data);
         drop(state);
-        self.shared.wake.notify_all();
-        Ok(result)
-    }
-
-    /// Change the state like [`Self::update`], and wake the thread only when `change` says the
-    /// change concerns it (`true`): a thread woken for nothing costs the caller a thread switch.
-    pub fn update_waking_if(&self, change: impl FnOnce(&mut S) -> bool) -> Result<bool> {
-        let mut state = self.shared.lock();
-        if state.stopping {
-            return Err(Error::state("client is closing"));
-        }
-        let wake = change(&mut state.data);
-        drop(state);
-        if wake {
+        if wake(&result) {
             self.shared.wake.notify_all();
         }
-        Ok(wake)
+        Ok(result)
     }
 
     pub fn is_stopping(&self) -> bool {
